@@ -4,6 +4,8 @@
 #include <getopt.h>
 #include <spdlog/spdlog.h>
 #include <cstdlib>
+#include <fstream>
+#include <unistd.h>
 
 namespace lotto {
 
@@ -26,6 +28,23 @@ const char *usage()
 	       "  --sim-cpus N         sim backend: number of simulated CPUs\n"
 	       "  --sim-speed X        sim backend: simulated seconds per real second\n"
 	       "                       (default 1; 0 = as fast as possible)\n"
+	       "  --policy-dir DIR     load every *.lua in DIR and watch it for new files\n"
+	       "  --policy-budget F    a tick may take F x its interval (0.01..1, default 0.5;\n"
+	       "                       never more than 1 s) before the policy is stopped\n"
+	       "  --policy-mem-mb N    memory cap of each policy's Lua state (default 64)\n"
+	       "  --unsafe-policies    give policies io, os, ffi, require, debug (trusted\n"
+	       "                       scripts only)\n"
+	       "  --socket PATH        control socket for lotto-shell\n"
+	       "                       (default /run/lotto/lotto.sock)\n"
+	       "  --admin-group G      members of group G may change tickets and policies\n"
+	       "                       (root always may; everyone else is read-only)\n"
+	       "  --state-file PATH    pins and policies survive restarts here\n"
+	       "                       (default /var/lib/lotto/state.json)\n"
+	       "  --no-state           do not read or write a state file\n"
+	       "  --config FILE        read settings from FILE first (default\n"
+	       "                       /etc/lotto/lotto.conf if it exists): one `option = value`\n"
+	       "                       or `option` per line, names as the long options above,\n"
+	       "                       `policy = FILE` for policies, # comments\n"
 	       "  --log-level L        trace, debug, info, warn, error (default info)\n"
 	       "  -v, --verbose        debug logging, including libbpf's own output\n"
 	       "  -h, --help           this text\n"
@@ -44,9 +63,10 @@ static Result<T> parse_num(const char *flag, const char *s, T lo, T hi)
 	return v;
 }
 
-Result<Options> parse_options(int argc, char **argv)
+static Result<void> parse_args(int argc, char **argv, Options &o)
 {
-	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL };
+	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
+	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
@@ -57,12 +77,21 @@ Result<Options> parse_options(int argc, char **argv)
 		{"sim-cpus", required_argument, nullptr, O_SIMCPUS},
 		{"sim-speed", required_argument, nullptr, O_SIMSPEED},
 		{"log-level", required_argument, nullptr, O_LOGLEVEL},
+		{"policy-dir", required_argument, nullptr, O_POLICYDIR},
+		{"policy-budget", required_argument, nullptr, O_BUDGET},
+		{"policy-mem-mb", required_argument, nullptr, O_MEM},
+		{"unsafe-policies", no_argument, nullptr, O_UNSAFE},
+		{"socket", required_argument, nullptr, O_SOCKET},
+		{"admin-group", required_argument, nullptr, O_ADMIN},
+		{"state-file", required_argument, nullptr, O_STATE},
+		{"no-state", no_argument, nullptr, O_NOSTATE},
+		{"config", required_argument, nullptr, O_CONFIG},
+		{"policy", required_argument, nullptr, O_POLICY},
 		{"verbose", no_argument, nullptr, 'v'},
 		{"help", no_argument, nullptr, 'h'},
 		{"version", no_argument, nullptr, 'V'},
 		{nullptr, 0, nullptr, 0},
 	};
-	Options o;
 	opterr = 0;
 	optind = 1;
 	for (;;) {
@@ -117,6 +146,44 @@ Result<Options> parse_options(int argc, char **argv)
 			o.backend_cfg.sim_speed = x;
 			break;
 		}
+		case O_POLICYDIR:
+			o.policy_dirs.emplace_back(optarg);
+			break;
+		case O_POLICY:
+			o.policies.emplace_back(optarg);
+			break;
+		case O_BUDGET: {
+			char *end = nullptr;
+			double x = strtod(optarg, &end);
+			if (!end || *end || !(x >= 0.01 && x <= 1))
+				return err(std::string("--policy-budget: '") + optarg + "' is not a number in 0.01..1");
+			o.policy_budget = x;
+			break;
+		}
+		case O_MEM: {
+			auto v = parse_num<uint32_t>("--policy-mem-mb", optarg, 1, 4096);
+			if (!v)
+				return v.error();
+			o.policy_mem_mb = *v;
+			break;
+		}
+		case O_UNSAFE:
+			o.unsafe_policies = true;
+			break;
+		case O_SOCKET:
+			o.socket_path = optarg;
+			break;
+		case O_ADMIN:
+			o.admin_group = optarg;
+			break;
+		case O_STATE:
+			o.state_file = optarg;
+			break;
+		case O_NOSTATE:
+			o.state_file.clear();
+			break;
+		case O_CONFIG:
+			break;	// read before everything else
 		case O_LOGLEVEL:
 			o.log_level = optarg;
 			if (spdlog::level::from_str(o.log_level) == spdlog::level::off && o.log_level != "off")
@@ -140,6 +207,73 @@ Result<Options> parse_options(int argc, char **argv)
 	}
 	for (int i = optind; i < argc; i++)
 		o.policies.emplace_back(argv[i]);
+	return {};
+}
+
+// `option = value` / `option` lines -> "--option" "value" arguments
+static Result<std::vector<std::string>> read_config(const std::string &path)
+{
+	std::ifstream in(path);
+	if (!in)
+		return err("--config: cannot read '" + path + "'");
+	std::vector<std::string> args;
+	std::string line;
+	for (int n = 1; std::getline(in, line); n++) {
+		auto trim = [](std::string s) {
+			size_t a = s.find_first_not_of(" \t\r"), b = s.find_last_not_of(" \t\r");
+			return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+		};
+		if (auto h = line.find('#'); h != std::string::npos)
+			line.resize(h);
+		line = trim(line);
+		if (line.empty())
+			continue;
+		auto eq = line.find('=');
+		std::string key = trim(line.substr(0, eq));
+		if (key.empty() || key.find_first_of(" \t") != std::string::npos)
+			return err(path + ":" + std::to_string(n) + ": expected `option = value`");
+		if (key == "config")
+			return err(path + ":" + std::to_string(n) + ": a config file cannot name another");
+		args.push_back("--" + key);
+		if (eq != std::string::npos)
+			args.push_back(trim(line.substr(eq + 1)));
+	}
+	return args;
+}
+
+Result<Options> parse_options(int argc, char **argv)
+{
+	Options o;
+	std::string config;
+	bool explicit_config = false;
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		if (a == "--")
+			break;
+		if (a == "--config" && i + 1 < argc) {
+			config = argv[i + 1];
+			explicit_config = true;
+		} else if (a.rfind("--config=", 0) == 0) {
+			config = a.substr(9);
+			explicit_config = true;
+		}
+	}
+	if (!explicit_config && access("/etc/lotto/lotto.conf", R_OK) == 0)
+		config = "/etc/lotto/lotto.conf";
+	if (!config.empty()) {
+		auto args = read_config(config);
+		if (!args)
+			return args.error();
+		std::vector<char *> av{argv[0]};
+		for (auto &s : *args)
+			av.push_back(s.data());
+		av.push_back(nullptr);
+		if (auto r = parse_args(static_cast<int>(av.size()) - 1, av.data(), o); !r)
+			return err(config + ": " + r.error().msg);
+		o.config_file = config;
+	}
+	if (auto r = parse_args(argc, argv, o); !r)
+		return r.error();
 	return o;
 }
 
