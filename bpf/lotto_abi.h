@@ -25,6 +25,12 @@
 #include <linux/types.h>
 #endif
 
+#ifdef __cplusplus
+#define LOTTO_STATIC_ASSERT static_assert
+#else
+#define LOTTO_STATIC_ASSERT _Static_assert
+#endif
+
 #define LOTTO_ABI_VERSION	1
 #define LOTTO_OPS_NAME		"lotto"
 
@@ -102,10 +108,10 @@ struct lotto_exit_info {
 	char msg[LOTTO_EXIT_MSG_LEN];
 };
 
-_Static_assert(sizeof(struct lotto_task_stat) == 104, "lotto_task_stat layout");
-_Static_assert(sizeof(struct lotto_ctl) == 8, "lotto_ctl layout");
-_Static_assert(sizeof(struct lotto_config) == 16, "lotto_config layout");
-_Static_assert(sizeof(struct lotto_exit_info) == 16 + LOTTO_EXIT_REASON_LEN + LOTTO_EXIT_MSG_LEN,
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_task_stat) == 104, "lotto_task_stat layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_ctl) == 8, "lotto_ctl layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_config) == 16, "lotto_config layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_exit_info) == 16 + LOTTO_EXIT_REASON_LEN + LOTTO_EXIT_MSG_LEN,
 	       "lotto_exit_info layout");
 
 #endif /* LOTTO_ABI_H */
