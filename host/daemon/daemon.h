@@ -1,0 +1,52 @@
+// daemon.h — lotto-host assembled: one event loop driving the backend, the
+// policy engine, the ticket book, the control socket and the state file.
+#pragma once
+
+#include "control/host_impl.h"
+#include "control/server.h"
+#include "core/backend.h"
+#include "core/event_loop.h"
+#include "core/ticket_book.h"
+#include "daemon/options.h"
+#include "daemon/state_file.h"
+#include "policy/engine.h"
+
+#include <memory>
+
+namespace lotto {
+
+class Daemon {
+public:
+	explicit Daemon(Options opts);
+	~Daemon();
+
+	// Start everything; on error nothing is left attached.
+	Result<void> start();
+	// Run until SIGINT/SIGTERM or until the kernel stops lotto. Returns the
+	// process exit status.
+	int run();
+
+private:
+	Result<void> start_signals();
+	Result<void> load_policies();
+	void restore_pins(const SavedState &saved);
+	void save_state();
+	control::PolicyHooks policy_hooks();
+	void on_poll();
+
+	Options opts_;
+	EventLoop loop_;
+	Fd sigfd_;
+	std::unique_ptr<Backend> backend_;
+	std::unique_ptr<TicketBook> book_;
+	std::unique_ptr<policy::Engine> engine_;
+	std::unique_ptr<control::HostImpl> host_;
+	std::unique_ptr<control::ControlServer> server_;
+	StateFile state_;
+	SavedState saved_;
+	int rc_ = 0;
+};
+
+std::unique_ptr<Backend> pick_backend(const Options &o);
+
+} // namespace lotto
