@@ -1,0 +1,185 @@
+// sim_machine.h — an in-process simulated machine scheduled by lotto's
+// lottery, for trying policies anywhere and for tests.
+//
+// It runs the same decisions as bpf/lotto.bpf.c, with the same arithmetic
+// (bpf/lotto_math.h) and the same shared tables (bpf/lotto_abi.h):
+//
+//   - one run queue ordered by key = V + lotto_key_delta(r, tickets, f), V the
+//     key of the last winner; a CPU that needs a task takes the smallest key
+//     among the tasks allowed on it (an exact lottery among them). Pinned
+//     tasks keep their own V per allowed-CPU set, which keeps that exact
+//     (run_queue.h says why; unpinned, it is the BPF core's single V)
+//   - the task whose slice ended takes part in that draw with a fresh key
+//     (the kernel calls ops.dispatch before re-enqueueing it; see
+//     docs/sim.md); if it wins it keeps its CPU for another slice
+//   - tickets are read from lotto_ctl at every draw (ctl.pid must be the
+//     thread, the value valid), else the default tickets
+//   - compensation: f = lotto_comp_q10(CPU used in the last stint, slice)
+//   - starvation guard: a task that has waited starve_ms is run by the next
+//     dispatch on a CPU it may use, whatever its key (V is left alone)
+//   - a waking task goes straight to an idle allowed CPU (no draw) if any
+//   - slices end exactly after slice_us, or, with `tick` in the workload, at
+//     the first tick boundary after that (like HZ ticks in the kernel);
+//     CPU time is always charged exactly
+//
+// Time is simulated: nothing sleeps. run_for() processes the events (slice
+// ends, burst ends, wake-ups, task starts and exits) up to the new time.
+#pragma once
+
+#include "core/backend.h"
+#include "core/result.h"
+#include "sim/run_queue.h"
+#include "sim/slot_table.h"
+#include "sim/workload.h"
+
+extern "C" {
+#include "bpf/lotto_math.h"
+}
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lotto::sim {
+
+inline constexpr uint32_t kFirstPid = 10000;
+
+enum class ThreadState { NotStarted, Sleeping, Waiting, Running, Exited };
+
+// What the machine knows about one simulated thread, slot or not, alive or not.
+struct ThreadReport {
+	uint32_t pid = 0;
+	uint32_t tgid = 0;
+	std::string comm;
+	ThreadState state = ThreadState::NotStarted;
+	std::optional<uint32_t> slot;	// none: not started, exited, or table full
+	uint64_t runtime_ns = 0;	// CPU time, including the running stint so far
+	uint64_t wait_ns = 0;		// runnable but not running
+	uint64_t wait_max_ns = 0;
+	uint64_t waits = 0;
+	uint64_t wins = 0;
+	uint64_t rescues = 0;
+	uint32_t cpus_used = 0;		// how many distinct CPUs it ran on
+};
+
+class SimMachine {
+public:
+	// Build the machine: nr CPUs = cfg.sim_cpus, else the workload's `cpus`,
+	// else this host's CPU count. Tasks that start at 0 are already in their
+	// slots when this returns.
+	static Result<std::unique_ptr<SimMachine>> create(const Workload &w, const BackendConfig &cfg);
+	// the same from workload text ("task name=a cpu=100%\n...")
+	static Result<std::unique_ptr<SimMachine>> from_text(std::string_view workload, const BackendConfig &cfg);
+
+	SimMachine(const SimMachine &) = delete;
+	SimMachine &operator=(const SimMachine &) = delete;
+
+	// Advance simulated time by `ns`, processing every event on the way.
+	void run_for(uint64_t ns);
+	uint64_t now_ns() const { return now_; }
+
+	uint32_t nr_cpus() const { return uint32_t(cpus_.size()); }
+	uint64_t slice_ns() const { return slice_ns_; }
+	uint64_t tick_ns() const { return tick_ns_; }
+	size_t nr_threads() const { return threads_.size(); }	// declared, any state
+	size_t nr_alive() const { return alive_; }
+
+	// ---- the backend's view (bpf/lotto_abi.h layout, shared memory)
+	const lotto_task_stat *tasks() const { return slots_.tasks(); }
+	lotto_ctl *ctl() { return slots_.ctl(); }
+	uint32_t slots_hw() const { return slots_.hw(); }
+	GlobalStats stats() const;
+
+	// ---- conveniences for tests, the REPL and demos
+	std::vector<uint32_t> pids() const;			// every declared thread, ascending
+	std::vector<uint32_t> pids_named(std::string_view comm) const;
+	std::optional<ThreadReport> thread(uint32_t pid) const;
+	std::optional<uint32_t> slot_of(uint32_t pid) const;	// none: no slot now
+	// Write lotto_ctl for a live thread the way the host does (one 64-bit
+	// store of {pid, tickets}); false if it has no slot.
+	bool set_tickets(uint32_t pid, uint32_t tickets);
+	bool ran_on(uint32_t pid, uint32_t cpu) const;
+	// the workload's path for a cgroup_id found in lotto_task_stat ("" if unknown)
+	std::string cgroup_path(uint64_t cgroup_id) const;
+	// a one-line summary for logs
+	std::string describe() const;
+
+private:
+	struct Thread {
+		uint32_t pid = 0, tgid = 0;
+		uint32_t spec = 0;		// index into specs_
+		uint32_t group = 0;		// run queue group of its allowed CPUs
+		uint32_t slot = UINT32_MAX;	// UINT32_MAX: none
+		ThreadState state = ThreadState::NotStarted;
+		uint64_t key = 0, enq_ns = 0;	// while waiting
+		int32_t cpu = -1;		// while running
+		uint32_t last_cpu = 0;
+		uint64_t burst_left = 0;	// CPU time until it blocks (UINT64_MAX: never)
+		uint64_t stint_start = 0;
+		uint32_t comp = LOTTO_COMP_ONE;	// f for its next draw
+		uint64_t wake_token = 0;	// invalidates a pending wake-up
+		ThreadReport r;			// counters (slot mirrors them)
+		CpuSet ran;
+	};
+	struct Cpu {
+		int64_t cur = -1;		// running thread, -1: idle
+		uint64_t token = 0;		// invalidates a pending stint end
+		std::array<uint64_t, LOTTO_STAT_NR> stat{};
+	};
+	enum class Ev : uint8_t { Start, Wake, Stop, StintEnd };
+	struct Event {
+		uint64_t t;
+		uint64_t seq;
+		Ev kind;
+		uint32_t target;	// thread or CPU
+		uint64_t token;
+		bool operator>(const Event &o) const { return t != o.t ? t > o.t : seq > o.seq; }
+	};
+
+	SimMachine(const BackendConfig &cfg, SlotTable slots, RunQueue rq, uint32_t nr_cpus);
+	void populate(const Workload &w);
+
+	void push(uint64_t t, Ev kind, uint32_t target, uint64_t token);
+	void advance_to(uint64_t t);
+	void handle(const Event &e);
+
+	void start(uint32_t t);
+	void wake(uint32_t t);
+	void stop(uint32_t t);
+	void stint_end(uint32_t cpu);
+
+	void dispatch(uint32_t cpu, int64_t prev);
+	uint64_t draw_key(uint32_t t);
+	void enqueue(uint32_t t, uint64_t key, uint32_t on_cpu);
+	void run_on(uint32_t cpu, uint32_t t, bool refill);
+	void kick_idle(uint32_t t);
+	void set_cur(uint32_t cpu, int64_t t);	// keeps idle_ in step
+	int64_t idle_cpu_for(uint32_t t) const;
+	void sync_slot(uint32_t t);
+	void sync_running();
+
+	const BackendConfig cfg_;
+	const uint64_t slice_ns_;
+	const uint64_t starve_ns_;
+	uint64_t tick_ns_ = 0;
+	SlotTable slots_;
+	RunQueue rq_;
+	std::vector<Cpu> cpus_;
+	std::vector<TaskSpec> specs_;
+	std::vector<uint64_t> spec_cgroup_;		// cgroup_id per spec
+	std::vector<std::string> cgroups_;		// path per cgroup_id - 1
+	std::vector<Thread> threads_;			// pid = kFirstPid + index
+	std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+	uint64_t seq_ = 0;
+	uint64_t now_ = 0;
+	uint32_t idle_ = 0;				// CPUs with nothing to run
+	lotto_rng rng_{};
+	size_t alive_ = 0;
+	std::string source_;
+};
+
+} // namespace lotto::sim
