@@ -199,8 +199,13 @@ size_t TicketBook::apply()
 				boosts_seen++;
 			}
 		}
-		if (!v)
-			v = policy_value(i, pid, policies_.size(), &who);
+		bool by_policy = false;
+		if (!v) {
+			// the source's name is only built for a change (below): a
+			// string per slot per tick cost more than the rest of apply()
+			v = policy_value(i, pid, policies_.size(), nullptr);
+			by_policy = v != 0;
+		}
 		bool by_default = !v;
 		if (by_default) {
 			v = default_;
@@ -212,6 +217,11 @@ size_t TicketBook::apply()
 		}
 		if (written_[i] == v && written_pid_[i] == pid)
 			continue;
+		if (by_policy) {
+			std::string name;
+			policy_value(i, pid, policies_.size(), &name);
+			who = name + who;
+		}
 		bool first_sight = written_pid_[i] != pid;
 		written_[i] = v;
 		written_pid_[i] = pid;

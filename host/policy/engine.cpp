@@ -1,0 +1,985 @@
+// engine.cpp — policy lifecycle on the event loop (see engine.h).
+//
+// State per policy: the running version's worker (`cur`), maybe a reload
+// candidate (`cand`), and at most one request in flight (`busy`). Each
+// worker has a serial number; every event names the serial, and a worker
+// that was killed in the meantime simply is not found any more, so no
+// callback ever touches a dead worker.
+#include "policy/engine.h"
+#include "policy/policy_shm.h"
+#include "policy/shared_region.h"
+#include "policy/watcher.h"
+#include "policy/worker_proc.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <poll.h>
+#include <sstream>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+
+namespace lotto::policy {
+
+namespace fs = std::filesystem;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kMaxPolicyFile = 1u << 20;
+
+double mono_s()
+{
+	timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+double wall_s()
+{
+	timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+double us_since(SteadyClock::time_point t)
+{
+	return std::chrono::duration<double, std::micro>(SteadyClock::now() - t).count();
+}
+
+Result<std::string> read_file(const std::string &path)
+{
+	std::ifstream f(path, std::ios::binary);
+	if (!f)
+		return err(path + ": cannot open: " + strerror(errno));
+	std::ostringstream ss;
+	ss << f.rdbuf();
+	if (f.bad())
+		return err(path + ": read error");
+	std::string s = ss.str();
+	if (s.size() > kMaxPolicyFile)
+		return err(path + ": policy file larger than 1 MiB");
+	return s;
+}
+
+std::string stem(const std::string &path)
+{
+	return fs::path(path).stem().string();
+}
+
+std::string absolute_path(const std::string &path)
+{
+	std::error_code ec;
+	auto a = fs::absolute(path, ec);
+	return (ec ? fs::path(path) : a).lexically_normal().string();
+}
+
+} // namespace
+
+// ------------------------------------------------------------------ state
+
+struct Engine::Worker {
+	enum class Req { None, Init, Tick, Eval };
+
+	uint64_t serial = 0;
+	bool candidate = false;
+	EventLoop *loop = nullptr;
+	std::unique_ptr<WorkerProc> proc;
+	Fd deadline;				// one-shot timerfd
+	EventLoop::Id fd_id = 0, deadline_id = 0;
+	SteadyClock::time_point deadline_at;
+	std::string source;
+
+	bool ready = false;			// init done
+	Req req = Req::None;
+	ReadyMsg info;				// name, interval, budget from the policy table
+	uint64_t attempts = 0;			// ticks sent to this worker (ctx.tick)
+
+	// the tick in flight
+	uint64_t tick_index = 0;
+	uint32_t tick_n = 0;
+	double tick_now = 0;
+	bool trial = false;			// a candidate's first tick
+	double budget_ms = 0;
+	double fill_us = 0;
+	SteadyClock::time_point tick_started;
+	std::optional<EvalDoneMsg> eval_done;
+
+	~Worker()
+	{
+		if (loop && fd_id)
+			loop->remove(fd_id);
+		if (loop && deadline_id)
+			loop->remove(deadline_id);
+		// proc's destructor kills and reaps
+	}
+
+	void arm(double ms)
+	{
+		itimerspec its{};
+		long long ns = std::max(1LL, (long long)(ms * 1e6));
+		its.it_value.tv_sec = ns / 1000000000;
+		its.it_value.tv_nsec = ns % 1000000000;
+		timerfd_settime(deadline.get(), 0, &its, nullptr);
+		deadline_at = SteadyClock::now() + std::chrono::nanoseconds(ns);
+	}
+	void disarm()
+	{
+		itimerspec its{};
+		timerfd_settime(deadline.get(), 0, &its, nullptr);
+	}
+};
+
+struct Engine::Policy {
+	std::string path;
+	std::string name;		// empty until a version loaded
+	bool from_dir = false;
+	SharedRegion shm;
+	std::string source;		// of the running version
+	std::string description;
+	uint32_t interval_ms = 0;
+	double budget_cfg = 0;		// the policy's budget_ms, 0: default
+	uint64_t version = 0;
+	std::chrono::system_clock::time_point loaded_at;
+
+	std::unique_ptr<Worker> cur, cand;
+	Worker *busy = nullptr;		// the worker with a request in flight
+	bool reload_queued = false;	// a save arrived while the candidate ticked
+
+	EventLoop::Id timer = 0;
+	uint64_t sched = 0;		// tick schedule slots so far
+
+	// runtime snapshots in shm (policy_shm.h)
+	uint32_t prev_idx = 0;
+	bool prev_valid = false;
+	double prev_now = 0;
+
+	bool deleted = false;
+	uint64_t ticks = 0, overruns = 0, timeouts = 0, errors = 0;
+	std::string last_error;
+	uint64_t lua_bytes = 0;
+	double last_tick_us = 0;
+	std::optional<TickReport> last_report;
+
+	PolicyShm *mem() const { return shm.as<PolicyShm>(); }
+	std::string label() const { return name.empty() ? stem(path) : name; }
+	Worker *by_serial(uint64_t s) const
+	{
+		if (cur && cur->serial == s)
+			return cur.get();
+		if (cand && cand->serial == s)
+			return cand.get();
+		return nullptr;
+	}
+};
+
+// ------------------------------------------------------------------ setup
+
+Engine::Engine(EventLoop &loop, Backend &backend, TicketBook &book, EngineOptions opts)
+	: loop_(loop), backend_(backend), book_(book), opts_(opts)
+{
+	opts_.budget_limit = std::min(opts_.budget_limit, std::chrono::milliseconds(1000));
+	watcher_ = std::make_unique<Watcher>(loop_, opts_.debounce,
+					     [this](const std::string &path, bool exists) { file_event(path, exists); });
+}
+
+Engine::~Engine()
+{
+	while (!policies_.empty())
+		destroy(policies_.back().get());
+}
+
+void Engine::set_after_tick(std::function<void(const TickReport &)> hook)
+{
+	after_tick_ = std::move(hook);
+}
+
+Engine::Policy *Engine::find_name(const std::string &name) const
+{
+	for (auto &p : policies_)
+		if (p->version && p->name == name)
+			return p.get();
+	return nullptr;
+}
+
+Engine::Policy *Engine::find_path(const std::string &path) const
+{
+	for (auto &p : policies_)
+		if (p->path == path)
+			return p.get();
+	return nullptr;
+}
+
+Result<Engine::Policy *> Engine::create(const std::string &path, bool from_dir)
+{
+	auto shm = SharedRegion::make(sizeof(PolicyShm));
+	if (!shm)
+		return shm.error();
+	auto p = std::make_unique<Policy>();
+	p->path = path;
+	p->from_dir = from_dir;
+	p->shm = std::move(*shm);
+	policies_.push_back(std::move(p));
+	return policies_.back().get();
+}
+
+void Engine::destroy(Policy *p)
+{
+	if (p->timer)
+		loop_.remove(p->timer);
+	p->busy = nullptr;
+	p->cand.reset();
+	p->cur.reset();
+	if (watcher_)
+		watcher_->unwatch_file(p->path);
+	if (p->version)
+		book_.drop_policy(p->name);
+	std::erase_if(policies_, [&](auto &x) { return x.get() == p; });
+	sync_order();
+}
+
+void Engine::sync_order()
+{
+	std::vector<std::string> names;
+	for (auto &p : policies_)
+		if (p->version)
+			names.push_back(p->name);
+	book_.set_policy_order(names);
+}
+
+double Engine::budget_for(double cfg_ms, uint32_t interval_ms) const
+{
+	double limit = double(opts_.budget_limit.count());
+	double b = cfg_ms > 0 ? cfg_ms : double(interval_ms) * opts_.budget_fraction;
+	return std::clamp(b, 1.0, limit);
+}
+
+double Engine::budget_ms(const Policy &p) const
+{
+	return budget_for(p.budget_cfg, p.interval_ms);
+}
+
+void Engine::record(Policy &p, ErrorKind kind, std::string message, std::string traceback)
+{
+	p.errors++;
+	p.last_error = message;
+	PolicyError e;
+	e.policy = p.label();
+	e.path = p.path;
+	e.kind = kind;
+	e.message = std::move(message);
+	e.traceback = std::move(traceback);
+	e.when = std::chrono::system_clock::now();
+	errors_.push_back(std::move(e));
+	while (errors_.size() > opts_.max_errors_kept)
+		errors_.pop_front();
+}
+
+void Engine::forward_logs(const Policy &p, const std::vector<LogLine> &logs, uint32_t dropped)
+{
+	static const spdlog::level::level_enum lv[] = {spdlog::level::trace, spdlog::level::debug,
+							spdlog::level::info, spdlog::level::warn,
+							spdlog::level::err};
+	for (auto &l : logs)
+		spdlog::log(lv[std::min<uint32_t>(l.level, 4)], "policy {}: {}", p.label(), l.text);
+	if (dropped)
+		spdlog::warn("policy {}: {} more log lines dropped (at most {} per tick)", p.label(), dropped,
+			     kMaxLogLines);
+}
+
+// ------------------------------------------------------------------ workers
+
+Result<Engine::Worker *> Engine::spawn(Policy &p, const std::string &source, bool candidate)
+{
+	WorkerSpec spec;
+	spec.path = p.path;
+	spec.source = source;
+	spec.default_name = stem(p.path);
+	spec.stats = backend_.tasks();
+	spec.shm = p.mem();
+	spec.ncpus = backend_.nr_cpus();
+	spec.memory_cap = opts_.memory_cap;
+	spec.unsafe = opts_.unsafe;
+	for (auto &q : policies_)
+		if (q.get() != &p)
+			spec.unmap.emplace_back(q->shm.data(), q->shm.size());
+	spec.readonly.emplace_back(const_cast<lotto_task_stat *>(backend_.tasks()),
+				   size_t(LOTTO_MAX_TASKS) * sizeof(lotto_task_stat));
+	spec.readonly.emplace_back(backend_.ctl(), size_t(LOTTO_MAX_TASKS) * sizeof(lotto_ctl));
+	if (!spec.stats)
+		return err("policy engine: the backend has no task table (not started?)");
+
+	auto w = std::make_unique<Worker>();
+	w->serial = next_serial_++;
+	w->candidate = candidate;
+	w->loop = &loop_;
+	w->source = source;
+	w->deadline = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+	if (!w->deadline)
+		return err(std::string("policy engine: timerfd_create: ") + strerror(errno));
+	auto proc = WorkerProc::spawn(spec);
+	if (!proc)
+		return proc.error();
+	w->proc = std::move(*proc);
+	uint64_t serial = w->serial;
+	auto id = loop_.add_fd(w->proc->fd(), EPOLLIN,
+			       [this, serial](uint32_t) { on_worker_event(serial, WorkerEvent::Readable); });
+	if (!id)
+		return id.error();
+	w->fd_id = *id;
+	id = loop_.add_fd(w->deadline.get(), EPOLLIN,
+			  [this, serial](uint32_t) { on_worker_event(serial, WorkerEvent::TimerFd); });
+	if (!id)
+		return id.error();
+	w->deadline_id = *id;
+	w->req = Worker::Req::Init;
+	w->arm(double(opts_.init_budget.count()));
+
+	Worker *raw = w.get();
+	if (candidate)
+		p.cand = std::move(w);
+	else
+		p.cur = std::move(w);
+	return raw;
+}
+
+void Engine::kill_worker(Policy &p, Worker *w)
+{
+	if (!w)
+		return;
+	if (p.busy == w)
+		p.busy = nullptr;
+	if (p.cand.get() == w)
+		p.cand.reset();
+	else if (p.cur.get() == w)
+		p.cur.reset();
+}
+
+// Wait (blocking, bounded by the request's deadline) until the request in
+// flight on worker `w` is answered or the worker is gone.
+bool Engine::wait_sync(Policy &p, Worker &w)
+{
+	uint64_t serial = w.serial;
+	for (;;) {
+		Worker *x = p.by_serial(serial);
+		if (!x || x->req == Worker::Req::None)
+			return x != nullptr;
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(x->deadline_at - SteadyClock::now());
+		if (left.count() < 0) {
+			on_worker_event(serial, WorkerEvent::DeadlinePassed);
+			continue;
+		}
+		pollfd pfd{x->proc->fd(), POLLIN, 0};
+		int r = poll(&pfd, 1, int(left.count()) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		on_worker_event(serial, r == 0 ? WorkerEvent::DeadlinePassed : WorkerEvent::Readable);
+	}
+}
+
+void Engine::on_worker_event(uint64_t serial, WorkerEvent ev)
+{
+	Policy *p = nullptr;
+	Worker *w = nullptr;
+	for (auto &q : policies_)
+		if ((w = q->by_serial(serial))) {
+			p = q.get();
+			break;
+		}
+	if (!w)
+		return;
+	if (ev == WorkerEvent::TimerFd) {
+		uint64_t exp = 0;
+		if (read(w->deadline.get(), &exp, sizeof(exp)) != sizeof(exp) || !exp)
+			return;	// disarmed (and maybe re-armed) after its event was queued
+	}
+	bool timeout = ev != WorkerEvent::Readable;
+	if (timeout && w->req == Worker::Req::None)
+		return;
+
+	// a reply that is already there wins over its deadline
+	auto m = recv_msg(w->proc->fd(), true);
+	if (!m) {
+		if (timeout)
+			handle_failure(*p, *w, ErrorKind::Timeout, "");
+		return;	// else: nothing to read after all (EAGAIN)
+	}
+	if (m->empty()) {
+		handle_failure(*p, *w, ErrorKind::Crash, "");
+		return;
+	}
+	w->disarm();
+	auto type = msg_type(*m);
+	if (type == MsgType::Ready && w->req == Worker::Req::Init) {
+		auto r = decode_ready(*m);
+		if (r) {
+			handle_ready(*p, *w, std::move(*r));
+			return;
+		}
+	} else if (type == MsgType::TickDone && w->req == Worker::Req::Tick) {
+		auto r = decode_tick_done(*m);
+		if (r) {
+			handle_tick_done(*p, *w, std::move(*r));
+			return;
+		}
+	} else if (type == MsgType::EvalDone && w->req == Worker::Req::Eval) {
+		auto r = decode_eval_done(*m);
+		if (r) {
+			w->req = Worker::Req::None;
+			if (p->busy == w)
+				p->busy = nullptr;
+			forward_logs(*p, r->logs, r->logs_dropped);
+			w->eval_done = std::move(*r);
+			return;
+		}
+	}
+	handle_failure(*p, *w, ErrorKind::Crash, "sent a message out of turn");
+}
+
+// ------------------------------------------------------------------ init
+
+void Engine::handle_ready(Policy &p, Worker &w, ReadyMsg m)
+{
+	w.req = Worker::Req::None;
+	forward_logs(p, m.logs, m.logs_dropped);
+	if (!m.ok) {
+		record(p, m.error.kind, m.error.message, m.error.traceback);
+		if (w.candidate)
+			spdlog::error("policy {}: reload failed, version {} keeps running: {}", p.label(), p.version,
+				      m.error.message);
+		else if (p.version)
+			spdlog::error("policy {}: restarting its worker failed (retried at the next tick): {}",
+				      p.label(), m.error.message);
+		else
+			spdlog::error("policy {}: {}", p.label(), m.error.message);
+		kill_worker(p, &w);
+		return;
+	}
+	w.ready = true;
+	w.info = std::move(m);
+	if (w.candidate) {
+		if (w.info.name != p.name && find_name(w.info.name)) {
+			std::string msg = p.path + ": policy name \"" + w.info.name + "\" is already used by " +
+					  find_name(w.info.name)->path;
+			record(p, ErrorKind::Policy, msg);
+			spdlog::error("policy {}: reload failed, version {} keeps running: {}", p.label(), p.version, msg);
+			kill_worker(p, &w);
+			return;
+		}
+		spdlog::info("policy {}: new version compiled and initialised; it takes over at the next tick",
+			     p.label());
+		return;
+	}
+	if (!p.version)
+		activate(p, w, w.info);
+	else
+		spdlog::info("policy {}: fresh worker (pid {}) ready", p.label(), w.proc->pid());
+}
+
+void Engine::activate(Policy &p, Worker &w, const ReadyMsg &m)
+{
+	if (Policy *other = find_name(m.name); other && other != &p) {
+		std::string msg = p.path + ": policy name \"" + m.name + "\" is already used by " + other->path;
+		record(p, ErrorKind::Policy, msg);
+		spdlog::error("policy {}: {}", p.label(), msg);
+		kill_worker(p, &w);
+		return;
+	}
+	p.name = m.name;
+	p.interval_ms = m.interval_ms;
+	p.budget_cfg = m.budget_ms;
+	p.description = m.description;
+	p.source = w.source;
+	p.version = 1;
+	p.loaded_at = std::chrono::system_clock::now();
+	p.deleted = false;
+	sync_order();
+	if (opts_.timers) {
+		Policy *pp = &p;
+		auto t = loop_.add_timer(std::chrono::milliseconds(p.interval_ms),
+					 [this, pp](uint64_t missed) { on_timer(*pp, missed); });
+		if (t)
+			p.timer = *t;
+		else
+			spdlog::error("policy {}: no timer: {}", p.name, t.error().msg);
+	}
+	if (auto r = watcher_->watch_file(p.path); !r)
+		spdlog::warn("policy {}: {} (changes to the file will not reload it)", p.name, r.error().msg);
+	spdlog::info("policy {} loaded from {}: tick every {} ms, budget {:.1f} ms", p.name, p.path, p.interval_ms,
+		     budget_ms(p));
+}
+
+void Engine::promote(Policy &p)
+{
+	std::string old_name = p.name;
+	uint32_t old_interval = p.interval_ms;
+	if (p.busy == p.cur.get())
+		p.busy = nullptr;
+	p.cur = std::move(p.cand);	// the old worker is killed here
+	Worker &w = *p.cur;
+	w.candidate = false;
+	p.name = w.info.name;
+	p.interval_ms = w.info.interval_ms;
+	p.budget_cfg = w.info.budget_ms;
+	p.description = w.info.description;
+	p.source = w.source;
+	p.version++;
+	p.loaded_at = std::chrono::system_clock::now();
+	if (p.name != old_name) {
+		book_.drop_policy(old_name);
+		spdlog::info("policy {} is now called {}", old_name, p.name);
+	}
+	sync_order();
+	if (p.timer && p.interval_ms != old_interval)
+		(void)loop_.set_timer_period(p.timer, std::chrono::milliseconds(p.interval_ms));
+	spdlog::info("policy {}: version {} from {} took over (tick every {} ms)", p.name, p.version, p.path,
+		     p.interval_ms);
+}
+
+// ------------------------------------------------------------------ ticks
+
+void Engine::on_timer(Policy &p, uint64_t missed)
+{
+	p.sched += 1 + missed;
+	if (missed) {
+		p.overruns += missed;
+		spdlog::warn("policy {}: {} tick(s) skipped: the host was late", p.name, missed);
+	}
+	if (p.busy) {
+		p.overruns++;
+		spdlog::warn("policy {}: tick skipped: the previous request is still running", p.name);
+		return;
+	}
+	Worker *w = nullptr;
+	if (p.cand && p.cand->ready)
+		w = p.cand.get();
+	else if (p.cur && p.cur->ready)
+		w = p.cur.get();
+	if (!w) {
+		p.overruns++;
+		if (!p.cur) {
+			spdlog::warn("policy {}: tick skipped: starting a fresh worker", p.name);
+			if (auto r = spawn(p, p.source, false); !r)
+				record(p, ErrorKind::Internal, p.path + ": " + r.error().msg);
+		} else {
+			spdlog::warn("policy {}: tick skipped: its worker is still starting", p.name);
+		}
+		return;
+	}
+	start_tick(p, *w, p.sched);
+}
+
+void Engine::start_tick(Policy &p, Worker &w, uint64_t index)
+{
+	auto t0 = SteadyClock::now();
+	uint32_t n = std::min<uint32_t>(backend_.slots_hw(), LOTTO_MAX_TASKS);
+	book_.fill_input(p.name, p.mem()->input, n);
+	w.fill_us = us_since(t0);
+	TickMsg m;
+	m.slots_hw = n;
+	m.ncpus = backend_.nr_cpus();
+	m.prev_idx = p.prev_idx;
+	m.prev_valid = p.prev_valid;
+	m.now = mono_s();
+	m.wall = wall_s();
+	m.prev_now = p.prev_now;
+	m.tick_no = ++w.attempts;
+	w.req = Worker::Req::Tick;
+	w.tick_index = index;
+	w.tick_n = n;
+	w.tick_now = m.now;
+	w.trial = w.candidate;
+	w.tick_started = t0;
+	p.busy = &w;
+	// a candidate runs under the budget of its own policy table
+	w.budget_ms = w.candidate ? budget_for(w.info.budget_ms, w.info.interval_ms) : budget_ms(p);
+	w.arm(w.budget_ms);
+	if (auto r = send_msg(w.proc->fd(), encode(m)); !r)
+		handle_failure(p, w, ErrorKind::Crash, r.error().msg);
+}
+
+void Engine::handle_tick_done(Policy &p, Worker &w, TickDoneMsg m)
+{
+	w.req = Worker::Req::None;
+	if (p.busy == &w)
+		p.busy = nullptr;
+	bool trial = w.trial;
+	uint64_t index = w.tick_index;
+	forward_logs(p, m.logs, m.logs_dropped);
+	if (!(trial && !m.ok)) {
+		// the snapshot this tick wrote is the one the next tick reads
+		p.prev_idx ^= 1;
+		p.prev_valid = true;
+		p.prev_now = w.tick_now;
+	}
+	if (!m.ok) {
+		record(p, m.error.kind, m.error.message, m.error.traceback);
+		if (!trial)
+			spdlog::error("policy {}: tick failed, the tickets of its last good tick stay: {}", p.name,
+				      m.error.message);
+		after_tick_failed(p, w, trial, index, m.restart);
+		return;
+	}
+	if (trial)
+		promote(p);	// `w` is now p.cur
+	auto t_out = SteadyClock::now();
+	book_.policy_output(p.name, p.mem()->output, w.tick_n);
+	double output_us = us_since(t_out);
+	p.ticks++;
+	p.lua_bytes = m.lua_bytes;
+	TickReport rep;
+	rep.name = p.name;
+	rep.index = index;
+	rep.version = p.version;
+	rep.tasks = m.tasks;
+	rep.assigned = m.assigned;
+	rep.worker_us = double(m.worker_ns) / 1000.0;
+	rep.fill_us = w.fill_us;
+	rep.output_us = output_us;
+	rep.total_us = us_since(w.tick_started);
+	p.last_tick_us = rep.total_us;
+	p.last_report = rep;
+	if (after_tick_)
+		after_tick_(rep);
+	else
+		book_.apply();
+	if (p.reload_queued) {
+		p.reload_queued = false;
+		(void)begin_reload(p, true);
+	}
+}
+
+void Engine::after_tick_failed(Policy &p, Worker &w, bool trial, uint64_t index, bool spent)
+{
+	if (trial) {
+		spdlog::error("policy {}: the new version's first tick failed; version {} keeps running: {}", p.name,
+			      p.version, p.last_error);
+		kill_worker(p, &w);
+		if (p.cur && p.cur->ready && !p.busy)
+			start_tick(p, *p.cur, index);	// the same tick, by the old version
+	} else if (spent) {
+		spdlog::warn("policy {}: starting a fresh worker (its Lua state is spent: memory cap or stack overflow)",
+			     p.name);
+		kill_worker(p, &w);
+		if (auto r = spawn(p, p.source, false); !r)
+			record(p, ErrorKind::Internal, p.path + ": " + r.error().msg);
+	}
+	if (p.reload_queued && !p.busy) {
+		p.reload_queued = false;
+		(void)begin_reload(p, true);
+	}
+}
+
+// A worker that overran its deadline, died, or broke the protocol.
+void Engine::handle_failure(Policy &p, Worker &w, ErrorKind kind, std::string detail)
+{
+	auto req = w.req;
+	bool trial = w.trial && req == Worker::Req::Tick;
+	bool candidate = w.candidate;
+	uint64_t index = w.tick_index;
+	int pid = w.proc->pid();
+	std::string how = w.proc->kill_and_reap();
+	std::string msg = p.path + ": ";
+	if (kind == ErrorKind::Timeout) {
+		if (req == Worker::Req::Init)
+			msg += "compile + init took longer than " + std::to_string(opts_.init_budget.count()) +
+			       " ms: stopped (worker " + std::to_string(pid) + " killed)";
+		else if (req == Worker::Req::Eval)
+			msg += "`lua` evaluation took longer than " + std::to_string(opts_.budget_limit.count()) +
+			       " ms: stopped (worker killed, ctx.state starts afresh)";
+		else
+			msg += fmt::format("tick exceeded its time budget of {:.1f} ms: stopped (worker {} killed); "
+					   "the tickets of its last good tick stay in force",
+					   w.budget_ms, pid);
+		if (req == Worker::Req::Tick)
+			p.timeouts++;
+	} else {
+		msg += "policy worker " + std::to_string(pid) + " " + how;
+		if (!detail.empty())
+			msg += " (" + detail + ")";
+		if (req == Worker::Req::Tick)
+			msg += "; the tickets of its last good tick stay in force";
+	}
+	record(p, kind, msg);
+	spdlog::error("policy {}: {}", p.label(), msg);
+	kill_worker(p, &w);	// `w` is gone from here on
+
+	if (candidate) {
+		spdlog::error("policy {}: reload failed, version {} keeps running", p.label(), p.version);
+		if (trial && p.cur && p.cur->ready && !p.busy)
+			start_tick(p, *p.cur, index);
+	} else if (p.version && req != Worker::Req::Init) {
+		// a fresh worker for the next tick (init runs again)
+		if (auto r = spawn(p, p.source, false); !r)
+			record(p, ErrorKind::Internal, p.path + ": " + r.error().msg);
+	}
+	if (p.reload_queued && !p.busy) {
+		p.reload_queued = false;
+		(void)begin_reload(p, true);
+	}
+}
+
+// ------------------------------------------------------------------ files
+
+Result<void> Engine::begin_reload(Policy &p, bool from_file)
+{
+	auto src = read_file(p.path);
+	if (!src) {
+		record(p, ErrorKind::File, src.error().msg);
+		spdlog::error("policy {}: {}", p.label(), src.error().msg);
+		return src.error();
+	}
+	if (!p.version) {
+		// never loaded (a --policy-dir file that failed): load it now
+		kill_worker(p, p.cur.get());
+		auto w = spawn(p, *src, false);
+		if (!w)
+			return w.error();
+		return {};
+	}
+	if (p.cand && p.busy == p.cand.get()) {
+		p.reload_queued = true;	// after the candidate's first tick
+		return {};
+	}
+	if (from_file && *src == (p.cand ? p.cand->source : p.source)) {
+		spdlog::debug("policy {}: {} changed on disk but its text did not; not reloaded", p.name, p.path);
+		return {};
+	}
+	if (p.cand)
+		spdlog::info("policy {}: newer save supersedes the pending new version", p.name);
+	kill_worker(p, p.cand.get());
+	spdlog::info("policy {}: reloading {}", p.name, p.path);
+	auto w = spawn(p, *src, true);
+	if (!w) {
+		record(p, ErrorKind::Internal, p.path + ": " + w.error().msg);
+		return w.error();
+	}
+	return {};
+}
+
+void Engine::file_event(const std::string &path, bool exists)
+{
+	Policy *p = find_path(path);
+	if (!p) {
+		auto dir = fs::path(path).parent_path().string();
+		if (!exists || std::find(dirs_.begin(), dirs_.end(), dir) == dirs_.end())
+			return;
+		auto c = create(path, true);
+		if (!c) {
+			spdlog::error("policy dir: {}: {}", path, c.error().msg);
+			return;
+		}
+		spdlog::info("policy dir: new file {}", path);
+		(void)watcher_->watch_file(path);
+		(void)begin_reload(**c, true);
+		return;
+	}
+	if (!exists) {
+		if (!p->version) {
+			destroy(p);
+			return;
+		}
+		if (!p->deleted)
+			spdlog::warn("policy {}: {} was deleted; its last good version (version {}) keeps running "
+				     "(`policy unload {}` stops it)",
+				     p->name, p->path, p->version, p->name);
+		p->deleted = true;
+		if (p->cand && p->busy != p->cand.get())
+			kill_worker(*p, p->cand.get());
+		return;
+	}
+	if (p->deleted)
+		spdlog::info("policy {}: {} is back", p->label(), p->path);
+	p->deleted = false;
+	(void)begin_reload(*p, true);
+}
+
+// ------------------------------------------------------------------ API
+
+Result<std::string> Engine::load(const std::string &path_in)
+{
+	std::string path = absolute_path(path_in);
+	if (Policy *p = find_path(path))
+		return err(path + ": already loaded" + (p->version ? " as policy " + p->name : ""));
+	auto src = read_file(path);
+	if (!src)
+		return src.error();
+	auto c = create(path, false);
+	if (!c)
+		return c.error();
+	Policy *p = *c;
+	auto w = spawn(*p, *src, false);
+	if (!w) {
+		destroy(p);
+		return w.error();
+	}
+	wait_sync(*p, **w);
+	if (p->version)
+		return p->name;
+	std::string e = p->last_error.empty() ? path + ": failed to load" : p->last_error;
+	destroy(p);
+	return err(e);
+}
+
+Result<void> Engine::unload(const std::string &name)
+{
+	Policy *p = find_name(name);
+	if (!p)
+		return err("no policy named " + name);
+	spdlog::info("policy {} unloaded", name);
+	destroy(p);
+	return {};
+}
+
+Result<void> Engine::reload(const std::string &name)
+{
+	Policy *p = find_name(name);
+	if (!p)
+		return err("no policy named " + name);
+	return begin_reload(*p, false);
+}
+
+Result<void> Engine::watch_dir(const std::string &dir_in)
+{
+	std::string dir = absolute_path(dir_in);
+	if (!dir.empty() && dir.size() > 1 && dir.back() == '/')
+		dir.pop_back();
+	std::error_code ec;
+	if (!fs::is_directory(dir, ec))
+		return err(dir + ": not a directory");
+	if (auto r = watcher_->watch_dir(dir); !r)
+		return r;
+	if (std::find(dirs_.begin(), dirs_.end(), dir) == dirs_.end())
+		dirs_.push_back(dir);
+	std::vector<std::string> files;
+	for (auto &e : fs::directory_iterator(dir, ec)) {
+		auto name = e.path().filename().string();
+		if (e.is_regular_file() && name.size() > 4 && name[0] != '.' && e.path().extension() == ".lua")
+			files.push_back(e.path().string());
+	}
+	std::sort(files.begin(), files.end());
+	for (auto &f : files) {
+		if (find_path(f))
+			continue;
+		auto r = load(f);
+		if (r)
+			continue;
+		// keep it as a failed entry: saving a fixed version loads it
+		if (auto c = create(f, true); c)
+			(void)watcher_->watch_file(f);
+	}
+	return {};
+}
+
+std::vector<PolicyInfo> Engine::list() const
+{
+	std::vector<PolicyInfo> out;
+	for (auto &p : policies_) {
+		PolicyInfo i;
+		i.name = p->label();
+		i.path = p->path;
+		i.description = p->description;
+		i.running = p->version && p->cur;
+		i.worker_ready = p->cur && p->cur->ready;
+		i.file_deleted = p->deleted;
+		i.reload_pending = p->cand && p->cand->ready;
+		i.interval_ms = p->interval_ms;
+		i.budget_ms = p->version ? budget_ms(*p) : 0;
+		i.version = p->version;
+		i.ticks = p->ticks;
+		i.overruns = p->overruns;
+		i.timeouts = p->timeouts;
+		i.errors = p->errors;
+		i.last_error = p->last_error;
+		i.loaded_at = p->loaded_at;
+		i.worker_pid = p->cur && p->cur->proc ? p->cur->proc->pid() : 0;
+		i.lua_bytes = p->lua_bytes;
+		i.last_tick_us = p->last_tick_us;
+		out.push_back(std::move(i));
+	}
+	return out;
+}
+
+std::vector<PolicyError> Engine::errors() const
+{
+	return {errors_.begin(), errors_.end()};
+}
+
+Result<std::string> Engine::eval(const std::string &expr_in, bool admin)
+{
+	std::string expr = expr_in;
+	Policy *p = nullptr;
+	if (!expr.empty() && expr[0] == '@') {
+		auto sp = expr.find_first_of(" \t");
+		std::string name = expr.substr(1, sp == std::string::npos ? std::string::npos : sp - 1);
+		expr = sp == std::string::npos ? "" : expr.substr(sp + 1);
+		p = find_name(name);
+		if (!p)
+			return err("no policy named " + name);
+	} else {
+		for (auto &q : policies_)
+			if (q->version) {
+				p = q.get();
+				break;
+			}
+		if (!p)
+			return err("no policy is loaded: `lua` runs inside a policy's worker");
+	}
+	if (expr.find_first_not_of(" \t\n") == std::string::npos)
+		return err("usage: lua [@POLICY] EXPRESSION");
+	while (p->busy)
+		wait_sync(*p, *p->busy);	// a tick in flight finishes first
+	if (!p->cur || !p->cur->ready)
+		return err("policy " + p->name + " has no worker ready (it is restarting); try again");
+	Worker &w = *p->cur;
+	EvalMsg m;
+	m.admin = admin;
+	m.slots_hw = std::min<uint32_t>(backend_.slots_hw(), LOTTO_MAX_TASKS);
+	m.expr = expr;
+	w.req = Worker::Req::Eval;
+	w.eval_done.reset();
+	p->busy = &w;
+	w.arm(double(opts_.budget_limit.count()));
+	if (auto r = send_msg(w.proc->fd(), encode(m)); !r) {
+		handle_failure(*p, w, ErrorKind::Crash, r.error().msg);
+		return err("policy " + p->name + ": its worker died; try again");
+	}
+	uint64_t serial = w.serial;
+	wait_sync(*p, w);
+	Worker *x = p->by_serial(serial);
+	if (!x || !x->eval_done)
+		return err(p->last_error.empty() ? "evaluation failed" : p->last_error);
+	EvalDoneMsg done = std::move(*x->eval_done);
+	x->eval_done.reset();
+	if (!done.ok)
+		return err(done.text);
+	return done.text;
+}
+
+Result<TickReport> Engine::tick_now(const std::string &name)
+{
+	Policy *p = find_name(name);
+	if (!p)
+		return err("no policy named " + name);
+	if (p->busy)
+		return err("policy " + name + ": a tick is already running");
+	Worker *w = p->cand && p->cand->ready ? p->cand.get() : p->cur && p->cur->ready ? p->cur.get() : nullptr;
+	if (!w)
+		return err("policy " + name + " has no worker ready (it is restarting); try again");
+	p->sched++;
+	uint64_t index = p->sched;
+	start_tick(*p, *w, index);
+	while (p->busy)
+		wait_sync(*p, *p->busy);
+	// (after a failed new version, the old one ran this tick: that counts)
+	if (p->last_report && p->last_report->index == index)
+		return *p->last_report;
+	return err(p->last_error.empty() ? "tick failed" : p->last_error);
+}
+
+} // namespace lotto::policy

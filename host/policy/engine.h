@@ -1,0 +1,177 @@
+// engine.h — lotto-host's Lua policy engine: loads policy files, runs each
+// one's tick on its own drift-free timer in a worker process (worker.h),
+// turns their outputs into tickets through the TicketBook, and reloads a
+// policy when its file changes.
+//
+// Single-threaded: everything runs on the host's EventLoop. A tick is a
+// request to the policy's worker and a reply handled when it arrives; the
+// engine waits synchronously only in load(), eval() and tick_now(), and never
+// longer than the budget in force (at most EngineOptions::budget_limit, or
+// init_budget for load()).
+//
+// Reload (file saved in place, renamed over, or reload()): the new version
+// starts in a fresh worker (compile + init) while the old one keeps ticking.
+// At the policy's next tick time the new version runs that tick; if it
+// succeeds it takes over from that tick on, if it fails (compile, init, the
+// first tick, its budget) the error is kept, the old version runs that same
+// tick, and keeps running. So no tick is lost and none runs twice.
+#pragma once
+
+#include "core/backend.h"
+#include "core/event_loop.h"
+#include "core/result.h"
+#include "core/ticket_book.h"
+#include "policy/channel.h"
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lotto::policy {
+
+struct EngineOptions {
+	bool unsafe = false;				// --unsafe-policies: no sandbox
+	double budget_fraction = 0.5;			// default tick budget = this x interval_ms
+	std::chrono::milliseconds budget_limit{1000};	// hard limit of any tick/eval budget
+	std::chrono::milliseconds init_budget{1000};	// compile + init(ctx)
+	size_t memory_cap = size_t(64) << 20;		// Lua heap bytes per policy
+	std::chrono::milliseconds debounce{25};		// file events settle this long
+	bool timers = true;	// false: no tick timers; ticks only through tick_now()
+	size_t max_errors_kept = 100;			// errors() history
+};
+
+struct PolicyError {
+	std::string policy;	// policy name, or the file name if it never loaded
+	std::string path;
+	ErrorKind kind = ErrorKind::None;
+	std::string message;	// "file:line: message" (see policies/README.md)
+	std::string traceback;	// "stack traceback:\n..." when there is one
+	std::chrono::system_clock::time_point when;
+};
+
+struct PolicyInfo {
+	std::string name;
+	std::string path;
+	std::string description;
+	bool running = false;		// a version is loaded and ticking
+	bool worker_ready = false;	// its worker is initialised (false while one restarts)
+	bool file_deleted = false;	// its file is gone: the last good version runs on
+	bool reload_pending = false;	// a new version waits for its first tick
+	uint32_t interval_ms = 0;
+	double budget_ms = 0;
+	uint64_t version = 0;		// 1 after load, +1 per reload that took over
+	uint64_t ticks = 0;		// good ticks, all versions
+	uint64_t overruns = 0;		// tick times skipped (late, or previous tick still running)
+	uint64_t timeouts = 0;		// ticks stopped at their budget
+	uint64_t errors = 0;		// errors of any kind
+	std::string last_error;		// "file:line: message", empty when none
+	std::chrono::system_clock::time_point loaded_at;	// the running version took over
+	int worker_pid = 0;
+	uint64_t lua_bytes = 0;		// Lua heap after the last tick
+	double last_tick_us = 0;	// the last good tick, engine side, request to reply
+};
+
+// What the after-tick hook gets, once per good tick.
+struct TickReport {
+	std::string name;
+	uint64_t index = 0;	// the policy's tick schedule slot (1, 2, ...: late ticks skip numbers)
+	uint64_t version = 0;	// which version ran it
+	uint32_t tasks = 0;	// #tasks
+	uint32_t assigned = 0;	// tasks given tickets
+	double worker_us = 0;	// inside the worker
+	double fill_us = 0;	// TicketBook::fill_input
+	double output_us = 0;	// TicketBook::policy_output
+	double total_us = 0;	// fill_input + worker + channel + policy_output
+};
+
+class Engine {
+public:
+	// The backend must be started: workers are forked with its tables mapped.
+	Engine(EventLoop &loop, Backend &backend, TicketBook &book, EngineOptions opts = {});
+	~Engine();
+	Engine(const Engine &) = delete;
+	Engine &operator=(const Engine &) = delete;
+
+	// Compile, check and init a policy file (waits up to init_budget); on
+	// success it ticks every interval_ms from now and its file is watched.
+	// Returns the policy's name. Errors are "file:line: message".
+	Result<std::string> load(const std::string &path);
+	Result<void> unload(const std::string &name);
+	// Reload from the file now (as if it was saved). The outcome shows in
+	// list()/errors() and the log: the new version takes over at its next
+	// tick, or the error is kept and the old version runs on.
+	Result<void> reload(const std::string &name);
+	// Load every *.lua in dir (sorted by name; files that fail are kept as
+	// errors and retried when saved) and load files added to it later.
+	Result<void> watch_dir(const std::string &dir);
+
+	std::vector<PolicyInfo> list() const;	// load order
+	std::vector<PolicyError> errors() const;	// oldest first
+
+	// `lua EXPR` from the REPL, evaluated in the worker of a policy: the
+	// first loaded, or NAME when expr is "@NAME EXPR". `tasks`, `ctx`,
+	// `policy` and the policy's globals are visible; without admin every
+	// write fails ("permission denied: ..."); tickets are never writable
+	// here (pins are). Returns the value(s) rendered as text.
+	Result<std::string> eval(const std::string &expr, bool admin);
+
+	// Run one tick of `name` now and wait for it (lotto-bench, tests;
+	// normally timers do this). Fails if a tick of it is already running.
+	Result<TickReport> tick_now(const std::string &name);
+
+	// Called after every good tick, after TicketBook::policy_output(). Without
+	// a hook the engine calls TicketBook::apply() itself.
+	void set_after_tick(std::function<void(const TickReport &)> hook);
+
+	const EngineOptions &options() const { return opts_; }
+
+	struct Policy;
+	struct Worker;
+
+private:
+	Policy *find_name(const std::string &name) const;
+	Policy *find_path(const std::string &path) const;
+	Result<Policy *> create(const std::string &path, bool from_dir);
+	void destroy(Policy *p);
+	Result<Worker *> spawn(Policy &p, const std::string &source, bool candidate);
+	void kill_worker(Policy &p, Worker *w);
+	bool wait_sync(Policy &p, Worker &w);
+
+	enum class WorkerEvent { Readable, TimerFd, DeadlinePassed };
+	void on_worker_event(uint64_t serial, WorkerEvent ev);
+	void handle_ready(Policy &p, Worker &w, ReadyMsg m);
+	void handle_tick_done(Policy &p, Worker &w, TickDoneMsg m);
+	void handle_failure(Policy &p, Worker &w, ErrorKind kind, std::string message);
+	void activate(Policy &p, Worker &w, const ReadyMsg &m);
+	void promote(Policy &p);
+
+	void on_timer(Policy &p, uint64_t missed);
+	void start_tick(Policy &p, Worker &w, uint64_t index);
+	void after_tick_failed(Policy &p, Worker &w, bool trial, uint64_t index, bool spent);
+	void file_event(const std::string &path, bool exists);
+	Result<void> begin_reload(Policy &p, bool from_file);
+
+	void record(Policy &p, ErrorKind kind, std::string message, std::string traceback = {});
+	void forward_logs(const Policy &p, const std::vector<LogLine> &logs, uint32_t dropped);
+	void sync_order();
+	double budget_ms(const Policy &p) const;
+	double budget_for(double cfg_ms, uint32_t interval_ms) const;
+
+	EventLoop &loop_;
+	Backend &backend_;
+	TicketBook &book_;
+	EngineOptions opts_;
+	std::vector<std::unique_ptr<Policy>> policies_;	// load order
+	std::deque<PolicyError> errors_;
+	std::function<void(const TickReport &)> after_tick_;
+	std::unique_ptr<class Watcher> watcher_;
+	std::vector<std::string> dirs_;
+	uint64_t next_serial_ = 1;
+};
+
+} // namespace lotto::policy

@@ -1,0 +1,37 @@
+// policy_shm.h — the memory one policy shares with its worker processes.
+//
+// The engine maps it once per policy, before forking any worker, so every
+// worker of that policy (the running version, a reload candidate, a fresh
+// worker after a kill) sees the same arrays at the same address:
+//   input    tickets each slot has before this policy (TicketBook::fill_input),
+//            written by the engine before each tick
+//   output   the policy's opinion per slot (0: none), written by the worker
+//   prev[2]  runtime snapshots for runtime_delta_ns. A tick reads
+//            prev[cur] and writes prev[cur ^ 1]; the engine flips `cur` only
+//            when the worker answered, so a killed tick leaves the last
+//            complete snapshot in place and the next tick's deltas (and
+//            ctx.dt) span both intervals consistently. Kept by the engine,
+//            not the worker, so deltas run on across reloads and restarts.
+#pragma once
+
+extern "C" {
+#include "bpf/lotto_abi.h"
+}
+
+#include <cstdint>
+
+namespace lotto::policy {
+
+struct PrevSlot {
+	uint64_t runtime_ns;
+	uint32_t gen;
+	uint32_t pid;	// 0: no task in this slot at that tick
+};
+
+struct PolicyShm {
+	uint32_t input[LOTTO_MAX_TASKS];
+	uint32_t output[LOTTO_MAX_TASKS];
+	PrevSlot prev[2][LOTTO_MAX_TASKS];
+};
+
+} // namespace lotto::policy
