@@ -1,0 +1,39 @@
+#include "control/host_api.h"
+
+namespace lotto::control {
+
+const char *to_string(ErrorCode c)
+{
+	switch (c) {
+	case ErrorCode::bad_json: return "bad_json";
+	case ErrorCode::bad_request: return "bad_request";
+	case ErrorCode::unknown_command: return "unknown_command";
+	case ErrorCode::too_long: return "too_long";
+	case ErrorCode::unsupported_version: return "unsupported_version";
+	case ErrorCode::permission_denied: return "permission_denied";
+	case ErrorCode::no_such_pid: return "no_such_pid";
+	case ErrorCode::not_pinned: return "not_pinned";
+	case ErrorCode::no_match: return "no_match";
+	case ErrorCode::out_of_range: return "out_of_range";
+	case ErrorCode::no_such_policy: return "no_such_policy";
+	case ErrorCode::policy_error: return "policy_error";
+	case ErrorCode::eval_error: return "eval_error";
+	case ErrorCode::unavailable: return "unavailable";
+	case ErrorCode::busy: return "busy";
+	case ErrorCode::internal: return "internal";
+	}
+	return "internal";
+}
+
+const char *stat_name(int idx)
+{
+	static const char *const names[LOTTO_STAT_NR] = {
+		"draws", "enqueues", "dispatches", "prev_wins", "direct", "rescues", "no_slot",
+	};
+	static_assert(LOTTO_STAT_NR == 7, "name the new counter here and in docs/protocol.md");
+	if (idx < 0 || idx >= LOTTO_STAT_NR)
+		return "?";
+	return names[idx];
+}
+
+} // namespace lotto::control

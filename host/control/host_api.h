@@ -1,0 +1,172 @@
+// host_api.h — everything the control socket needs from lotto-host, as one
+// abstract interface. The ControlServer only ever talks to a HostApi; the
+// daemon provides one (HostImpl, host_impl.h, built from the Backend, the
+// TicketBook and hooks into the policy engine), the tests provide fakes.
+//
+// All calls happen on the host's event-loop thread; none may block for long.
+// Errors are values: the message is one line meant for a person, and the
+// ErrorCode tells the protocol layer which stable `code` to send (see
+// docs/protocol.md).
+#pragma once
+
+#include "core/backend.h"
+#include "core/result.h"
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <variant>
+#include <string>
+#include <vector>
+
+namespace lotto::control {
+
+// Stable error codes of the protocol (docs/protocol.md lists each).
+enum class ErrorCode {
+	bad_json,		// the line is not a JSON object
+	bad_request,		// a field is missing or has the wrong type
+	unknown_command,	// "cmd" names nothing this server knows
+	too_long,		// the line exceeded the size cap
+	unsupported_version,	// "version"/"v" is not one this server speaks
+	permission_denied,	// a write from a peer that is not an admin
+	no_such_pid,		// no lotto task has this pid (now)
+	not_pinned,		// unpin of a pid that has no pin and no boost
+	no_match,		// a comm pattern matched no lotto task
+	out_of_range,		// tickets, factor or duration outside its range
+	no_such_policy,		// policy name not loaded
+	policy_error,		// the policy engine refused (compile error, file missing, ...)
+	eval_error,		// `lua EXPR` failed
+	unavailable,		// the host has no such facility (e.g. no policy engine)
+	busy,			// too many clients
+	internal,		// a bug: the request was fine, the host failed
+};
+
+const char *to_string(ErrorCode c);
+
+// An error the host returns to a client: code + one line for a person.
+struct HostError {
+	ErrorCode code;
+	std::string message;
+};
+
+// Result-like: either a value or a HostError. Kept separate from lotto::Result
+// because the protocol needs the code, not only the message.
+template <typename T> using HostResult = std::variant<T, HostError>;
+struct Ok {};
+
+template <typename T> bool is_ok(const HostResult<T> &r) { return r.index() == 0; }
+
+// One lotto task as the REPL shows it.
+struct TaskRow {
+	uint32_t pid = 0;
+	uint32_t tgid = 0;
+	std::string comm;
+	uint32_t uid = 0;
+	std::string user;		// user name, or the uid as text when unknown
+	int32_t nice = 0;
+	uint32_t tickets = 0;		// effective tickets the host wants now (boost included)
+	std::string source;		// "pin", "policy NAME", "default"
+	bool pinned = false;
+	double boost = 1.0;		// multiplier in force (1.0: none)
+	double ticket_share = 0;	// tickets / sum of all lotto tasks' tickets, 0..1
+	double cpu_share = 0;		// runtime delta / sum of all deltas, last interval, 0..1
+	double cpu_pct = 0;		// percent of one CPU over the last interval (top's %CPU)
+	uint64_t runtime_ns = 0;	// cumulative CPU time under lotto
+	uint64_t delta_ns = 0;		// runtime over the last sample interval
+	uint64_t wins = 0;
+	uint64_t wait_avg_ns = 0;
+	uint64_t wait_max_ns = 0;
+	uint64_t waits = 0;
+	uint64_t rescues = 0;
+	uint64_t cgroup_id = 0;
+	uint32_t last_cpu = 0;
+};
+
+struct TicketHistoryEntry {
+	std::chrono::system_clock::time_point when;
+	uint32_t tickets;
+	std::string source;	// "policy nice_weighted", "pin", "unpin", "boost x2", ...
+};
+
+// `show PID`: the row plus what is only worth fetching for one task.
+struct TaskDetail {
+	TaskRow row;
+	std::optional<uint32_t> pin;			// pinned tickets (before boost)
+	std::optional<double> boost_factor;
+	std::optional<double> boost_left_s;		// none: until unpinned/forever
+	uint32_t stat_tickets = 0;			// tickets the core used at the last draw
+	uint32_t comp_q10 = 1024;			// compensation factor at the last draw
+	std::vector<TicketHistoryEntry> history;	// oldest first
+};
+
+struct PolicyInfo {
+	std::string name;
+	std::string file;
+	uint32_t interval_ms = 0;
+	bool active = true;		// false: stopped after an error / overrun
+	uint64_t ticks = 0;
+	uint64_t overruns = 0;
+	uint64_t errors = 0;
+	std::string last_error;		// "file:line: message", empty when none
+};
+
+struct PolicyErrorInfo {
+	std::string name;
+	std::string file;
+	std::string message;		// "file:line: message"
+	std::chrono::system_clock::time_point when;
+};
+
+struct HostStats {
+	std::string backend;		// Backend::name(): "kernel" / "sim"
+	std::string version;		// lotto-host version
+	std::string state;		// "enabled" or "exited"
+	std::optional<ExitInfo> exit;	// set when state == "exited"
+	double uptime_s = 0;
+	uint32_t nr_cpus = 0;
+	uint32_t nr_tasks = 0;
+	uint64_t total_tickets = 0;
+	double draws_per_s = 0;		// over the last sample interval
+	uint32_t pins = 0;
+	uint32_t boosts = 0;
+	uint32_t policies = 0;
+	std::array<uint64_t, LOTTO_STAT_NR> total{};
+	std::vector<std::array<uint64_t, LOTTO_STAT_NR>> per_cpu;
+};
+
+// Names of the global counters, indexed by enum lotto_stat_idx, as used in
+// the protocol ("draws", "enqueues", ...).
+const char *stat_name(int idx);
+
+class HostApi {
+public:
+	virtual ~HostApi() = default;
+
+	// ---- read-only
+	virtual std::vector<TaskRow> tasks() = 0;
+	virtual HostResult<TaskDetail> task(uint32_t pid) = 0;
+	virtual HostStats stats() = 0;
+	virtual HostResult<std::vector<PolicyInfo>> policies() = 0;
+	virtual HostResult<std::vector<PolicyErrorInfo>> policy_errors() = 0;
+	// `lua EXPR`: admin == false must give a read-only view (writes fail
+	// with eval_error "permission denied: ..." or similar). Returns the
+	// value rendered as text.
+	virtual HostResult<std::string> eval(const std::string &expr, bool admin) = 0;
+
+	// ---- writes (the server checks the peer is an admin before calling)
+	// tickets in LOTTO_TICKETS_MIN..LOTTO_TICKETS_MAX
+	virtual HostResult<Ok> pin(uint32_t pid, uint32_t tickets) = 0;
+	virtual HostResult<Ok> unpin(uint32_t pid) = 0;
+	virtual size_t unpin_all() = 0;
+	// factor in [0.01, 1000]; duration none = until unpinned. unpin drops
+	// the pin and the boost of a task.
+	virtual HostResult<Ok> boost(uint32_t pid, double factor,
+				     std::optional<std::chrono::milliseconds> duration) = 0;
+	// returns the loaded policy's name
+	virtual HostResult<std::string> policy_load(const std::string &file) = 0;
+	virtual HostResult<Ok> policy_unload(const std::string &name) = 0;
+	virtual HostResult<Ok> policy_reload(const std::string &name) = 0;
+};
+
+} // namespace lotto::control

@@ -1,0 +1,340 @@
+#include "control/host_impl.h"
+
+extern "C" {
+#include "bpf/lotto_math.h"
+}
+
+#include <cmath>
+#include <fmt/format.h>
+
+namespace lotto::control {
+
+static HostError herr(ErrorCode c, std::string m) { return HostError{c, std::move(m)}; }
+
+static std::string comm_of(const lotto_task_stat &s)
+{
+	size_t n = 0;
+	while (n < LOTTO_COMM_LEN && s.comm[n])
+		n++;
+	return std::string(s.comm, n);
+}
+
+HostImpl::HostImpl(Backend &backend, TicketBook &book, PolicyHooks hooks, std::string version,
+		   uint32_t default_tickets)
+	: b_(backend), book_(book), hooks_(std::move(hooks)), version_(std::move(version)),
+	  default_tickets_(default_tickets), started_(Clock::now())
+{
+}
+
+Result<void> HostImpl::start_sampler(EventLoop &loop, std::chrono::milliseconds interval)
+{
+	stop_sampler();
+	sample();
+	auto id = loop.add_timer(interval, [this](uint64_t) { sample(); });
+	if (!id)
+		return id.error();
+	loop_ = &loop;
+	timer_ = *id;
+	return {};
+}
+
+void HostImpl::stop_sampler()
+{
+	if (loop_)
+		loop_->remove(timer_);
+	loop_ = nullptr;
+	timer_ = 0;
+}
+
+void HostImpl::sample()
+{
+	auto now = Clock::now();
+	uint32_t n = b_.slots_hw();
+	const lotto_task_stat *t = b_.tasks();
+	if (prev_.size() < n) {
+		prev_.resize(n);
+		delta_.resize(n);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const lotto_task_stat &s = t[i];
+		Prev &p = prev_[i];
+		if (!s.pid) {
+			p = Prev{};
+			delta_[i] = 0;
+			continue;
+		}
+		if (p.pid == s.pid && p.gen == s.gen && s.runtime_ns >= p.runtime_ns)
+			delta_[i] = sampled_ ? s.runtime_ns - p.runtime_ns : 0;
+		else
+			delta_[i] = sampled_ ? s.runtime_ns : 0;	// new in this slot during the interval
+		p = Prev{s.pid, s.gen, s.runtime_ns};
+	}
+	for (size_t i = n; i < prev_.size(); i++) {
+		prev_[i] = Prev{};
+		delta_[i] = 0;
+	}
+	uint64_t draws = b_.stats().total[LOTTO_STAT_DRAWS];
+	if (sampled_) {
+		interval_s_ = std::chrono::duration<double>(now - last_sample_).count();
+		draws_per_s_ = interval_s_ > 0 && draws >= prev_draws_ ? (draws - prev_draws_) / interval_s_ : 0;
+	}
+	prev_draws_ = draws;
+	last_sample_ = now;
+	sampled_ = true;
+}
+
+uint32_t HostImpl::tickets_of(uint32_t slot, const lotto_task_stat &s) const
+{
+	if (uint32_t e = book_.effective(slot))
+		return e;
+	if (s.tickets)
+		return s.tickets;
+	return default_tickets_;
+}
+
+TaskRow HostImpl::row_of(uint32_t slot, const lotto_task_stat &s)
+{
+	TaskRow r;
+	r.pid = s.pid;
+	r.tgid = s.tgid;
+	r.comm = comm_of(s);
+	r.uid = s.uid;
+	r.user = users_.name(s.uid);
+	r.nice = s.nice;
+	r.tickets = tickets_of(slot, s);
+	r.source = book_.source(slot);
+	r.pinned = book_.pins().count(s.pid) != 0;
+	if (auto b = book_.boosts().find(s.pid); b != book_.boosts().end())
+		if (!b->second.until || *b->second.until > Clock::now())
+			r.boost = b->second.factor;
+	r.runtime_ns = s.runtime_ns;
+	// delta_ belongs to the task only if the slot still holds the sampled task
+	if (slot < prev_.size() && prev_[slot].pid == s.pid && prev_[slot].gen == s.gen)
+		r.delta_ns = delta_[slot];
+	r.cpu_pct = interval_s_ > 0 ? 100.0 * (double)r.delta_ns / (interval_s_ * 1e9) : 0;
+	r.wins = s.wins;
+	r.waits = s.waits;
+	r.wait_avg_ns = s.waits ? s.wait_ns / s.waits : 0;
+	r.wait_max_ns = s.wait_max_ns;
+	r.rescues = s.rescues;
+	r.cgroup_id = s.cgroup_id;
+	r.last_cpu = s.last_cpu;
+	return r;
+}
+
+void HostImpl::fill_shares(std::vector<TaskRow> &rows) const
+{
+	uint64_t tickets = 0, delta = 0;
+	for (auto &r : rows) {
+		tickets += r.tickets;
+		delta += r.delta_ns;
+	}
+	for (auto &r : rows) {
+		r.ticket_share = tickets ? (double)r.tickets / (double)tickets : 0;
+		r.cpu_share = delta ? (double)r.delta_ns / (double)delta : 0;
+	}
+}
+
+std::vector<TaskRow> HostImpl::tasks()
+{
+	std::vector<TaskRow> rows;
+	uint32_t n = b_.slots_hw();
+	const lotto_task_stat *t = b_.tasks();
+	for (uint32_t i = 0; i < n; i++) {
+		lotto_task_stat s = t[i];	// copy: the backend may be writing it
+		if (s.pid)
+			rows.push_back(row_of(i, s));
+	}
+	fill_shares(rows);
+	return rows;
+}
+
+HostResult<uint32_t> HostImpl::slot_for(uint32_t pid) const
+{
+	if (pid == 0)
+		return herr(ErrorCode::no_such_pid, "no such pid: 0 (pids start at 1)");
+	if (auto s = book_.slot_of(pid))
+		return *s;
+	return herr(ErrorCode::no_such_pid,
+		    fmt::format("no such pid: {} is not a lotto task (see `tasks` for the list)", pid));
+}
+
+HostResult<TaskDetail> HostImpl::task(uint32_t pid)
+{
+	auto slot = slot_for(pid);
+	if (!is_ok(slot))
+		return std::get<HostError>(slot);
+	// the share needs every task: reuse tasks() and pick ours
+	auto rows = tasks();
+	TaskDetail d;
+	bool found = false;
+	for (auto &r : rows)
+		if (r.pid == pid) {
+			d.row = r;
+			found = true;
+		}
+	if (!found)
+		return herr(ErrorCode::no_such_pid, fmt::format("no such pid: {} has just exited", pid));
+	lotto_task_stat s = b_.tasks()[std::get<uint32_t>(slot)];
+	d.stat_tickets = s.tickets;
+	d.comp_q10 = s.comp_q10;
+	if (auto p = book_.pins().find(pid); p != book_.pins().end())
+		d.pin = p->second;
+	if (auto b = book_.boosts().find(pid); b != book_.boosts().end()) {
+		auto now = Clock::now();
+		if (!b->second.until || *b->second.until > now) {
+			d.boost_factor = b->second.factor;
+			if (b->second.until)
+				d.boost_left_s = std::chrono::duration<double>(*b->second.until - now).count();
+		}
+	}
+	if (auto h = book_.history(pid))
+		for (auto &c : *h)
+			d.history.push_back(TicketHistoryEntry{c.when, c.tickets, c.source});
+	return d;
+}
+
+HostStats HostImpl::stats()
+{
+	HostStats st;
+	st.backend = b_.name();
+	st.version = version_;
+	st.exit = b_.exit_info();
+	st.state = st.exit ? "exited" : "enabled";
+	st.uptime_s = std::chrono::duration<double>(Clock::now() - started_).count();
+	st.nr_cpus = b_.nr_cpus();
+	auto g = b_.stats();
+	st.total = g.total;
+	st.per_cpu = std::move(g.per_cpu);
+	st.draws_per_s = draws_per_s_;
+	uint32_t n = b_.slots_hw();
+	const lotto_task_stat *t = b_.tasks();
+	for (uint32_t i = 0; i < n; i++) {
+		lotto_task_stat s = t[i];
+		if (!s.pid)
+			continue;
+		st.nr_tasks++;
+		st.total_tickets += tickets_of(i, s);
+	}
+	st.pins = book_.pins().size();
+	auto now = Clock::now();
+	for (auto &[pid, b] : book_.boosts())
+		if (!b.until || *b.until > now)
+			st.boosts++;
+	if (hooks_.list) {
+		auto l = hooks_.list();
+		if (is_ok(l))
+			st.policies = std::get<0>(l).size();
+	}
+	return st;
+}
+
+static HostError no_engine(const char *what)
+{
+	return herr(ErrorCode::unavailable,
+		    fmt::format("{} is not available: this lotto-host runs without a policy engine", what));
+}
+
+HostResult<std::vector<PolicyInfo>> HostImpl::policies()
+{
+	if (!hooks_.list)
+		return no_engine("policy list");
+	return hooks_.list();
+}
+
+HostResult<std::vector<PolicyErrorInfo>> HostImpl::policy_errors()
+{
+	if (!hooks_.errors)
+		return no_engine("policy errors");
+	return hooks_.errors();
+}
+
+HostResult<std::string> HostImpl::eval(const std::string &expr, bool admin)
+{
+	if (!hooks_.eval)
+		return no_engine("lua");
+	return hooks_.eval(expr, admin);
+}
+
+void HostImpl::changed()
+{
+	book_.apply();
+	if (hooks_.tickets_changed)
+		hooks_.tickets_changed();
+}
+
+HostResult<Ok> HostImpl::pin(uint32_t pid, uint32_t tickets)
+{
+	if (!lotto_tickets_valid(tickets))
+		return herr(ErrorCode::out_of_range,
+			    fmt::format("tickets out of range: {} (use {}..{})", tickets, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX));
+	auto slot = slot_for(pid);
+	if (!is_ok(slot))
+		return std::get<HostError>(slot);
+	if (auto r = book_.pin(pid, tickets); !r)
+		return herr(ErrorCode::bad_request, r.error().msg);
+	changed();
+	return Ok{};
+}
+
+HostResult<Ok> HostImpl::unpin(uint32_t pid)
+{
+	// the book's unpin drops the pin and the boost of the task
+	if (!book_.pins().count(pid) && !book_.boosts().count(pid)) {
+		if (auto s = slot_for(pid); !is_ok(s))
+			return std::get<HostError>(s);
+		return herr(ErrorCode::not_pinned, fmt::format("pid {} is not pinned (nothing to unpin)", pid));
+	}
+	if (auto r = book_.unpin(pid); !r)
+		return herr(ErrorCode::bad_request, r.error().msg);
+	changed();
+	return Ok{};
+}
+
+size_t HostImpl::unpin_all()
+{
+	size_t n = book_.unpin_all();
+	changed();
+	return n;
+}
+
+HostResult<Ok> HostImpl::boost(uint32_t pid, double factor, std::optional<std::chrono::milliseconds> duration)
+{
+	if (!std::isfinite(factor) || factor < 0.01 || factor > 1000)
+		return herr(ErrorCode::out_of_range, fmt::format("boost factor out of range: {} (use 0.01..1000)", factor));
+	if (duration && duration->count() <= 0)
+		return herr(ErrorCode::out_of_range, "boost duration must be positive (e.g. `for 30s`)");
+	auto slot = slot_for(pid);
+	if (!is_ok(slot))
+		return std::get<HostError>(slot);
+	std::optional<Clock::duration> d;
+	if (duration)
+		d = std::chrono::duration_cast<Clock::duration>(*duration);
+	if (auto r = book_.boost(pid, factor, d); !r)
+		return herr(ErrorCode::bad_request, r.error().msg);
+	changed();
+	return Ok{};
+}
+
+HostResult<std::string> HostImpl::policy_load(const std::string &file)
+{
+	if (!hooks_.load)
+		return no_engine("policy load");
+	return hooks_.load(file);
+}
+
+HostResult<Ok> HostImpl::policy_unload(const std::string &name)
+{
+	if (!hooks_.unload)
+		return no_engine("policy unload");
+	return hooks_.unload(name);
+}
+
+HostResult<Ok> HostImpl::policy_reload(const std::string &name)
+{
+	if (!hooks_.reload)
+		return no_engine("policy reload");
+	return hooks_.reload(name);
+}
+
+} // namespace lotto::control

@@ -1,0 +1,48 @@
+// protocol.h — the control socket's wire format: JSON lines (one object per
+// line, UTF-8, '\n' terminated), versioned. docs/protocol.md is the reference;
+// this header holds the constants and the JSON encoding of every result
+// object, used by the server (encode) and by lotto-shell (decode), so the two
+// cannot drift apart.
+#pragma once
+
+#include "control/host_api.h"
+
+#include <nlohmann/json.hpp>
+
+namespace lotto::control {
+
+using json = nlohmann::json;
+
+inline constexpr int kProtocolVersion = 1;
+inline constexpr size_t kMaxLine = 64 * 1024;		// request line cap, bytes, '\n' excluded
+inline constexpr const char *kDefaultSocket = "/run/lotto/lotto.sock";
+
+// commands that change host state: refused to non-admin peers
+bool is_write_command(const std::string &cmd);
+
+// ---- encoding (server side)
+json to_json(const TaskRow &r);
+json to_json(const TaskDetail &d);
+json to_json(const HostStats &s);
+json to_json(const PolicyInfo &p);
+json to_json(const PolicyErrorInfo &e);
+json error_json(const HostError &e);
+
+// {"id":..,"ok":true,"result":...} / {"id":..,"ok":false,"error":{...}}, one line with '\n'
+std::string reply_ok(const json &id, json result);
+std::string reply_error(const json &id, const HostError &e);
+
+// ---- decoding (client side). Missing fields take their defaults; a wrong
+// type gives an error naming the field.
+Result<TaskRow> task_row_from_json(const json &j);
+Result<std::vector<TaskRow>> task_rows_from_json(const json &j);
+Result<TaskDetail> task_detail_from_json(const json &j);
+Result<HostStats> host_stats_from_json(const json &j);
+Result<PolicyInfo> policy_info_from_json(const json &j);
+Result<PolicyErrorInfo> policy_error_from_json(const json &j);
+
+// ISO 8601 UTC with milliseconds: 2024-05-01T12:00:00.123Z
+std::string iso_time(std::chrono::system_clock::time_point t);
+std::optional<std::chrono::system_clock::time_point> parse_iso_time(const std::string &s);
+
+} // namespace lotto::control

@@ -1,0 +1,279 @@
+#include "command_table.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+namespace lotto::shell {
+
+const FlagSpec kJsonFlag{"--json", ArgKind::none, "print the result as JSON (field names: docs/shell.md)"};
+
+const std::vector<CommandSpec> &commands()
+{
+	static const std::vector<CommandSpec> table = {
+		{
+			.name = "tasks",
+			.flags = {{"--sort", ArgKind::sort_key, "order by cpu, tickets, wait or pid (default cpu)"},
+				  {"--comm", ArgKind::comm, "only tasks whose comm matches the glob PATTERN"},
+				  {"--user", ArgKind::user, "only tasks of user U (name or uid)"},
+				  {"--pid", ArgKind::pid, "only the task P"},
+				  {"--top", ArgKind::count, "only the first N rows"}},
+			.synopsis = "tasks [--sort cpu|tickets|wait|pid] [--comm PATTERN] [--user U] [--pid P] [--top N]",
+			.summary = "list lotto tasks: tickets, who set them, ticket share vs CPU share, waits",
+			.help = "SOURCE says who set the tickets: pin (the REPL), policy NAME, or default.\n"
+				"CPU% is percent of one CPU over the host's last sample interval (1 s);\n"
+				"TKT% and CPU%SH are shares among all lotto tasks (they sum to 100).\n"
+				"example: tasks --sort tickets --comm 'stress*' --top 10",
+			.watchable = true,
+		},
+		{
+			.name = "show",
+			.args = {{"PID", ArgKind::pid}},
+			.synopsis = "show PID",
+			.summary = "everything about one task, including its ticket history",
+			.help = "The history lists each change of the task's tickets with its time and\n"
+				"source (a policy tick, a pin, an unpin, a boost).",
+			.watchable = true,
+		},
+		{
+			.name = "tickets",
+			.args = {{"PID|PATTERN", ArgKind::pid_or_comm}, {"N", ArgKind::tickets}},
+			.synopsis = "tickets PID|PATTERN N",
+			.summary = "pin N tickets (1..1000000) on a task, or on every task whose comm matches",
+			.help = "A pin overrides every policy until `unpin`. PATTERN is a glob on the\n"
+				"command name: tickets 'stress*' 500",
+			.write = true,
+		},
+		{
+			.name = "unpin",
+			.args = {{"PID|all", ArgKind::pid_or_all}},
+			.synopsis = "unpin PID|all",
+			.summary = "drop a pin (and boost): policies decide the tickets again",
+			.help = "unpin all drops every pin and boost made from any shell.",
+			.write = true,
+		},
+		{
+			.name = "boost",
+			.args = {{"PID", ArgKind::pid}, {"xF", ArgKind::factor}},
+			.synopsis = "boost PID xF [for DURATION]",
+			.summary = "multiply a task's tickets by F, until DURATION passes or `unpin`",
+			.help = "Waldspurger's ticket transfer by hand: boost 1234 x4 for 30s.\n"
+				"F is 0.01..1000 (x0.5 halves); DURATION is like 500ms, 30s, 5m, 1h.",
+			.write = true,
+		},
+		{
+			.name = "policy",
+			.subs = {{"list", {}, "loaded policies, their interval, ticks, overruns, last error"},
+				 {"load", {{"FILE", ArgKind::policy_file}}, "load a policy file (path on this machine)", true},
+				 {"unload", {{"NAME", ArgKind::policy_name}}, "stop and drop a policy", true},
+				 {"reload", {{"NAME", ArgKind::policy_name}}, "re-read a policy's file now", true},
+				 {"errors", {}, "the last error of each policy, as file:line: message"}},
+			.synopsis = "policy list|load FILE|unload NAME|reload NAME|errors",
+			.summary = "manage the Lua policies that set tickets",
+			.help = "A failed load or reload keeps the old version running; `policy errors`\n"
+				"shows why it failed.",
+			.watchable = true,
+		},
+		{
+			.name = "stats",
+			.synopsis = "stats",
+			.summary = "backend, scheduler state, uptime, draws/s and the per-CPU counters",
+			.help = "state is `enabled` while lotto schedules, `exited` with the kernel's\n"
+				"reason once it stopped.",
+			.watchable = true,
+		},
+		{
+			.name = "shares",
+			.flags = {{"--comm", ArgKind::comm, "only tasks whose comm matches the glob PATTERN"},
+				  {"--top", ArgKind::count, "only the N tasks with the most tickets"}},
+			.synopsis = "shares [--comm PATTERN] [--top N]",
+			.summary = "bar chart: each task's ticket share against its measured CPU share",
+			.help = "Over a long enough interval, CPU share follows ticket share among the\n"
+				"tasks that are runnable; sleepers get less than their tickets say.",
+			.watchable = true,
+		},
+		{
+			.name = "draw",
+			.args = {{"N", ArgKind::count, true}},
+			.flags = {{"--seed", ArgKind::seed, "seed of the PRNG (default 1): same seed, same draws"}},
+			.synopsis = "draw [N] [--seed S]",
+			.summary = "simulate N lottery draws (default 10000) from the current tickets",
+			.help = "Runs the core's own draw (bpf/lotto_math.h, exponential race) here in\n"
+				"the shell with every task runnable, and prints each task's wins against\n"
+				"its theoretical share tickets/total.",
+			.watchable = true,
+		},
+		{
+			.name = "watch",
+			.args = {{"CMD", ArgKind::command}, {"SECONDS", ArgKind::seconds, true}},
+			.synopsis = "watch CMD [SECONDS]",
+			.summary = "re-run a read command full screen every SECONDS (default 2) until Ctrl-C",
+			.help = "CMD is any of tasks, show, stats, shares, draw, policy list|errors with\n"
+				"its arguments: watch tasks --top 20 1",
+			.needs_host = false,
+		},
+		{
+			.name = "export",
+			.subs = {{"csv", {{"FILE", ArgKind::file}}, "sample task statistics into FILE"}},
+			.flags = {{"--interval", ArgKind::seconds, "seconds between samples (default 1)"},
+				  {"--count", ArgKind::count, "number of samples (default 10)"}},
+			.synopsis = "export csv FILE [--interval S] [--count N]",
+			.summary = "sample task statistics into a CSV file, with a progress line",
+			.help = "Columns: iteration,timestamp,pid,comm,runtime_ns,delta_ns,rolling_runtime_ms,\n"
+				"wins,nice,tickets,ticket_share,cpu_share (docs/shell.md explains each).\n"
+				"Ctrl-C stops early and keeps the rows written so far.",
+		},
+		{
+			.name = "lua",
+			.args = {{"EXPR", ArgKind::lua}},
+			.synopsis = "lua EXPR",
+			.summary = "evaluate a Lua expression in the host's policy context",
+			.help = "Read-only unless you are an admin: lua #tasks, lua ctx.nr_cpus",
+		},
+		{
+			.name = "help",
+			.args = {{"CMD", ArgKind::help_topic, true}},
+			.synopsis = "help [CMD]",
+			.summary = "this list, or the details of one command",
+			.help = "",
+			.needs_host = false,
+		},
+		{
+			.name = "quit",
+			.aliases = {"exit"},
+			.synopsis = "quit",
+			.summary = "leave the shell (also exit, Ctrl-D)",
+			.help = "",
+			.needs_host = false,
+		},
+	};
+	return table;
+}
+
+const CommandSpec *find_command(std::string_view name)
+{
+	for (auto &c : commands()) {
+		if (name == c.name)
+			return &c;
+		for (auto a : c.aliases)
+			if (name == a)
+				return &c;
+	}
+	return nullptr;
+}
+
+const SubSpec *find_sub(const CommandSpec &c, std::string_view name)
+{
+	for (auto &s : c.subs)
+		if (name == s.name)
+			return &s;
+	return nullptr;
+}
+
+const FlagSpec *find_flag(const CommandSpec &c, std::string_view name)
+{
+	if (name == kJsonFlag.name)
+		return &kJsonFlag;
+	for (auto &f : c.flags)
+		if (name == f.name)
+			return &f;
+	return nullptr;
+}
+
+static size_t edit_distance(std::string_view a, std::string_view b)
+{
+	std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+	for (size_t j = 0; j <= b.size(); j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= a.size(); i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= b.size(); j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+			cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+			// transposition counts as one edit ("tasks" for "taks")
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+				cur[j] = std::min(cur[j], prev[j - 1]);
+		}
+		std::swap(prev, cur);
+	}
+	return prev[b.size()];
+}
+
+std::string suggest(std::string_view word, const std::vector<std::string> &choices)
+{
+	std::string best;
+	size_t best_d = 3;
+	for (auto &c : choices) {
+		size_t d = edit_distance(word, c);
+		if (c.rfind(word, 0) == 0 && !word.empty())
+			d = std::min<size_t>(d, 1);	// a prefix is a fine suggestion
+		if (d < best_d) {
+			best_d = d;
+			best = c;
+		}
+	}
+	if (word.size() <= 2 && best_d > 1)
+		return "";
+	return best;
+}
+
+std::string suggest_command(std::string_view word)
+{
+	std::vector<std::string> names;
+	for (auto &c : commands()) {
+		names.emplace_back(c.name);
+		for (auto a : c.aliases)
+			names.emplace_back(a);
+	}
+	return suggest(word, names);
+}
+
+std::string help_overview()
+{
+	std::string out = "commands (help CMD for details; every command takes --json):\n";
+	size_t w = 0;
+	for (auto &c : commands())
+		w = std::max(w, std::string_view(c.name).size());
+	for (auto &c : commands())
+		out += fmt::format("  {:<{}}  {}\n", c.name, w, c.summary);
+	out += "separate several commands with ';'. Ctrl-C cancels the line or a watch, Ctrl-D leaves.\n";
+	return out;
+}
+
+std::string help_for(const CommandSpec &c)
+{
+	std::string out = fmt::format("usage: {}\n  {}\n", c.synopsis, c.summary);
+	if (!c.subs.empty()) {
+		out += "subcommands:\n";
+		for (auto &s : c.subs) {
+			std::string head = s.name;
+			for (auto &a : s.args)
+				head += std::string(" ") + a.name;
+			out += fmt::format("  {:<14} {}{}\n", head, s.summary, s.write ? " (admin)" : "");
+		}
+	}
+	if (!c.flags.empty()) {
+		out += "options:\n";
+		for (auto &f : c.flags) {
+			std::string head = f.name;
+			if (f.value != ArgKind::none) {
+				switch (f.value) {
+				case ArgKind::sort_key: head += " KEY"; break;
+				case ArgKind::comm: head += " PATTERN"; break;
+				case ArgKind::user: head += " U"; break;
+				case ArgKind::pid: head += " P"; break;
+				case ArgKind::seconds: head += " S"; break;
+				case ArgKind::seed: head += " S"; break;
+				default: head += " N"; break;
+				}
+			}
+			out += fmt::format("  {:<14} {}\n", head, f.help);
+		}
+	}
+	if (c.write)
+		out += "needs root or the host's admin group.\n";
+	if (c.help && *c.help)
+		out += std::string(c.help) + "\n";
+	return out;
+}
+
+} // namespace lotto::shell

@@ -1,0 +1,86 @@
+// command_table.h — the one table lotto-shell is driven by: parsing,
+// validation, `help` text and tab completion all read it (like sqlite3's
+// shell.c azHelp/do_meta_command or redis-cli's command docs).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lotto::shell {
+
+// What a positional argument or a flag value is; decides validation and completion.
+enum class ArgKind {
+	none,		// flag without a value
+	pid,		// 1..4294967295, completes live PIDs
+	pid_or_all,	// PID or the word "all"
+	pid_or_comm,	// PID or a comm glob pattern, completes PIDs and comm names
+	comm,		// a comm glob pattern, completes comm names
+	user,		// user name or uid
+	tickets,	// 1..1000000
+	factor,		// xF: x2, x0.5, 3
+	duration,	// 30s, 500ms, 2m, 1h, or plain seconds
+	seconds,	// positive number of seconds (0.1..3600)
+	count,		// positive integer
+	seed,		// unsigned 64-bit integer
+	sort_key,	// cpu|tickets|wait|pid
+	file,		// a path, completes files
+	policy_file,	// a path, completes *.lua and directories
+	policy_name,	// a loaded policy's name, completes from the host
+	command,	// a lotto-shell command line (watch)
+	lua,		// the rest of the line, raw
+	help_topic,	// a command name
+};
+
+struct ArgSpec {
+	const char *name = "";	// "PID", "N", ...
+	ArgKind kind = ArgKind::none;
+	bool optional = false;
+};
+
+struct FlagSpec {
+	const char *name = "";	// "--sort"
+	ArgKind value = ArgKind::none;	// ArgKind::none: boolean flag
+	const char *help = "";
+};
+
+struct SubSpec {
+	const char *name = "";
+	std::vector<ArgSpec> args = {};
+	const char *summary = "";
+	bool write = false;	// needs the admin permission on the host
+};
+
+struct CommandSpec {
+	const char *name = "";
+	std::vector<const char *> aliases = {};
+	std::vector<SubSpec> subs = {};		// empty: no subcommand
+	std::vector<ArgSpec> args = {};		// positionals (commands without subs)
+	std::vector<FlagSpec> flags = {};	// --json is added to every command
+	const char *synopsis = "";
+	const char *summary = "";
+	const char *help = "";			// details, examples
+	bool write = false;		// needs the admin permission on the host
+	bool watchable = false;		// a read command that `watch` may repeat
+	bool needs_host = true;
+};
+
+const std::vector<CommandSpec> &commands();
+
+// by name or alias
+const CommandSpec *find_command(std::string_view name);
+const SubSpec *find_sub(const CommandSpec &c, std::string_view name);
+const FlagSpec *find_flag(const CommandSpec &c, std::string_view name);
+
+// The flag every command takes.
+extern const FlagSpec kJsonFlag;
+
+// Closest command name within edit distance 2 (for "did you mean"), or "".
+std::string suggest_command(std::string_view word);
+std::string suggest(std::string_view word, const std::vector<std::string> &choices);
+
+// `help` with no argument / `help CMD`
+std::string help_overview();
+std::string help_for(const CommandSpec &c);
+
+} // namespace lotto::shell
