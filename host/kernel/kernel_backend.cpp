@@ -1,0 +1,363 @@
+// kernel_backend.cpp — the real backend: the embedded lotto.bpf.o opened with
+// bpf_object__open_mem, configured through .rodata, loaded, its slot tables
+// mmaped MAP_SHARED (forked workers inherit them), attached as the system's
+// sched_ext scheduler. stop() destroys the link: the default scheduler takes
+// over again.
+#include "core/backend.h"
+#include "kernel/bpf_object.h"
+#include "kernel/btf_vars.h"
+#include "kernel/libbpf_log.h"
+#include "kernel/preflight.h"
+
+#include "lotto_bpf_obj.h"
+extern "C" {
+#include "bpf/lotto_math.h"
+}
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace lotto {
+
+namespace {
+
+const char *exit_kind_name(int kind)
+{
+	switch (kind) {
+	case 1: return "done";
+	case 64: return "unregistered";
+	case 65: return "unregistered by the BPF program";
+	case 66: return "unregistered by the kernel";
+	case 67: return "SysRq-S";
+	case 68: return "parent scheduler exited";
+	case 69: return "killed by the parent scheduler";
+	case 1024: return "runtime error";
+	case 1025: return "error raised by the BPF program";
+	case 1026: return "watchdog: runnable task stall";
+	default: return kind >= 1024 ? "error" : "exit";
+	}
+}
+
+std::string errstr(int e)
+{
+	return strerror(e < 0 ? -e : e);
+}
+
+// A string field that the BPF side may have filled up to its last byte.
+std::string bounded(const char *s, size_t cap)
+{
+	return std::string(s, strnlen(s, cap));
+}
+
+Result<Mmap> map_shared(bpf_map *m, int prot)
+{
+	size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+	size_t len = static_cast<size_t>(bpf_map__value_size(m)) * bpf_map__max_entries(m);
+	len = (len + page - 1) / page * page;
+	void *p = mmap(nullptr, len, prot, MAP_SHARED, bpf_map__fd(m), 0);
+	if (p == MAP_FAILED)
+		return err(std::string("mmap of BPF map ") + bpf_map__name(m) + ": " + strerror(errno));
+	return Mmap(p, len);
+}
+
+class KernelBackend final : public Backend {
+public:
+	explicit KernelBackend(const BackendConfig &cfg) : cfg_(cfg) {}
+	~KernelBackend() override { stop(); }
+
+	const char *name() const override { return "kernel"; }
+	Result<void> start() override;
+	void stop() override;
+
+	const lotto_task_stat *tasks() const override
+	{
+		return static_cast<const lotto_task_stat *>(tasks_map_.get());
+	}
+	lotto_ctl *ctl() override { return static_cast<lotto_ctl *>(ctl_map_.get()); }
+	uint32_t slots_hw() const override
+	{
+		if (!slots_hw_)
+			return 0;
+		uint32_t hw = __atomic_load_n(slots_hw_, __ATOMIC_ACQUIRE);
+		return hw < LOTTO_MAX_TASKS ? hw : LOTTO_MAX_TASKS;
+	}
+	GlobalStats stats() const override;
+	uint32_t nr_cpus() const override;
+	std::optional<ExitInfo> exit_info() const override { return exit_; }
+	void poll() override;
+
+private:
+	Result<void> check_config() const;
+	Result<void> open_and_configure();
+	Result<void> load();
+	Result<void> map_tables();
+	Result<void> attach();
+	std::optional<ExitInfo> read_exit() const;
+
+	BackendConfig cfg_;
+	BpfObject obj_;
+	BpfLink link_;
+	Mmap tasks_map_;
+	Mmap ctl_map_;
+	Mmap bss_map_;
+	const lotto_exit_info *exit_rec_ = nullptr;	// in bss_map_
+	const uint32_t *slots_hw_ = nullptr;		// ditto
+	int stats_fd_ = -1;
+	std::optional<ExitInfo> exit_;
+	int disabled_polls_ = 0;	// polls that saw sched_ext disabled without an exit record
+};
+
+Result<void> KernelBackend::check_config() const
+{
+	if (!lotto_tickets_valid(cfg_.default_tickets))
+		return err("default tickets " + std::to_string(cfg_.default_tickets) + " outside 1..1000000");
+	if (cfg_.slice_us < LOTTO_SLICE_US_MIN || cfg_.slice_us > LOTTO_SLICE_US_MAX)
+		return err("slice " + std::to_string(cfg_.slice_us) + " us outside " +
+			   std::to_string(LOTTO_SLICE_US_MIN) + ".." + std::to_string(LOTTO_SLICE_US_MAX));
+	if (cfg_.starve_ms < LOTTO_STARVE_MS_MIN || cfg_.starve_ms > LOTTO_STARVE_MS_MAX)
+		return err("starvation bound " + std::to_string(cfg_.starve_ms) + " ms outside " +
+			   std::to_string(LOTTO_STARVE_MS_MIN) + ".." + std::to_string(LOTTO_STARVE_MS_MAX));
+	return {};
+}
+
+Result<void> KernelBackend::open_and_configure()
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "lotto");
+	bpf_object *o = bpf_object__open_mem(lotto_bpf_obj, lotto_bpf_obj_len, &opts);
+	if (!o)
+		return err("opening the embedded BPF object failed: " + errstr(errno) +
+			   " (rebuild: cmake --build build)");
+	obj_.reset(o);
+
+	auto cfg_var = find_global(o, ".rodata", "lotto_cfg");
+	if (!cfg_var)
+		return cfg_var.error();
+	if (cfg_var->size != sizeof(lotto_config))
+		return err("the BPF object's lotto_cfg does not match bpf/lotto_abi.h (rebuild)");
+	size_t sz = 0;
+	auto *data = static_cast<char *>(bpf_map__initial_value(cfg_var->map, &sz));
+	if (!data || cfg_var->offset + cfg_var->size > sz)
+		return err("cannot reach lotto_cfg in the BPF object's .rodata");
+	lotto_config c{};
+	c.default_tickets = cfg_.default_tickets;
+	c.slice_us = cfg_.slice_us;
+	c.starve_ms = cfg_.starve_ms;
+	c.compensation = cfg_.compensation ? 1 : 0;
+	memcpy(data + cfg_var->offset, &c, sizeof(c));
+	return {};
+}
+
+Result<void> KernelBackend::load()
+{
+	int e = bpf_object__load(obj_.get());
+	if (e == 0)
+		return {};
+	std::string msg = "the kernel refused lotto's BPF program (" + errstr(e) + ")";
+	auto tail = libbpf_log_tail(20);
+	if (tail.empty()) {
+		msg += "; run with -v for libbpf's output";
+	} else {
+		msg += "; last lines of the verifier/libbpf log:";
+		for (auto &l : tail)
+			msg += "\n    " + l;
+	}
+	return err(msg);
+}
+
+Result<void> KernelBackend::map_tables()
+{
+	bpf_object *o = obj_.get();
+	bpf_map *tasks = bpf_object__find_map_by_name(o, "lotto_tasks");
+	bpf_map *ctl = bpf_object__find_map_by_name(o, "lotto_ctl");
+	bpf_map *stats = bpf_object__find_map_by_name(o, "lotto_stats");
+	if (!tasks || !ctl || !stats)
+		return err("the BPF object lacks lotto_tasks/lotto_ctl/lotto_stats (rebuild)");
+	if (bpf_map__value_size(tasks) != sizeof(lotto_task_stat) ||
+	    bpf_map__value_size(ctl) != sizeof(lotto_ctl) ||
+	    bpf_map__value_size(stats) != sizeof(uint64_t) * LOTTO_STAT_NR ||
+	    bpf_map__max_entries(tasks) != LOTTO_MAX_TASKS || bpf_map__max_entries(ctl) != LOTTO_MAX_TASKS)
+		return err("the BPF object's maps do not match bpf/lotto_abi.h (rebuild)");
+
+	auto t = map_shared(tasks, PROT_READ);
+	if (!t)
+		return t.error();
+	auto c = map_shared(ctl, PROT_READ | PROT_WRITE);
+	if (!c)
+		return c.error();
+	tasks_map_ = std::move(*t);
+	ctl_map_ = std::move(*c);
+	stats_fd_ = bpf_map__fd(stats);
+
+	auto ex = find_global(o, ".bss", "lotto_exit");
+	if (!ex)
+		return ex.error();
+	auto hw = find_global(o, ".bss", "lotto_slots_hw");
+	if (!hw)
+		return hw.error();
+	if (ex->size != sizeof(lotto_exit_info) || hw->size != sizeof(uint32_t))
+		return err("the BPF object's .bss does not match bpf/lotto_abi.h (rebuild)");
+	// Our own shared mapping of the .bss map: libbpf 1.4's
+	// bpf_map__initial_value() still points at the pre-load copy after
+	// bpf_object__load() (only skeletons get it remapped; 1.5 changed that).
+	if (!(bpf_map__map_flags(ex->map) & BPF_F_MMAPABLE))
+		return err("the kernel did not make lotto's .bss mmapable");
+	auto b = map_shared(ex->map, PROT_READ);
+	if (!b)
+		return b.error();
+	bss_map_ = std::move(*b);
+	size_t sz = bpf_map__value_size(ex->map);
+	if (ex->offset + ex->size > sz || hw->offset + hw->size > sz)
+		return err("cannot reach the BPF program's .bss");
+	auto *bss = static_cast<const char *>(bss_map_.get());
+	exit_rec_ = reinterpret_cast<const lotto_exit_info *>(bss + ex->offset);
+	slots_hw_ = reinterpret_cast<const uint32_t *>(bss + hw->offset);
+	return {};
+}
+
+Result<void> KernelBackend::attach()
+{
+	bpf_map *ops = bpf_object__find_map_by_name(obj_.get(), "lotto_ops");
+	if (!ops)
+		return err("the BPF object has no lotto_ops struct_ops map (rebuild)");
+	bpf_link *l = bpf_map__attach_struct_ops(ops);
+	if (l) {
+		link_.reset(l);
+		return {};
+	}
+	int e = errno;
+	if (auto ex = read_exit())
+		return err("lotto was stopped while attaching: " + ex->reason + (ex->msg.empty() ? "" : " (" + ex->msg + ")"));
+	if (e == EEXIST || e == EBUSY) {
+		auto other = scx_root_ops();
+		return err("another sched_ext scheduler" + (other ? " ('" + *other + "')" : std::string()) +
+			   " is attached: stop it first, then start lotto-host");
+	}
+	return err("attaching lotto as the sched_ext scheduler failed: " + errstr(e) +
+		   " (run with -v for libbpf's output)");
+}
+
+Result<void> KernelBackend::start()
+{
+	if (link_)
+		return {};
+	exit_.reset();
+	disabled_polls_ = 0;
+	if (auto r = check_config(); !r)
+		return r;
+	if (auto r = preflight(); !r)
+		return r;
+	libbpf_log_install(cfg_.verbose);
+	libbpf_log_clear();
+
+	Result<void> r = open_and_configure();
+	if (r)
+		r = load();
+	if (r)
+		r = map_tables();
+	if (r)
+		r = attach();
+	if (!r) {
+		stop();
+		return r;
+	}
+	spdlog::info("lotto attached: {} CPUs, slice {} us, default tickets {}, compensation {}, "
+		     "starvation bound {} ms (state {}, ops {})",
+		     nr_cpus(), cfg_.slice_us, cfg_.default_tickets, cfg_.compensation ? "on" : "off",
+		     cfg_.starve_ms, scx_state().value_or("?"), scx_root_ops().value_or("?"));
+	return {};
+}
+
+void KernelBackend::stop()
+{
+	bool was_attached = static_cast<bool>(link_);
+	link_.reset();
+	tasks_map_.reset();
+	ctl_map_.reset();
+	bss_map_.reset();
+	exit_rec_ = nullptr;
+	slots_hw_ = nullptr;
+	stats_fd_ = -1;
+	obj_.reset();
+	if (was_attached)
+		spdlog::info("lotto detached: the kernel's default scheduler runs every task again (state {})",
+			     scx_state().value_or("?"));
+}
+
+std::optional<ExitInfo> KernelBackend::read_exit() const
+{
+	if (!exit_rec_)
+		return std::nullopt;
+	int kind = __atomic_load_n(&exit_rec_->kind, __ATOMIC_ACQUIRE);
+	if (kind == 0)
+		return std::nullopt;
+	ExitInfo ex;
+	ex.kind = kind;
+	ex.exit_code = exit_rec_->exit_code;
+	ex.reason = bounded(exit_rec_->reason, sizeof(exit_rec_->reason));
+	ex.msg = bounded(exit_rec_->msg, sizeof(exit_rec_->msg));
+	if (ex.reason.empty())
+		ex.reason = exit_kind_name(kind);
+	ex.reason += " [" + std::string(exit_kind_name(kind)) + ", kind " + std::to_string(kind) + "]";
+	return ex;
+}
+
+void KernelBackend::poll()
+{
+	if (!link_ || exit_)
+		return;
+	if ((exit_ = read_exit()))
+		return;
+	// No exit recorded but no longer in charge. The kernel marks sched_ext
+	// disabled before it calls ops.exit, so give the record a few polls to
+	// arrive before reporting without it.
+	auto state = scx_state();
+	if (!state || *state != "disabled") {
+		disabled_polls_ = 0;
+		return;
+	}
+	if (++disabled_polls_ >= 5)
+		exit_ = ExitInfo{0, 0, "sched_ext is disabled", "lotto is no longer attached"};
+}
+
+GlobalStats KernelBackend::stats() const
+{
+	GlobalStats g;
+	if (stats_fd_ < 0)
+		return g;
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return g;
+	std::vector<uint64_t> buf(static_cast<size_t>(ncpu) * LOTTO_STAT_NR);
+	uint32_t key = 0;
+	if (bpf_map_lookup_elem(stats_fd_, &key, buf.data()) != 0)
+		return g;
+	g.per_cpu.resize(ncpu);
+	for (int c = 0; c < ncpu; c++)
+		for (int i = 0; i < LOTTO_STAT_NR; i++) {
+			uint64_t v = buf[static_cast<size_t>(c) * LOTTO_STAT_NR + i];
+			g.per_cpu[c][i] = v;
+			g.total[i] += v;
+		}
+	return g;
+}
+
+uint32_t KernelBackend::nr_cpus() const
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+
+} // namespace
+
+std::unique_ptr<Backend> make_kernel_backend(const BackendConfig &cfg)
+{
+	return std::make_unique<KernelBackend>(cfg);
+}
+
+} // namespace lotto
