@@ -1,0 +1,173 @@
+# tests/vm/lib.sh — shared by the in-VM scripts (tests/vm/*.sh, scripts/demo.sh,
+# scripts/bench.sh). busybox sh, sourced, run as root inside scripts/vm.sh.
+#
+#   lotto_start [ARGS]   start build/bin/lotto-host ARGS, wait until attached
+#   lotto_stop           SIGTERM it, check it exited 0 and lotto is disabled
+#   spin CPU [ARGS]      start lotto-burn ARGS pinned to CPU; pid in $SPIN_PID
+#   cpu_ns PID           CPU time of a thread so far, ns (/proc/PID/schedstat)
+#   delay_ns PID         time it spent runnable but waiting, ns (schedstat)
+#   field PID NAME       one field of `lotto-ctl get PID` (wins, runtime_ns, ...)
+#   pair_run A B SECS    two pinned hogs with tickets A:B, measured (see below)
+#   lottery_band ...     A's CPU share against an ideal lottery's band
+#   kernel_log_clean     no BUG/WARNING/oops/stall/error exit in dmesg
+#   check COND MSG       fail with MSG unless the awk condition COND is true
+#   fail MSG             print MSG, lotto-host's log and sched_ext state; exit 1
+# $AWK_SQRT is an awk msqrt() function: busybox-static's awk has no math.
+# Settings reach a script through the environment: scripts/vm.sh passes none
+# from the host, so use `scripts/vm.sh -- env VAR=X sh tests/vm/NAME.sh`.
+
+LOTTO_BUILD=${LOTTO_BUILD:-${LOTTO_ROOT:-$(pwd)}/build}
+LOTTO_HOST_BIN=$LOTTO_BUILD/bin/lotto-host
+LOTTO_CTL=$LOTTO_BUILD/bin/lotto-ctl
+LOTTO_BURN=$LOTTO_BUILD/bin/lotto-burn
+SCX=/sys/kernel/sched_ext
+LOTTO_LOG=/tmp/lotto-host.log
+LOTTO_PID=
+SPIN_PIDS=
+
+say() { echo "# $*"; }
+
+fail() {
+	echo "FAIL: $*"
+	if [ -s "$LOTTO_LOG" ]; then
+		echo "--- lotto-host log (last lines)"
+		tail -n 20 "$LOTTO_LOG"
+	fi
+	echo "--- sched_ext: state=$(scx_state) ops=$(scx_ops)"
+	dmesg | grep -E 'sched_ext|BUG:|WARNING:|Oops' | tail -n 20
+	exit 1
+}
+
+scx_state() { cat "$SCX/state" 2>/dev/null || echo none; }
+scx_ops() { cat "$SCX/root/ops" 2>/dev/null || true; }
+
+for _b in "$LOTTO_HOST_BIN" "$LOTTO_CTL" "$LOTTO_BURN"; do
+	[ -x "$_b" ] || fail "$_b is missing: build first (cmake --build \$LOTTO_BUILD)"
+done
+[ -d "$SCX" ] || fail "this kernel has no sched_ext ($SCX missing)"
+
+# wait_for SECONDS CMD... : poll CMD every 0.1 s until it succeeds
+wait_for() {
+	_n=$(($1 * 10))
+	shift
+	while [ $_n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+lotto_attached() { [ "$(scx_state)" = enabled ] && [ "$(scx_ops)" = lotto ]; }
+lotto_detached() { [ "$(scx_state)" = disabled ]; }
+lotto_alive() { kill -0 "$LOTTO_PID" 2>/dev/null; }
+lotto_attached_or_dead() { lotto_attached || ! lotto_alive; }
+
+lotto_start() {
+	[ -z "$LOTTO_PID" ] || fail "lotto_start: lotto-host already running"
+	wait_for 10 lotto_detached || fail "another sched_ext scheduler is attached: $(scx_ops)"
+	"$LOTTO_HOST_BIN" "$@" >"$LOTTO_LOG" 2>&1 &
+	LOTTO_PID=$!
+	# loading means verifying the BPF program: slow under TCG
+	wait_for 300 lotto_attached_or_dead
+	lotto_alive || { LOTTO_PID=; fail "lotto-host${*:+ $*} exited instead of attaching"; }
+	lotto_attached || fail "lotto not enabled 300 s after starting lotto-host${*:+ $*}"
+	say "lotto attached (lotto-host${*:+ $*}, pid $LOTTO_PID)"
+}
+
+lotto_stop() {
+	[ -n "$LOTTO_PID" ] || return 0
+	kill -TERM "$LOTTO_PID"
+	_rc=0
+	wait "$LOTTO_PID" || _rc=$?
+	LOTTO_PID=
+	[ $_rc = 0 ] || fail "lotto-host exited with status $_rc after SIGTERM"
+	wait_for 10 lotto_detached || fail "sched_ext state is '$(scx_state)' 10 s after lotto-host exited, not 'disabled'"
+	say "lotto detached"
+}
+
+spin() {
+	_cpu=$1
+	shift
+	taskset -c "$_cpu" "$LOTTO_BURN" "$@" &
+	SPIN_PID=$!
+	SPIN_PIDS="$SPIN_PIDS $SPIN_PID"
+}
+
+spin_stop() {
+	for _p in "$@"; do
+		kill "$_p" 2>/dev/null
+		wait "$_p" 2>/dev/null
+	done
+}
+
+cleanup() {
+	for _p in $SPIN_PIDS; do kill "$_p" 2>/dev/null; done
+	[ -z "$LOTTO_PID" ] || kill -TERM "$LOTTO_PID" 2>/dev/null
+}
+trap cleanup EXIT
+
+# busybox-static's awk has no math functions: sqrt by Newton's method
+AWK_SQRT='function msqrt(x,  r, i) { if (x <= 0) return 0; r = x < 1 ? 1 : x; for (i = 0; i < 200; i++) r = (r + x / r) / 2; return r }'
+
+cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
+delay_ns() { awk '{ print $2 }' "/proc/$1/schedstat"; }
+
+field() {
+	"$LOTTO_CTL" get "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2; found = 1 } END { exit !found }' ||
+		fail "lotto-ctl has no field $2 for pid $1"
+}
+
+# check "AWK-CONDITION" "message"  (variables via -v beforehand is awkward in
+# sh: the condition gets numbers substituted in by the caller)
+check() {
+	awk "BEGIN { exit !($1) }" || fail "$2"
+}
+
+kernel_log_clean() {
+	_bad=$(dmesg | grep -E 'BUG:|WARNING:|Oops|Call Trace|detected stall|task stall|stalls on|soft lockup|hard LOCKUP|blocked for more than|sched_ext: .*disabled' |
+		grep -v 'unregistered from user space' || true)
+	if [ -n "$_bad" ]; then
+		echo "$_bad" | tail -n 30
+		return 1
+	fi
+	return 0
+}
+
+# pair_run TICKETS_A TICKETS_B SECONDS: two hogs pinned to CPU 0 with these
+# tickets; after 1 s of settling, measure SECONDS. Sets PAIR_CPU_A/B (ns of
+# CPU, schedstat) and PAIR_WINS_A/B (draws won, lotto_tasks).
+pair_run() {
+	spin 0
+	_a=$SPIN_PID
+	spin 0
+	_b=$SPIN_PID
+	"$LOTTO_CTL" set "$_a" "$1" "$_b" "$2" || fail "lotto-ctl set failed"
+	sleep 1
+	_ca=$(cpu_ns $_a) _cb=$(cpu_ns $_b)
+	_wa=$(field $_a wins) _wb=$(field $_b wins)
+	sleep "$3"
+	PAIR_CPU_A=$(($(cpu_ns $_a) - _ca))
+	PAIR_CPU_B=$(($(cpu_ns $_b) - _cb))
+	PAIR_WINS_A=$(($(field $_a wins) - _wa))
+	PAIR_WINS_B=$(($(field $_b wins) - _wb))
+	_ta=$(field $_a tickets) _tb=$(field $_b tickets)
+	spin_stop $_a $_b
+	[ "$_ta" = "$1" ] && [ "$_tb" = "$2" ] || fail "tickets in force were $_ta:$_tb, not $1:$2"
+}
+
+# lottery_band TICKETS_A TICKETS_B CPU_A CPU_B WINS_A WINS_B SLICE_US K
+# prints: p share n sigma z lo hi — for A's share of the CPU time against an
+# ideal lottery. Each draw hands out about one slice, so A's share of n draws
+# is Binomial(n, p)/n with p = a/(a+b): sigma = sqrt(p(1-p)/n). n is the
+# number of draws made (wins of both), but no more than CPU time / slice, so
+# that draws that bought less than a slice cannot narrow the band.
+lottery_band() {
+	awk -v a="$1" -v b="$2" -v ca="$3" -v cb="$4" -v wa="$5" -v wb="$6" -v sl="$7" -v k="$8" "$AWK_SQRT"'
+	BEGIN {
+		p = a / (a + b); s = ca / (ca + cb)
+		n = wa + wb; m = (ca + cb) / (sl * 1000); if (m < n) n = m
+		sd = msqrt(p * (1 - p) / n); z = (s - p) / sd
+		printf "%.5f %.5f %d %.5f %.2f %.5f %.5f\n", p, s, n, sd, z, p - k * sd, p + k * sd
+	}'
+}
