@@ -86,6 +86,9 @@ public:
 	}
 };
 
+// The settings both backends share, checked the same way (one line per error).
+Result<void> check_backend_config(const BackendConfig &cfg);
+
 std::unique_ptr<Backend> make_kernel_backend(const BackendConfig &cfg);
 std::unique_ptr<Backend> make_sim_backend(const BackendConfig &cfg);
 // true when this kernel can run a sched_ext scheduler

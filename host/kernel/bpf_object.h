@@ -2,8 +2,9 @@
 // object, the struct_ops link and shared mappings of BPF maps.
 #pragma once
 
+#include "core/mapping.h"
+
 #include <bpf/libbpf.h>
-#include <sys/mman.h>
 
 #include <cstddef>
 #include <memory>
@@ -22,39 +23,7 @@ struct BpfLinkDestroy {
 };
 using BpfLink = std::unique_ptr<bpf_link, BpfLinkDestroy>;
 
-// A MAP_SHARED mapping (of a BPF map's fd). Forked children inherit it shared.
-class Mmap {
-public:
-	Mmap() = default;
-	Mmap(void *addr, size_t len) : addr_(addr), len_(len) {}
-	~Mmap() { reset(); }
-	Mmap(Mmap &&o) noexcept : addr_(std::exchange(o.addr_, nullptr)), len_(std::exchange(o.len_, 0)) {}
-	Mmap &operator=(Mmap &&o) noexcept
-	{
-		if (this != &o) {
-			reset();
-			addr_ = std::exchange(o.addr_, nullptr);
-			len_ = std::exchange(o.len_, 0);
-		}
-		return *this;
-	}
-	Mmap(const Mmap &) = delete;
-	Mmap &operator=(const Mmap &) = delete;
-
-	void *get() const { return addr_; }
-	size_t size() const { return len_; }
-	explicit operator bool() const { return addr_ != nullptr; }
-	void reset()
-	{
-		if (addr_)
-			::munmap(addr_, len_);
-		addr_ = nullptr;
-		len_ = 0;
-	}
-
-private:
-	void *addr_ = nullptr;
-	size_t len_ = 0;
-};
+// Shared mappings of BPF maps: forked children inherit them shared.
+using Mmap = Mapping;
 
 } // namespace lotto

@@ -60,10 +60,7 @@ Result<Mmap> map_shared(bpf_map *m, int prot)
 	size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
 	size_t len = static_cast<size_t>(bpf_map__value_size(m)) * bpf_map__max_entries(m);
 	len = (len + page - 1) / page * page;
-	void *p = mmap(nullptr, len, prot, MAP_SHARED, bpf_map__fd(m), 0);
-	if (p == MAP_FAILED)
-		return err(std::string("mmap of BPF map ") + bpf_map__name(m) + ": " + strerror(errno));
-	return Mmap(p, len);
+	return Mapping::of_fd(bpf_map__fd(m), len, prot, std::string("BPF map ") + bpf_map__name(m));
 }
 
 class KernelBackend final : public Backend {
@@ -115,15 +112,7 @@ private:
 
 Result<void> KernelBackend::check_config() const
 {
-	if (!lotto_tickets_valid(cfg_.default_tickets))
-		return err("default tickets " + std::to_string(cfg_.default_tickets) + " outside 1..1000000");
-	if (cfg_.slice_us < LOTTO_SLICE_US_MIN || cfg_.slice_us > LOTTO_SLICE_US_MAX)
-		return err("slice " + std::to_string(cfg_.slice_us) + " us outside " +
-			   std::to_string(LOTTO_SLICE_US_MIN) + ".." + std::to_string(LOTTO_SLICE_US_MAX));
-	if (cfg_.starve_ms < LOTTO_STARVE_MS_MIN || cfg_.starve_ms > LOTTO_STARVE_MS_MAX)
-		return err("starvation bound " + std::to_string(cfg_.starve_ms) + " ms outside " +
-			   std::to_string(LOTTO_STARVE_MS_MIN) + ".." + std::to_string(LOTTO_STARVE_MS_MAX));
-	return {};
+	return check_backend_config(cfg_);
 }
 
 Result<void> KernelBackend::open_and_configure()

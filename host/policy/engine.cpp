@@ -217,7 +217,7 @@ Engine::Policy *Engine::find_path(const std::string &path) const
 
 Result<Engine::Policy *> Engine::create(const std::string &path, bool from_dir)
 {
-	auto shm = SharedRegion::make(sizeof(PolicyShm));
+	auto shm = SharedRegion::shared(sizeof(PolicyShm));
 	if (!shm)
 		return shm.error();
 	auto p = std::make_unique<Policy>();

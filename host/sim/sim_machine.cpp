@@ -16,14 +16,9 @@ uint64_t sat_add(uint64_t a, uint64_t b) { return a > kNever - b ? kNever : a + 
 
 Result<void> check_config(const BackendConfig &cfg)
 {
-	if (!lotto_tickets_valid(cfg.default_tickets))
-		return err("sim: default tickets " + std::to_string(cfg.default_tickets) + " are not in 1..1000000");
-	if (cfg.slice_us < LOTTO_SLICE_US_MIN || cfg.slice_us > LOTTO_SLICE_US_MAX)
-		return err("sim: slice " + std::to_string(cfg.slice_us) + " us is not in " +
-			   std::to_string(LOTTO_SLICE_US_MIN) + ".." + std::to_string(LOTTO_SLICE_US_MAX));
-	if (cfg.starve_ms < LOTTO_STARVE_MS_MIN || cfg.starve_ms > LOTTO_STARVE_MS_MAX)
-		return err("sim: starvation bound " + std::to_string(cfg.starve_ms) + " ms is not in " +
-			   std::to_string(LOTTO_STARVE_MS_MIN) + ".." + std::to_string(LOTTO_STARVE_MS_MAX));
+	auto r = check_backend_config(cfg);
+	if (!r)
+		return err("sim: " + r.error().msg);
 	return {};
 }
 

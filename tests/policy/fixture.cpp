@@ -12,8 +12,8 @@ namespace lotto::test {
 
 TableBackend::TableBackend(uint32_t ncpus) : ncpus_(ncpus)
 {
-	auto t = policy::SharedRegion::make(size_t(LOTTO_MAX_TASKS) * sizeof(lotto_task_stat));
-	auto c = policy::SharedRegion::make(size_t(LOTTO_MAX_TASKS) * sizeof(lotto_ctl));
+	auto t = policy::SharedRegion::shared(size_t(LOTTO_MAX_TASKS) * sizeof(lotto_task_stat));
+	auto c = policy::SharedRegion::shared(size_t(LOTTO_MAX_TASKS) * sizeof(lotto_ctl));
 	REQUIRE(t.ok());
 	REQUIRE(c.ok());
 	tasks_ = std::move(*t);
