@@ -6,6 +6,8 @@
 // that was killed in the meantime simply is not found any more, so no
 // callback ever touches a dead worker.
 #include "policy/engine.h"
+
+#include "core/clock.h"
 #include "policy/policy_shm.h"
 #include "policy/shared_region.h"
 #include "policy/watcher.h"
@@ -32,20 +34,6 @@ using SteadyClock = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t kMaxPolicyFile = 1u << 20;
-
-double mono_s()
-{
-	timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-double wall_s()
-{
-	timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
 
 double us_since(SteadyClock::time_point t)
 {
@@ -585,8 +573,8 @@ void Engine::start_tick(Policy &p, Worker &w, uint64_t index)
 	m.ncpus = backend_.nr_cpus();
 	m.prev_idx = p.prev_idx;
 	m.prev_valid = p.prev_valid;
-	m.now = mono_s();
-	m.wall = wall_s();
+	m.now = clock_s(CLOCK_MONOTONIC);
+	m.wall = clock_s(CLOCK_REALTIME);
 	m.prev_now = p.prev_now;
 	m.tick_no = ++w.attempts;
 	w.req = Worker::Req::Tick;

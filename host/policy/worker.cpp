@@ -5,6 +5,8 @@
 // out of lua_CFunctions, _exit() at the end so no destructor or atexit
 // handler of the parent runs twice.
 #include "policy/worker.h"
+
+#include "core/clock.h"
 #include "policy/channel.h"
 #include "policy/embedded.h"
 
@@ -31,20 +33,6 @@ extern "C" {
 
 namespace lotto::policy {
 namespace {
-
-double clock_s(clockid_t c)
-{
-	timespec ts;
-	clock_gettime(c, &ts);
-	return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
-}
-
-uint64_t mono_ns()
-{
-	timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
 
 // ---- the memory cap: every byte of the Lua heap goes through here
 struct HeapCounter {
@@ -412,7 +400,7 @@ private:
 
 	TickDoneMsg tick(const TickMsg &m)
 	{
-		uint64_t t0 = mono_ns();
+		uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 		TickDoneMsg r;
 		uint32_t n = m.slots_hw > LOTTO_MAX_TASKS ? LOTTO_MAX_TASKS : m.slots_hw;
 		uint32_t k = scan(n, true, m.prev_idx, m.prev_valid);
@@ -435,7 +423,7 @@ private:
 		r.lua_bytes = heap_.used;
 		r.restart = spent_;
 		take_logs(r.logs, r.logs_dropped);
-		r.worker_ns = mono_ns() - t0;
+		r.worker_ns = clock_ns(CLOCK_MONOTONIC) - t0;
 		return r;
 	}
 
