@@ -12,7 +12,8 @@
 # files), the working directory is the current one when it lies in the
 # checkout, and there are busybox applets (sh, awk, taskset, renice, timeout,
 # ...), stress-ng and hackbench. Mounted: proc, sysfs, devtmpfs, devpts, bpf
-# (/sys/fs/bpf), cgroup2 (/sys/fs/cgroup), debugfs, tmpfs on /tmp. PATH has
+# (/sys/fs/bpf), cgroup2 (/sys/fs/cgroup), debugfs; /tmp is the writable
+# initramfs itself (a checkout under /tmp stays visible). PATH has
 # $LOTTO_BUILD/bin; LOTTO_VM=1, LOTTO_ROOT and LOTTO_BUILD are set.
 #
 # Options:
@@ -197,8 +198,9 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
-mount -t tmpfs -o mode=1777 tmpfs /tmp
-mount -t tmpfs -o mode=755 tmpfs /run
+# /tmp and /run stay on the (writable) initramfs: the checkout may live
+# under either (CI clones into /tmp), and a tmpfs mounted on top would hide it
+chmod 1777 /tmp
 mount -t bpf bpf /sys/fs/bpf
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
