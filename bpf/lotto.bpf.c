@@ -12,41 +12,55 @@
  *
  *	key = V + E * f / t,	E ~ Exp(1), t = its tickets, f = compensation
  *
- * and waits in one vtime-ordered DSQ (LOTTO_DSQ, an rb-tree). A CPU takes the
- * smallest key it may run. For independent exponentials with rates t_i/f_i the
- * minimum belongs to task i with probability (t_i/f_i) / sum_j(t_j/f_j). V is
- * the key of the last winner: every key still waiting is above V, and by
- * memorylessness key_j - V, given key_j > V, is again Exp(t_j/f_j), exactly
- * as if task j had drawn afresh at V. A task arriving now draws at V too, so
- * every pop is again an exact lottery among whoever is runnable at that
- * moment, without redrawing anyone. Insert and pop are O(log n). E = -ln(U)
- * comes from lotto_math.h in fixed point (Q16, error below 2/65536); keys are
+ * and waits in a vtime-ordered DSQ (an rb-tree). For independent exponentials
+ * with rates t_i/f_i the minimum belongs to task i with probability
+ * (t_i/f_i) / sum_j(t_j/f_j). After a draw won with residual d, every key
+ * still waiting is above V + d, and by memorylessness what is left of it is
+ * again Exp(t_j/f_j), exactly as if task j had drawn afresh: so V moves by d
+ * and the next pop is again an exact lottery among whoever is runnable then,
+ * without redrawing anyone. Insert and pop are O(log n). E = -ln(U) comes
+ * from lotto_math.h in fixed point (Q16, error below 2/65536); keys are
  * compared wrap-safe, like the DSQ itself compares them.
  *
  * prev takes part in the draw. ops.dispatch(cpu, prev) runs while the task
  * whose slice just ended is still on the CPU and has not been handed back to
- * ops.enqueue. A lottery among the DSQ alone would never let prev win twice
+ * ops.enqueue. A lottery among the DSQs alone would never let prev win twice
  * in a row: two pinned hogs with 3:1 tickets measured 1.08:1. So dispatch
- * draws prev's key now and compares it with the first DSQ task allowed on
- * this CPU; if prev's key is smaller, prev's slice is refilled and it keeps
- * the CPU. If prev loses it is enqueued a moment later and draws again: by
- * memorylessness the discarded key and the fresh one have the same law. That
- * enqueue comes before the winner's ops.running(), so V moves to the winner's
- * key in dispatch, as soon as the winner is taken: drawing at the old V would
- * give the loser a head start of key_winner - V_old.
+ * draws prev afresh and lets it compete; if it wins, its slice is refilled
+ * and it keeps the CPU. If prev loses it is enqueued a moment later and draws
+ * again: by memorylessness the discarded draw and the fresh one have the same
+ * law. That enqueue comes before the winner's ops.running(), so the clocks
+ * move in dispatch, as soon as the winner is taken: drawing at an old clock
+ * would give the loser a head start of d.
  *
- * One clock per CPU. V is kept per CPU (lotto_vclock): the largest key that
- * won there. Every task taken on CPU c had the smallest key among the waiting
- * tasks allowed on c, so V[c] never passes a key that c could still pick, and
- * the memoryless argument above holds on each CPU for the tasks allowed on
- * it. A task draws at the clock of the CPU it is queued for. With one global
- * V, pops on CPU 1 (whose tasks CPU 0 may not run) pushed V past the keys of
- * tasks pinned to CPU 0 (a pinned 10:1 pair measured 3.6:1 without
- * compensation, 7.2-8.6:1 with it). Clocks of CPUs that share unpinned tasks stay close because
- * each takes the others' keys; a task entering from a CPU whose clock lags
- * is ahead of the others where it lands, by up to one key delta: unpinned
- * tasks on several CPUs see a lottery that is close to, not exactly,
- * tickets / sum. Tasks pinned to one CPU (taskset) get the exact one.
+ * Groups, one clock each (the sim's RunQueue does the same, in general). A
+ * single V is exact only if every draw is among all waiting tasks. With one V
+ * for all CPUs, pops on CPU 1 pushed V past keys of tasks only CPU 0 may run
+ * (a pinned 10:1 pair measured 3.6:1); with one V per CPU, keys of unpinned
+ * tasks drawn at different CPUs' clocks were compared with each other, which
+ * is only close to exact (four unpinned hogs 1:2:3:4 on 2 CPUs measured
+ * .105 .207 .289 .399 against an exact lottery's .129 .229 .300 .343). So
+ * waiting tasks are grouped by where they may run, each group with its clock:
+ *   - shared: tasks that may run on more than one CPU, in LOTTO_DSQ, clock
+ *     lotto_vshared;
+ *   - pinned to c: tasks whose only CPU is c (nr_cpus_allowed == 1: taskset
+ *     to one CPU, per-CPU kthreads), in LOTTO_DSQ_PIN_BASE + c, clock
+ *     lotto_vpin[c].
+ * A task draws at its group's clock, and its group is chosen afresh at every
+ * enqueue, so a mask change moves it at its next enqueue (the kernel
+ * re-enqueues a queued task whose mask changes). A draw on CPU c compares
+ * residuals (key - clock of its group, lotto_residual) of: prev, the head of
+ * c's pinned DSQ and the first shared task allowed on c. The smallest wins,
+ * and its residual d moves both clocks allowed on c, the shared one and c's
+ * pinned one: every task in those groups lost a race to d, so their residuals
+ * are again exponential. No other clock moves. Each draw is then an exact
+ * lottery among all tasks that may run on c, pinned or not.
+ *
+ * What stays approximate: tasks whose mask holds some CPUs but not all (they
+ * wait in the shared DSQ: a draw on c skips those not allowed on c, yet moves
+ * the shared clock under them), and draws that two CPUs make at the same
+ * moment (the shared clock then moves to the larger of their targets, not by
+ * the sum; a clock that passed a key counts that key's residual as 0).
  *
  * Compensation tickets. A won draw does not buy a fixed amount of CPU: a task
  * may block early, and with tick-granular slice accounting (HZ=250: 4 ms) a
@@ -60,8 +74,8 @@
  *
  * Starvation guard. Whatever the ticket skew, no runnable task may wait
  * longer than lotto_cfg.starve_ms (default 5 s; the kernel's watchdog ejects
- * the scheduler at 30 s). Each enqueue pushes a {slot, seq, pid, time} record
- * onto a FIFO map; the slot's wait entry says whether that wait is still
+ * the scheduler at 30 s). Each enqueue pushes a {slot, seq, pid, DSQ, time}
+ * record onto a FIFO map; the slot's wait entry says whether that wait is still
  * live. Each dispatch pops a few records: dead ones are dropped, young live
  * ones go back to the tail (so dead records behind them keep draining), and a
  * live one older than the bound gets its task moved straight to a CPU it may
@@ -78,15 +92,16 @@
  * Several CPUs. Idle CPUs are used at wakeup (select_cpu, direct insert, no
  * contest: nobody waiting may run there or the CPU would not be idle), and
  * enqueue kicks an idle CPU the task may use. Pinned tasks are honoured: a
- * CPU only takes tasks whose cpumask contains it (our walk checks the mask;
- * the kernel's scx_bpf_dsq_move_to_local skips the others too).
+ * CPU takes only from its own pinned DSQ and, in the shared DSQ, only tasks
+ * whose cpumask contains it.
  *
- * Trade-offs we live with: the walk past tasks pinned elsewhere is bounded
- * (LOTTO_WALK_MAX) and then falls back to the kernel's first-allowed move,
- * which does not let prev compete; a task taken by another CPU between our
- * look and our move is skipped; a full slot table (LOTTO_MAX_TASKS live
- * threads) leaves further tasks on default tickets, without statistics or
- * guard (LOTTO_STAT_NO_SLOT).
+ * Trade-offs we live with: finding the first shared task allowed on c walks
+ * past tasks with partial masks that exclude c, as the kernel's own
+ * move_to_local would (no partial masks: no walk); a task taken by another
+ * CPU between our look and our move is skipped; CPUs from LOTTO_PIN_CPUS up
+ * have no pinned group (their pinned tasks wait in the shared DSQ); a full
+ * slot table (LOTTO_MAX_TASKS live threads) leaves further tasks on default
+ * tickets, without statistics or guard (LOTTO_STAT_NO_SLOT).
  */
 #include "lotto_common.bpf.h"
 #include "lotto_abi.h"
@@ -94,7 +109,6 @@
 
 char _license[] SEC("license") = "GPL";
 
-#define LOTTO_WALK_MAX		32	/* DSQ entries looked at for prev's contest */
 #define LOTTO_GUARD_SCAN	16	/* wait records popped per dispatch, at most */
 #define LOTTO_GUARD_LIVE	2	/* of which live (rotated) ones, at most */
 #define LOTTO_WAITQ_LEN		(2 * LOTTO_MAX_TASKS)
@@ -112,16 +126,21 @@ u32 lotto_slots_hw;
 struct lotto_exit_info lotto_exit;
 
 /*
- * V, one race clock per CPU: the largest key that won on that CPU. Padded to
- * a cache line each. CPU n and n + LOTTO_CLOCKS would share a clock and lose
- * the per-CPU exactness between them; no machine lotto runs on comes close.
+ * The groups and their race clocks V. The shared group waits in LOTTO_DSQ
+ * with clock lotto_vshared; CPU c's pinned group waits in
+ * LOTTO_DSQ_PIN_BASE + c with clock lotto_vpin[c]. Each clock sits in a cache
+ * line of its own: every draw writes the shared one and its CPU's one. CPUs
+ * from LOTTO_PIN_CPUS up (and, on such machines, their pinned tasks) use the
+ * shared group only.
  */
-#define LOTTO_CLOCKS		512
+#define LOTTO_PIN_CPUS		512
 struct vclock {
 	u64 v;
 	u64 pad[7];
 };
-struct vclock lotto_vclock[LOTTO_CLOCKS];
+struct vclock lotto_vshared;
+struct vclock lotto_vpin[LOTTO_PIN_CPUS];
+u32 lotto_nr_pin;	/* pinned DSQs made by lotto_init: CPUs 0 .. lotto_nr_pin - 1 */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -158,7 +177,7 @@ struct wait_rec {
 	u32 slot;
 	u32 seq;
 	u32 pid;
-	u32 pad;
+	u32 dsq;	/* where the task waits: a rescue walks this DSQ only */
 	u64 since;
 };
 
@@ -186,8 +205,6 @@ struct task_ctx {
 	u64 wait_start;		/* became runnable or was switched out runnable */
 	u64 slice_used;		/* of the slice last granted, before run_start */
 	s32 slot;		/* in lotto_tasks, -1: none */
-	u8 drawn;		/* queued with a lottery key: its win moves V */
-	u8 rescued;		/* moved by the guard: its old key must not move V */
 };
 
 struct {
@@ -243,9 +260,29 @@ static __always_inline void key_max(u64 *var, u64 v)
 	}
 }
 
-static __always_inline u64 *vclock(s32 cpu)
+/* the CPU whose pinned group p belongs to, or -1: the shared group */
+static __always_inline s32 pin_cpu_of(const struct task_struct *p)
 {
-	return &lotto_vclock[(u32)cpu & (LOTTO_CLOCKS - 1)].v;
+	u32 cpu;
+
+	if (p->nr_cpus_allowed != 1)
+		return -1;
+	cpu = bpf_cpumask_first(p->cpus_ptr);
+	if (cpu >= READ_ONCE(lotto_nr_pin) || cpu >= LOTTO_PIN_CPUS)
+		return -1;
+	return cpu;
+}
+
+static __always_inline u64 *group_clock(s32 pin)
+{
+	if (pin < 0)
+		return &lotto_vshared.v;
+	return &lotto_vpin[(u32)pin & (LOTTO_PIN_CPUS - 1)].v;
+}
+
+static __always_inline u64 group_dsq(s32 pin)
+{
+	return pin < 0 ? LOTTO_DSQ : LOTTO_DSQ_PIN_BASE + (u32)pin;
 }
 
 static __always_inline void slots_hw_raise(u32 hw)
@@ -281,9 +318,12 @@ static __always_inline u32 task_tickets(const struct task_struct *p, s32 slot)
 	return lotto_clamp_tickets(lotto_cfg.default_tickets);
 }
 
-/* draw a key for p at the clock of `cpu`; f from the slice it last used */
-static __always_inline u64 draw_key(const struct task_struct *p, struct task_ctx *c,
-				    u64 used_ns, s32 cpu)
+/*
+ * A fresh draw for p: its residual E * f / t above the clock of its group
+ * (the key is that clock plus this); f from the slice it last used.
+ */
+static __always_inline u64 draw_delta(const struct task_struct *p, struct task_ctx *c,
+				      u64 used_ns)
 {
 	struct lotto_task_stat *st = slot_stat(c->slot);
 	u32 t = task_tickets(p, c->slot);
@@ -295,7 +335,7 @@ static __always_inline u64 draw_key(const struct task_struct *p, struct task_ctx
 		st->tickets = t;
 		st->comp_q10 = f;
 	}
-	return READ_ONCE(*vclock(cpu)) + lotto_key_delta(bpf_get_prandom_u32(), t, f);
+	return lotto_key_delta(bpf_get_prandom_u32(), t, f);
 }
 
 static __always_inline void refresh_identity(struct task_struct *p, struct lotto_task_stat *st)
@@ -308,7 +348,8 @@ static __always_inline void refresh_identity(struct task_struct *p, struct lotto
 
 /* ---- starvation guard ---- */
 
-static __always_inline void guard_note_wait(const struct task_struct *p, s32 slot, u64 now)
+static __always_inline void guard_note_wait(const struct task_struct *p, s32 slot, u64 now,
+					    u64 dsq)
 {
 	struct wait_rec r = {};
 	struct slot_wait *w;
@@ -324,6 +365,7 @@ static __always_inline void guard_note_wait(const struct task_struct *p, s32 slo
 	r.slot = k;
 	r.seq = w->seq;
 	r.pid = p->pid;
+	r.dsq = (u32)dsq;
 	r.since = now;
 	bpf_map_push_elem(&lotto_waitq, &r, 0);	/* full: this wait goes unguarded */
 }
@@ -360,7 +402,7 @@ static __always_inline bool guard_rescue(s32 cpu, const struct wait_rec *r)
 {
 	struct task_struct *q;
 
-	bpf_for_each(scx_dsq, q, LOTTO_DSQ, SCX_DSQ_ITER_REV) {
+	bpf_for_each(scx_dsq, q, r->dsq, SCX_DSQ_ITER_REV) {
 		struct lotto_task_stat *st;
 		struct task_ctx *qc;
 		u64 dsq = SCX_DSQ_LOCAL;
@@ -377,16 +419,12 @@ static __always_inline bool guard_rescue(s32 cpu, const struct wait_rec *r)
 				return false;
 			dsq = SCX_DSQ_LOCAL_ON | (u32)tcpu;
 		}
-		qc = ctx_of(q);
-		if (qc)
-			qc->rescued = 1;
-		if (!scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, dsq, 0)) {
-			if (qc)
-				qc->rescued = 0;
+		/* no clock moves: the rescued task did not win a race */
+		if (!scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, dsq, 0))
 			return false;	/* another CPU took it meanwhile */
-		}
 		stat_inc(LOTTO_STAT_RESCUES);
 		stat_inc(LOTTO_STAT_DISPATCHES);
+		qc = ctx_of(q);
 		st = qc ? slot_stat(qc->slot) : NULL;
 		if (st)
 			__sync_fetch_and_add(&st->rescues, 1);
@@ -427,47 +465,94 @@ static __always_inline bool guard_check(s32 cpu, u64 now)
 
 /* ---- the draw ---- */
 
+enum { WON_NONE, WON_DSQ, WON_PREV, WON_PIN };
+
 /*
- * The draw on this CPU: the first DSQ task allowed here wins, unless prev
- * takes part and holds a smaller key. The winner's key becomes V at once,
- * not at its running(): a prev that lost is enqueued, and draws, before the
- * winner runs, and drawing at the old V would hand it a head start. Returns
- * true if a DSQ task won and now waits on this CPU's local DSQ, false if
- * nothing here could run or prev won.
+ * The winner's residual d moves the clock of every group allowed on this CPU:
+ * all their waiting tasks lost a race to d, so what is left of theirs above
+ * the moved clock is again exponential. This CPU's pinned clock has one
+ * writer (this CPU's dispatch); the shared clock has all of them, so it moves
+ * to (the value this draw read) + d unless another CPU's draw already moved
+ * it further. That keeps it below every key the draw looked at.
  */
-static __always_inline bool take_winner(s32 cpu, bool with_prev, u64 prev_key)
+static __always_inline void advance(u64 *vpin, u64 vs, u64 d)
 {
+	if (vpin)
+		WRITE_ONCE(*vpin, *vpin + d);
+	key_max(&lotto_vshared.v, vs + d);
+}
+
+/*
+ * The draw on this CPU among: prev (if it takes part, with the residual
+ * prev_d it just drew), the head of this CPU's pinned DSQ, and the first task
+ * of the shared DSQ allowed here. Each has a residual above its group's clock
+ * (lotto_residual): the smallest wins, and advance() moves the clocks by it.
+ * The clocks move at once, not at the winner's running(): a prev that lost is
+ * enqueued, and draws, before the winner runs, and drawing at an old clock
+ * would hand it a head start. Returns WON_DSQ if a waiting task won and now
+ * sits on this CPU's local DSQ, WON_PREV if prev won, WON_NONE if nothing
+ * here could run.
+ *
+ * A global function: the verifier checks it once, with unknown arguments,
+ * not again for every path into dispatch. Inlined (twice) it took dispatch
+ * past the verifier's 10^6 instructions.
+ */
+__noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
+{
+	u64 vs = READ_ONCE(lotto_vshared.v);
 	struct task_struct *q;
-	u32 n = 0;
+	u64 *vpin = NULL;
+	u64 best_d = prev_d;
+	int best = with_prev ? WON_PREV : WON_NONE;
 
-	if (with_prev) {
-		q = scx_bpf_dsq_peek(LOTTO_DSQ);
-		if (!q)
-			return false;
-		if (bpf_cpumask_test_cpu(cpu, q->cpus_ptr) &&
-		    lotto_key_before(prev_key, q->scx.dsq_vtime))
-			return false;
-	}
+	if (cpu >= 0 && (u32)cpu < READ_ONCE(lotto_nr_pin) && cpu < LOTTO_PIN_CPUS) {
+		vpin = group_clock(cpu);
+		q = scx_bpf_dsq_peek(LOTTO_DSQ_PIN_BASE + (u32)cpu);
+		/* a mask change re-enqueues a task; the test is for safety */
+		if (q && bpf_cpumask_test_cpu(cpu, q->cpus_ptr)) {
+			u64 d = lotto_residual(q->scx.dsq_vtime, READ_ONCE(*vpin));
 
-	bpf_for_each(scx_dsq, q, LOTTO_DSQ, 0) {
-		u64 key;
-
-		if (++n > LOTTO_WALK_MAX)
-			break;
-		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
-			continue;
-		key = q->scx.dsq_vtime;
-		if (with_prev && lotto_key_before(prev_key, key))
-			return false;
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0)) {
-			key_max(vclock(cpu), key);
-			return true;
+			if (best == WON_NONE || lotto_key_before(d, best_d)) {
+				best = WON_PIN;
+				best_d = d;
+			}
 		}
 	}
-	/* past the walk bound: the kernel's own first-allowed move, prev loses */
-	if (n > LOTTO_WALK_MAX)
-		return scx_bpf_dsq_move_to_local(LOTTO_DSQ);
-	return false;
+
+	/*
+	 * The shared DSQ's first task allowed here. Only tasks with partial
+	 * masks are skipped, the same ones the kernel's move_to_local would
+	 * skip. No step counter: the verifier tracks one exactly and explores
+	 * every value of it; the kernel's iterator ends by itself.
+	 */
+	bpf_for_each(scx_dsq, q, LOTTO_DSQ, 0) {
+		u64 d;
+
+		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
+			continue;
+		d = lotto_residual(q->scx.dsq_vtime, vs);
+		if (best != WON_NONE && !lotto_key_before(d, best_d))
+			break;	/* lost; the tasks behind it hold larger keys */
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0)) {
+			advance(vpin, vs, d);
+			return WON_DSQ;
+		}
+		/* another CPU took it between our look and our move: the next one */
+	}
+	if (best == WON_PIN) {
+		/* only this CPU takes from its pinned DSQ, apart from a rescue */
+		if (scx_bpf_dsq_move_to_local(LOTTO_DSQ_PIN_BASE + (u32)cpu)) {
+			advance(vpin, vs, best_d);
+			return WON_DSQ;
+		}
+		if (!with_prev)
+			return WON_NONE;
+		best = WON_PREV;
+		best_d = prev_d;
+	}
+	if (best == WON_PREV)
+		advance(vpin, vs, best_d);
+	return best;
 }
 
 /* ---- ops ---- */
@@ -481,11 +566,8 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	if (is_idle) {
 		struct task_ctx *c = ctx_of(p);
 
-		if (c) {
-			c->drawn = 0;
-			c->rescued = 0;
+		if (c)
 			c->slice_used = 0;
-		}
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns(), 0);
 		stat_inc(LOTTO_STAT_DIRECT);
 	}
@@ -496,21 +578,21 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *c = ctx_of(p);
 	u64 now = bpf_ktime_get_ns();
-	u64 key;
+	/* the group is chosen afresh at every enqueue: a mask change moves p */
+	s32 pin = pin_cpu_of(p);
+	u64 dsq = group_dsq(pin);
+	u64 key = READ_ONCE(*group_clock(pin));
 	s32 cpu;
 
 	stat_inc(LOTTO_STAT_ENQUEUES);
-	cpu = scx_bpf_task_cpu(p);
 	if (!c) {
-		scx_bpf_dsq_insert_vtime(p, LOTTO_DSQ, slice_ns(), READ_ONCE(*vclock(cpu)), enq_flags);
+		scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 		return;
 	}
-	key = draw_key(p, c, c->slice_used, cpu);
+	key += draw_delta(p, c, c->slice_used);
 	c->slice_used = 0;
-	c->drawn = 1;
-	c->rescued = 0;
-	guard_note_wait(p, c->slot, now);
-	scx_bpf_dsq_insert_vtime(p, LOTTO_DSQ, slice_ns(), key, enq_flags);
+	guard_note_wait(p, c->slot, now, dsq);
+	scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 
 	/* an idle CPU that may run p would otherwise sleep through the draw */
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
@@ -523,15 +605,18 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	u64 now = bpf_ktime_get_ns();
 	struct lotto_task_stat *st;
 	struct task_ctx *pc = NULL;
-	u64 used, key;
+	u64 used;
+	int won;
 
 	if (guard_check(cpu, now))
 		return;
 
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED))
+	/* prev takes part if still runnable here (a mask change may exclude it) */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
+	    bpf_cpumask_test_cpu(cpu, prev->cpus_ptr))
 		pc = ctx_of(prev);
 	if (!pc) {
-		if (take_winner(cpu, false, 0)) {
+		if (take_winner(cpu, false, 0) == WON_DSQ) {
 			stat_inc(LOTTO_STAT_DRAWS);
 			stat_inc(LOTTO_STAT_DISPATCHES);
 		}
@@ -540,12 +625,15 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 
 	/* prev's slice ended and it is still runnable: it draws too */
 	used = pc->slice_used + (pc->run_start ? now - pc->run_start : 0);
-	key = draw_key(prev, pc, used, cpu);
+	/* a fresh draw: its residual is the whole of it */
 	stat_inc(LOTTO_STAT_DRAWS);
-	if (take_winner(cpu, true, key)) {
+	won = take_winner(cpu, true, draw_delta(prev, pc, used));
+	if (won == WON_DSQ) {
 		stat_inc(LOTTO_STAT_DISPATCHES);
 		return;
 	}
+	if (won != WON_PREV)
+		return;
 
 	/* prev won: a new slice, charged from now */
 	st = slot_stat(pc->slot);
@@ -557,8 +645,6 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	pc->run_start = now;
 	pc->slice_used = 0;
 	prev->scx.slice = slice_ns();
-	prev->scx.dsq_vtime = key;
-	key_max(vclock(cpu), key);
 	stat_inc(LOTTO_STAT_PREV_WINS);
 }
 
@@ -578,10 +664,6 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 
 	if (!c)
 		return;
-	if (c->drawn && !c->rescued)
-		key_max(vclock(bpf_get_smp_processor_id()), p->scx.dsq_vtime);
-	c->drawn = 0;
-	c->rescued = 0;
 	c->run_start = now;
 	guard_wait_over(c->slot);
 
@@ -634,8 +716,6 @@ s32 BPF_STRUCT_OPS(lotto_init_task, struct task_struct *p, struct scx_init_task_
 	c->run_start = 0;
 	c->wait_start = 0;
 	c->slice_used = slice_ns();	/* no history yet: its first draw is at f = 1 */
-	c->drawn = 0;
-	c->rescued = 0;
 
 	if (bpf_map_pop_elem(&lotto_free_slots, &slot)) {
 		stat_inc(LOTTO_STAT_NO_SLOT);
@@ -681,12 +761,21 @@ void BPF_STRUCT_OPS(lotto_exit_task, struct task_struct *p, struct scx_exit_task
 
 s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 {
+	u32 nr_pin = scx_bpf_nr_cpu_ids();
 	s32 ret;
 	int i;
 
 	ret = scx_bpf_create_dsq(LOTTO_DSQ, -1);
 	if (ret)
 		return ret;
+	if (nr_pin > LOTTO_PIN_CPUS)
+		nr_pin = LOTTO_PIN_CPUS;
+	bpf_for(i, 0, nr_pin) {
+		ret = scx_bpf_create_dsq(LOTTO_DSQ_PIN_BASE + i, -1);
+		if (ret)
+			return ret;
+	}
+	lotto_nr_pin = nr_pin;	/* last: enqueue uses pinned DSQs only once they exist */
 	/* the last pushed pops first: slot 0 */
 	bpf_for(i, 0, LOTTO_MAX_TASKS) {
 		u32 slot = LOTTO_MAX_TASKS - 1 - i;

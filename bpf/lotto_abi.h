@@ -48,7 +48,8 @@
 #define LOTTO_STARVE_MS_MIN	10
 #define LOTTO_STARVE_MS_MAX	20000
 
-#define LOTTO_DSQ		0x10770	/* the one shared lottery DSQ */
+#define LOTTO_DSQ		0x10770	/* tasks that may run on more than one CPU */
+#define LOTTO_DSQ_PIN_BASE	0x20000	/* + c: tasks pinned to CPU c alone */
 
 /* Load-time settings: the BPF program's `const volatile struct lotto_config
  * lotto_cfg` in .rodata, set by the host between open and load. */

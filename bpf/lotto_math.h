@@ -128,6 +128,22 @@ LOTTO_INLINE int lotto_key_before(__u64 a, __u64 b)
 	return (__s64)(a - b) < 0;
 }
 
+/*
+ * What is left of a waiting key's race above its group's clock V (keys drawn
+ * as V + delta). With several groups, each with its own V, a draw compares
+ * residuals, not keys: by memorylessness each residual is again Exp(t/f), so
+ * the smallest is an exact lottery across the groups. A clock that already
+ * passed the key (two CPUs drawing at the same moment can do that) gives 0:
+ * the task is overdue and wins the next draw it takes part in, and a winner's
+ * residual never moves a clock backwards.
+ */
+LOTTO_INLINE __u64 lotto_residual(__u64 key, __u64 v)
+{
+	__s64 d = (__s64)(key - v);
+
+	return d < 0 ? 0 : (__u64)d;
+}
+
 /* ---- host-side helpers (tests, sim, REPL `draw`): a seeded PRNG ---- */
 struct lotto_rng {
 	__u64 s;

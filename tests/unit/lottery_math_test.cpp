@@ -345,6 +345,16 @@ TEST_CASE("key comparison is wrap-safe", "[math][tickets]")
 	CHECK_FALSE(lotto_key_before(5, ~uint64_t{0} - 10));
 }
 
+TEST_CASE("a residual is what is left above the clock, across the wrap, never negative", "[math][tickets]")
+{
+	CHECK(lotto_residual(150, 100) == 50);
+	CHECK(lotto_residual(100, 100) == 0);
+	CHECK(lotto_residual(4, ~uint64_t{0} - 5) == 10);	// key wrapped past 2^64, clock not yet
+	// a clock that passed the key (two CPUs drew at once): overdue, 0, not 2^64 - 20
+	CHECK(lotto_residual(80, 100) == 0);
+	CHECK(lotto_residual(~uint64_t{0} - 5, 4) == 0);
+}
+
 // ---- fixed-point -ln ----
 
 TEST_CASE("fixed-point -ln(U) is within 2/65536 of std::log over the whole range", "[math][ln]")
