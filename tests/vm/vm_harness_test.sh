@@ -15,9 +15,10 @@ out=$("$VM" -- sh -c '
 	for t in sh awk sed grep taskset renice timeout pidof dmesg stress-ng hackbench; do
 		command -v $t >/dev/null || { echo "missing: $t"; exit 1; }
 	done
-	for m in /proc /sys /dev /sys/fs/bpf /sys/fs/cgroup /tmp; do
+	for m in /proc /sys /dev /sys/fs/bpf /sys/fs/cgroup; do
 		grep -q " $m " /proc/mounts || { echo "not mounted: $m"; exit 1; }
 	done
+	t=$(mktemp) && [ -w "$t" ] && rm -f "$t" || { echo "/tmp not writable"; exit 1; }
 	[ -d /sys/kernel/sched_ext ] || { echo "no sched_ext"; exit 1; }
 	[ "$(pwd)" = "$LOTTO_ROOT" ] || { echo "cwd $(pwd), not $LOTTO_ROOT"; exit 1; }
 	[ -f "$LOTTO_ROOT/scripts/vm.sh" ] && [ -f "$LOTTO_ROOT/tests/vm/lib.sh" ] || { echo "checkout missing"; exit 1; }
