@@ -69,7 +69,7 @@ if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440 2>/dev/null)" ]; then
 fi
 
 # ---- 2. packages
-MAIN_PKGS="cmake make pkg-config g++ clang-19 lld-19 llvm-19 libelf-dev zlib1g-dev
+MAIN_PKGS="cmake make pkg-config g++ clang-19 libclang-rt-19-dev lld-19 llvm-19 libelf-dev zlib1g-dev
 	libluajit-5.1-dev luajit libreadline-dev libspdlog-dev nlohmann-json3-dev busybox-static cpio zstd xz-utils
 	stress-ng rt-tests tmux"
 BPO_PKGS="libbpf-dev qemu-system-x86 catch2"

@@ -1,7 +1,9 @@
 #include "control/protocol.h"
 
+#include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <set>
 
 namespace lotto::control {
@@ -187,12 +189,28 @@ struct Reader {
 		const json *v = at(k);
 		if (!v)
 			return;
-		if (!v->is_number()) {
+		if (!v->is_number() || !fits<T>(*v)) {
 			if (bad.empty())
 				bad = k;
 			return;
 		}
 		out = v->get<T>();
+	}
+	// a number out of T's range would be UB to convert (found by tests/fuzz)
+	template <typename T> static bool fits(const json &v)
+	{
+		if constexpr (std::is_floating_point_v<T>)
+			return true;
+		else {
+			using L = std::numeric_limits<T>;
+			if (v.is_number_unsigned())
+				return v.get<uint64_t>() <= (uint64_t)L::max();
+			if (v.is_number_integer())
+				return v.get<int64_t>() >= (int64_t)L::min() &&
+				       (v.get<int64_t>() < 0 || (uint64_t)v.get<int64_t>() <= (uint64_t)L::max());
+			double d = v.get<double>();
+			return std::isfinite(d) && d >= (double)L::min() && d < std::ldexp(1.0, L::digits);
+		}
 	}
 	void str(const char *k, std::string &out)
 	{
