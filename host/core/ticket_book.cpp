@@ -113,20 +113,9 @@ Result<void> TicketBook::boost(uint32_t pid, double factor, std::optional<Clock:
 	return {};
 }
 
-uint32_t TicketBook::in_ctl(uint32_t slot, uint32_t pid) const
-{
-	// the host is the only writer of ctl: it holds exactly what apply() wrote,
-	// and a slot that names another thread means the core's default
-	lotto_ctl c = b_.ctl()[slot];
-	return c.pid == pid ? c.tickets : default_;
-}
-
 uint32_t TicketBook::effective(uint32_t slot) const
 {
-	if (slot >= b_.slots_hw())
-		return 0;
-	uint32_t pid = b_.tasks()[slot].pid;
-	return pid ? in_ctl(slot, pid) : 0;
+	return slot < written_.size() ? written_[slot] : 0;
 }
 
 std::string TicketBook::source(uint32_t slot) const
@@ -174,8 +163,14 @@ size_t TicketBook::apply()
 	const lotto_task_stat *t = b_.tasks();
 	uint32_t hw = b_.slots_hw();
 	auto now = Clock::now();
+	if (written_.size() < hw) {
+		written_.resize(hw, 0);
+		written_pid_.resize(hw, 0);
+	}
 	for (auto it = boosts_.begin(); it != boosts_.end();) {
 		if (it->second.until && *it->second.until <= now) {
+			if (auto s = slot_of(it->first))
+				written_[*s] = 0;	// force a rewrite at base tickets
 			record(it->first, 0, "boost expired");
 			it = boosts_.erase(it);
 		} else {
@@ -211,7 +206,8 @@ size_t TicketBook::apply()
 			v = policy_value(i, pid, policies_.size(), nullptr);
 			by_policy = v != 0;
 		}
-		if (!v) {
+		bool by_default = !v;
+		if (by_default) {
 			v = default_;
 			who = "default";
 		}
@@ -219,13 +215,18 @@ size_t TicketBook::apply()
 			v = lotto_clamp_tickets((uint64_t)std::llround(v * boost->factor));
 			who += " boost";
 		}
-		if (in_ctl(i, pid) == v)
+		if (written_[i] == v && written_pid_[i] == pid)
 			continue;
 		if (by_policy) {
 			std::string name;
 			policy_value(i, pid, policies_.size(), &name);
 			who = name + who;
 		}
+		bool first_sight = written_pid_[i] != pid;
+		written_[i] = v;
+		written_pid_[i] = pid;
+		if (first_sight && by_default)
+			continue;	// nothing to say: the core already uses the default
 		b_.set_tickets(i, pid, v);
 		record(pid, v, who);
 		changed++;

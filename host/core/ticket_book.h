@@ -60,7 +60,7 @@ public:
 	const std::unordered_map<uint32_t, Boost> &boosts() const { return boosts_; }
 
 	// ---- inspection
-	uint32_t effective(uint32_t slot) const;	// tickets the host has in ctl for the slot (0: free)
+	uint32_t effective(uint32_t slot) const;	// what apply() wrote last (0: never)
 	std::string source(uint32_t slot) const;	// "pin", "policy NAME", "default"
 	const std::deque<TicketChange> *history(uint32_t pid) const;
 	std::optional<uint32_t> slot_of(uint32_t pid) const;	// linear scan
@@ -77,12 +77,13 @@ private:
 		std::vector<uint32_t> pids;	// the pid each value was meant for
 	};
 	void record(uint32_t pid, uint32_t tickets, std::string source);
-	uint32_t in_ctl(uint32_t slot, uint32_t pid) const;
 	uint32_t policy_value(uint32_t slot, uint32_t pid, size_t upto, std::string *who) const;
 
 	Backend &b_;
 	uint32_t default_;
 	std::vector<PolicyOut> policies_;	// in order
+	std::vector<uint32_t> written_;		// per slot: last value written
+	std::vector<uint32_t> written_pid_;	// per slot: the pid it was written for
 	std::unordered_map<uint32_t, uint32_t> pins_;
 	std::unordered_map<uint32_t, Boost> boosts_;
 	std::unordered_map<uint32_t, std::deque<TicketChange>> history_;
