@@ -2,10 +2,13 @@
 /*
  * lotto — a lottery scheduler for sched_ext.
  *
- * Policy. Every time a CPU needs a task, the winner among the runnable lotto
- * tasks allowed on that CPU is drawn at random with probability
+ * Policy. Every time a CPU needs a task, the winner is drawn at random among
+ * the runnable lotto tasks allowed on that CPU with probability
  * tickets_i / sum(tickets): an exact lottery (Waldspurger & Weihl, 1994), not
- * a deterministic approximation such as stride or vtime order.
+ * a deterministic approximation such as stride or vtime order. What a user is
+ * promised is the share: over time each task gets tickets / (sum of the
+ * runnable tasks' tickets) of the machine, capped at one CPU, on any number
+ * of CPUs.
  *
  * How a draw costs O(log n): an exponential race. A task entering the race
  * gets the key
@@ -23,23 +26,19 @@
  * compared wrap-safe, like the DSQ itself compares them.
  *
  * prev takes part in the draw. ops.dispatch(cpu, prev) runs while the task
- * whose slice just ended is still on the CPU and has not been handed back to
- * ops.enqueue. A lottery among the DSQs alone would never let prev win twice
- * in a row: two pinned hogs with 3:1 tickets measured 1.08:1. So dispatch
- * draws prev afresh and lets it compete; if it wins, its slice is refilled
- * and it keeps the CPU. If prev loses it is enqueued a moment later and draws
- * again: by memorylessness the discarded draw and the fresh one have the same
- * law. That enqueue comes before the winner's ops.running(), so the clocks
- * move in dispatch, as soon as the winner is taken: drawing at an old clock
- * would give the loser a head start of d.
+ * whose quantum just ended is still on the CPU and has not been handed back
+ * to ops.enqueue. A lottery among the DSQs alone would never let prev win
+ * twice in a row: two pinned hogs with 3:1 tickets measured 1.08:1. So
+ * dispatch draws prev afresh and lets it compete; if it wins, its quantum is
+ * renewed and it keeps the CPU. If prev loses it is enqueued a moment later
+ * and draws again: by memorylessness the discarded draw and the fresh one
+ * have the same law. That enqueue comes before the winner's ops.running(), so
+ * the clocks move in dispatch, as soon as the winner is taken: drawing at an
+ * old clock would give the loser a head start of d.
  *
- * Groups, one clock each (the sim's RunQueue does the same, in general). A
- * single V is exact only if every draw is among all waiting tasks. With one V
- * for all CPUs, pops on CPU 1 pushed V past keys of tasks only CPU 0 may run
- * (a pinned 10:1 pair measured 3.6:1); with one V per CPU, keys of unpinned
- * tasks drawn at different CPUs' clocks were compared with each other, which
- * is only close to exact (four unpinned hogs 1:2:3:4 on 2 CPUs measured
- * .105 .207 .289 .399 against an exact lottery's .129 .229 .300 .343). So
+ * Groups, one clock each. A single V is exact only if every draw is among
+ * all waiting tasks. With one V for all CPUs, pops on CPU 1 pushed V past
+ * keys of tasks only CPU 0 may run (a pinned 10:1 pair measured 3.6:1). So
  * waiting tasks are grouped by where they may run, each group with its clock:
  *   - shared: tasks that may run on more than one CPU, in LOTTO_DSQ, clock
  *     lotto_vshared;
@@ -47,30 +46,58 @@
  *     to one CPU, per-CPU kthreads), in LOTTO_DSQ_PIN_BASE + c, clock
  *     lotto_vpin[c].
  * A task draws at its group's clock, and its group is chosen afresh at every
- * enqueue, so a mask change moves it at its next enqueue (the kernel
- * re-enqueues a queued task whose mask changes). A draw on CPU c compares
- * residuals (key - clock of its group, lotto_residual) of: prev, the head of
- * c's pinned DSQ and the first shared task allowed on c. The smallest wins,
- * and its residual d moves both clocks allowed on c, the shared one and c's
- * pinned one: every task in those groups lost a race to d, so their residuals
- * are again exponential. No other clock moves. Each draw is then an exact
- * lottery among all tasks that may run on c, pinned or not.
+ * enqueue, so a mask change moves it at its next enqueue. A draw on CPU c
+ * compares residuals (key - clock of its group, lotto_residual) of: prev, the
+ * head of c's pinned DSQ and the first shared task allowed on c. The smallest
+ * wins, and its residual d moves both clocks allowed on c: every task in
+ * those groups lost a race to d, so their residuals are again exponential.
  *
- * What stays approximate: tasks whose mask holds some CPUs but not all (they
- * wait in the shared DSQ: a draw on c skips those not allowed on c, yet moves
- * the shared clock under them), and draws that two CPUs make at the same
- * moment (the shared clock then moves to the larger of their targets, not by
- * the sum; a clock that passed a key counts that key's residual as 0).
+ * Several CPUs: catch-up (lotto_rules.h). The draw above is exact among the
+ * tasks *waiting*, but a task running on another CPU cannot take part in it,
+ * and a big holder is more often the one running elsewhere: four unpinned
+ * hogs 1:2:3:4 on 2 CPUs got .13/.23/.30/.34 of the machine, 4:1 on 4 CPUs
+ * got 2.25:1. The race fixes this after the fact: while a shared task runs,
+ * the shared clock moves by the residuals of the other CPUs' winners, and the
+ * task's own race is a Poisson process of rate t/f on that clock. When its
+ * quantum ends, dispatch counts the events of that process that fell within
+ * the clock's move (lotto_catchup): each is a draw it would have won had it
+ * been waiting, and it is credited as one more quantum where it runs (no draw
+ * is made for it). The other CPUs' winners are not changed by this (the
+ * smallest key among the waiting tasks is what it is), so every decision is
+ * an exact lottery among all runnable tasks that may run on that CPU,
+ * running elsewhere or not, and each task's share of the wins is its share of
+ * the tickets. The credit is capped (LOTTO_CATCHUP_MAX quanta): a task that
+ * would need more than one CPU fills it and is held to one CPU, its surplus
+ * going to the others by their tickets. Credit is spent only when a quantum
+ * expires by itself, never on a wake-up's early draw (below), and is dropped
+ * when the task blocks. Pinned tasks need none: their clock moves only by
+ * their own CPU's draws, which they are part of.
+ *
+ * Quanta and wake-ups (lotto_rules.h): latency from more draws, never from
+ * bending one. Because every task is charged the CPU it used (compensation,
+ * below), deciding more often changes nobody's expected share; it only
+ * shortens the time a task waits for a draw it can win.
+ *   - A quantum is latency / (tasks waiting per CPU + 1), clamped to
+ *     [min_run, slice]: a round of the waiting tasks takes about `latency`.
+ *   - Nothing else may run here: the task keeps its CPU, no draw (ALONE).
+ *   - A wake-up that finds no idle CPU makes a busy CPU the task may use draw
+ *     early: the one whose task has run longest in its quantum (its last CPU
+ *     if that one has run min_run), ended now by an IPI (SCX_KICK_PREEMPT) or
+ *     at its next tick (its slice set to 0), or, if it has not run min_run
+ *     yet, once it has (its slice cut), so a storm of wake-ups cannot become
+ *     a storm of switches. The woken task is in that draw with its
+ *     compensation tickets; the CPU's own task is too, charged what it used.
  *
  * Compensation tickets. A won draw does not buy a fixed amount of CPU: a task
- * may block early, and with tick-granular slice accounting (HZ=250: 4 ms) a
- * hog overruns its slice by a variable amount. Counting wins right but CPU
- * time wrong measured 2.27:1 for 2:1 and 5.80:1 for 5:1. So each task carries
- * f = used / slice of the slice it was last granted (running() to stopping(),
- * summed over preemptions, restarted when prev re-wins in dispatch), and its
- * next key is scaled by f: a task that used half its slice competes with
- * 2 x tickets, one that overran by 20% with tickets / 1.2. Clamped to
- * [1/64, 8] by lotto_comp_q10(). Switchable (lotto_cfg.compensation).
+ * may block early, a wake-up may end its quantum, quanta vary with load, and
+ * with tick-granular accounting (HZ=250: 4 ms) a hog overruns its quantum by
+ * a variable amount. Counting wins right but CPU time wrong measured 2.27:1
+ * for 2:1 and 5.80:1 for 5:1. So each task carries f = used / slice, the CPU
+ * it used since it last took part in a draw (running() to stopping(), summed
+ * over preemptions) against the longest quantum (a fixed reference, so the
+ * charge is the CPU time itself whatever the quantum was), and its next key
+ * is scaled by f: a task that used a quarter of it competes with 4 x tickets.
+ * Clamped to [1/64, 8] by lotto_comp_q10(). Switchable (compensation).
  *
  * Starvation guard. Whatever the ticket skew, no runnable task may wait
  * longer than lotto_cfg.starve_ms (default 5 s; the kernel's watchdog ejects
@@ -80,38 +107,43 @@
  * ones go back to the tail (so dead records behind them keep draining), and a
  * live one older than the bound gets its task moved straight to a CPU it may
  * run on, overriding the draw (LOTTO_STAT_RESCUES). How much this bends the
- * lottery: with slice L and bound B a task of share s waits longer than B in
- * an ideal lottery with probability about (1 - s)^(B/L) per wait. For
+ * lottery: with quantum L and bound B a task of share s waits longer than B
+ * in an ideal lottery with probability about (1 - s)^(B/L) per wait. For
  * L = 20 ms, B = 5 s that is below 1% for s >= 2% and the guard almost never
- * acts; a task with s well below L/B (0.4%) is raised to about one slice per
- * B, i.e. a share floor of ~L/(B + L), taken from everyone else in proportion
- * to their wins (1,000,000:1 with B = 500 ms measured 4.3%, predicted 4.5%).
- * A live record is looked at again after about (waiting tasks /
- * LOTTO_GUARD_LIVE) dispatches, which adds to B on very long queues.
+ * acts; a task with s well below L/B (0.4%) is raised to about one quantum
+ * per B, i.e. a share floor of ~L/(B + L), taken from everyone else in
+ * proportion to their wins (1,000,000:1 with B = 500 ms measured 4.3%,
+ * predicted 4.5%). A live record is looked at again after about (waiting
+ * tasks / LOTTO_GUARD_LIVE) dispatches, which adds to B on very long queues.
  *
- * Several CPUs. Idle CPUs are used at wakeup (select_cpu, direct insert, no
- * contest: nobody waiting may run there or the CPU would not be idle), and
- * enqueue kicks an idle CPU the task may use. Pinned tasks are honoured: a
- * CPU takes only from its own pinned DSQ and, in the shared DSQ, only tasks
- * whose cpumask contains it.
+ * Idle CPUs are used at wakeup (select_cpu, direct insert, no contest:
+ * nobody waiting may run there or the CPU would not be idle), and enqueue
+ * kicks an idle CPU the task may use: no CPU idles while a task that may run
+ * there waits. A CPU takes only from its own pinned DSQ and, in the shared
+ * DSQ, only tasks whose cpumask contains it.
  *
- * Trade-offs we live with: finding the first shared task allowed on c walks
- * past tasks with partial masks that exclude c, as the kernel's own
- * move_to_local would (no partial masks: no walk); a task taken by another
- * CPU between our look and our move is skipped; CPUs from LOTTO_PIN_CPUS up
- * have no pinned group (their pinned tasks wait in the shared DSQ); a full
- * slot table (LOTTO_MAX_TASKS live threads) leaves further tasks on default
- * tickets, without statistics or guard (LOTTO_STAT_NO_SLOT).
+ * Trade-offs we live with: tasks whose mask holds some CPUs but not all wait
+ * in the shared DSQ, and a draw on a CPU they may not use moves the shared
+ * clock under them (close to exact, not exact); two CPUs drawing at the same
+ * moment move the shared clock to the larger of their targets, not by the
+ * sum; finding the first shared task allowed on c walks past tasks with
+ * partial masks that exclude c, as the kernel's own move_to_local would; a
+ * task taken by another CPU between our look and our move is skipped; a
+ * wake-up looks at up to LOTTO_VICTIM_SCAN CPUs for one to draw early; CPUs
+ * from LOTTO_PIN_CPUS up have no pinned group and are never made to draw
+ * early; a full slot table (LOTTO_MAX_TASKS live threads) leaves further
+ * tasks on default tickets, without statistics or guard (LOTTO_STAT_NO_SLOT).
  */
 #include "lotto_common.bpf.h"
 #include "lotto_abi.h"
-#include "lotto_math.h"
+#include "lotto_rules.h"
 
 char _license[] SEC("license") = "GPL";
 
 #define LOTTO_GUARD_SCAN	16	/* wait records popped per dispatch, at most */
 #define LOTTO_GUARD_LIVE	2	/* of which live (rotated) ones, at most */
 #define LOTTO_WAITQ_LEN		(2 * LOTTO_MAX_TASKS)
+#define LOTTO_VICTIM_SCAN	64	/* CPUs a wake-up looks at for an early draw */
 
 /* set by the host between open and load */
 const volatile struct lotto_config lotto_cfg = {
@@ -119,6 +151,10 @@ const volatile struct lotto_config lotto_cfg = {
 	.slice_us = LOTTO_SLICE_US_DEFAULT,
 	.starve_ms = LOTTO_STARVE_MS_DEFAULT,
 	.compensation = 1,
+	.latency_us = LOTTO_LATENCY_US_DEFAULT,
+	.min_run_us = LOTTO_MIN_RUN_US_DEFAULT,
+	.preempt = LOTTO_PREEMPT_DEFAULT,
+	.catchup = 1,
 };
 
 /* read by the host through the mmaped .bss */
@@ -141,6 +177,52 @@ struct vclock {
 struct vclock lotto_vshared;
 struct vclock lotto_vpin[LOTTO_PIN_CPUS];
 u32 lotto_nr_pin;	/* pinned DSQs made by lotto_init: CPUs 0 .. lotto_nr_pin - 1 */
+u32 lotto_nr_cpus;	/* scx_bpf_nr_cpu_ids() */
+
+/*
+ * When the lotto quantum running on each CPU began (0: none), for a wake-up
+ * that looks for a CPU to draw early. Written by that CPU only; read by
+ * wakers elsewhere without a lock: a stale value at worst picks a CPU whose
+ * draw is a little early or late, never a wrong draw.
+ */
+struct cpu_run {
+	u64 start;
+	u64 woke_at;	/* a wake-up asked this CPU for an early draw (lotto_wake_pending) */
+	u64 pad[6];
+};
+struct cpu_run lotto_cpu_run[LOTTO_PIN_CPUS];
+
+/*
+ * The mask keeps the verifier sure of the bound (callers check cpu <
+ * LOTTO_PIN_CPUS already, and clang drops a plain mask as redundant).
+ */
+static __always_inline struct cpu_run *cpu_run_of(u32 cpu)
+{
+	u64 i = cpu;
+
+	asm volatile("%[i] &= %[m]" : [i] "+r"(i) : [m] "i"(LOTTO_PIN_CPUS - 1));
+	return &lotto_cpu_run[i];
+}
+
+/*
+ * A timer per CPU ends quanta that are shorter than the longest one (under
+ * load, lotto_slice_ns; or cut to the minimum run by a wake-up) exactly,
+ * instead of at the next scheduler tick: with HZ=250 a 3 ms quantum would
+ * otherwise last up to 7 ms, and each lost draw of a woken task would cost a
+ * tick. The timer is armed for a quantum (identified by its start, as in
+ * lotto_cpu_run) and kicks the CPU only if that quantum is still running.
+ */
+struct qtimer {
+	struct bpf_timer timer;
+	u64 start;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_PIN_CPUS);
+	__type(key, u32);
+	__type(value, struct qtimer);
+} lotto_qtimers SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -201,10 +283,14 @@ struct {
 
 /* per-task private state */
 struct task_ctx {
-	u64 run_start;		/* running() or prev's re-win; 0 while not running */
+	u64 run_start;		/* running() or a renewed quantum; 0 while not running */
 	u64 wait_start;		/* became runnable or was switched out runnable */
-	u64 slice_used;		/* of the slice last granted, before run_start */
+	u64 used;		/* CPU used since its last draw, before run_start */
+	u64 granted;		/* length of the quantum it is running */
+	u64 pos;		/* shared clock when that quantum began (catch-up) */
+	u32 credit;		/* wins credited by catch-up, not run yet */
 	s32 slot;		/* in lotto_tasks, -1: none */
+	u32 woken;		/* woke up and has not run since */
 };
 
 struct {
@@ -217,6 +303,98 @@ struct {
 static __always_inline u64 slice_ns(void)
 {
 	return (u64)lotto_cfg.slice_us * 1000;
+}
+
+static __always_inline u64 min_run_ns(void)
+{
+	return (u64)lotto_cfg.min_run_us * 1000;
+}
+
+static __always_inline struct task_ctx *ctx_of(struct task_struct *p);
+
+/* the task next in line in a DSQ woke up and has not run since */
+static __always_inline bool head_woken(u64 dsq)
+{
+	struct task_struct *q = scx_bpf_dsq_peek(dsq);
+	struct task_ctx *c;
+
+	if (!q)
+		return false;
+	c = ctx_of(q);
+	return c && c->woken;
+}
+
+/*
+ * The quantum of a task that starts (or keeps) running on cpu now. A woken
+ * task waits for this CPU if a wake-up marked it (and that task has not run
+ * since) or one heads a queue it draws from.
+ */
+static __always_inline u64 quantum_ns(s32 cpu, u64 now)
+{
+	u64 latency = (u64)lotto_cfg.latency_us * 1000;
+	s32 shared = scx_bpf_dsq_nr_queued(LOTTO_DSQ);
+	s32 pinned = 0;
+	bool preempt = lotto_cfg.preempt != LOTTO_PREEMPT_OFF;
+	bool woken = false;
+
+	if (cpu >= 0 && cpu < LOTTO_PIN_CPUS && preempt)
+		woken = lotto_wake_pending(now, READ_ONCE(cpu_run_of(cpu)->woke_at), latency);
+	if (!woken && preempt && shared > 0)
+		woken = head_woken(LOTTO_DSQ);
+	if (cpu >= 0 && (u32)cpu < READ_ONCE(lotto_nr_pin)) {
+		pinned = scx_bpf_dsq_nr_queued(LOTTO_DSQ_PIN_BASE + (u32)cpu);
+		if (pinned > 0 && !woken && preempt)
+			woken = head_woken(LOTTO_DSQ_PIN_BASE + (u32)cpu);
+	}
+	return lotto_slice_ns(latency, min_run_ns(), slice_ns(), shared > 0 ? shared : 0,
+			      pinned > 0 ? pinned : 0, lotto_nr_cpus, woken);
+}
+
+static __always_inline u64 *cpu_run_start(u32 cpu)
+{
+	return &cpu_run_of(cpu)->start;
+}
+
+static __always_inline void cpu_run_set(s32 cpu, u64 start)
+{
+	if (cpu >= 0 && cpu < LOTTO_PIN_CPUS)
+		WRITE_ONCE(*cpu_run_start(cpu), start);
+}
+
+static __always_inline void stat_inc(u32 idx);
+
+static int qtimer_fn(void *map, int *key, struct qtimer *qt)
+{
+	u32 cpu = *key;
+
+	if (cpu < LOTTO_PIN_CPUS && qt->start && READ_ONCE(*cpu_run_start(cpu)) == qt->start) {
+		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+		stat_inc(LOTTO_STAT_TIMER_ENDS);
+	}
+	return 0;
+}
+
+/* end the quantum that began at `start` on cpu in ns from now */
+static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 ns)
+{
+	struct qtimer *qt;
+	u32 k = cpu;
+
+	if (cpu < 0 || cpu >= LOTTO_PIN_CPUS)
+		return;
+	qt = bpf_map_lookup_elem(&lotto_qtimers, &k);
+	if (!qt)
+		return;
+	qt->start = start;
+	bpf_timer_start(&qt->timer, ns, 0);
+}
+
+/* a quantum of q began on cpu at start (running() or a renewal) */
+static __always_inline void quantum_begins(s32 cpu, u64 start, u64 q)
+{
+	cpu_run_set(cpu, start);
+	if (lotto_quantum_timed(q, slice_ns()))
+		qtimer_arm(cpu, start, q);
 }
 
 static __always_inline struct task_ctx *ctx_of(struct task_struct *p)
@@ -318,23 +496,37 @@ static __always_inline u32 task_tickets(const struct task_struct *p, s32 slot)
 	return lotto_clamp_tickets(lotto_cfg.default_tickets);
 }
 
-/*
- * A fresh draw for p: its residual E * f / t above the clock of its group
- * (the key is that clock plus this); f from the slice it last used.
- */
-static __always_inline u64 draw_delta(const struct task_struct *p, struct task_ctx *c,
-				      u64 used_ns)
+/* f for a task that used used_ns since its last draw (1 without compensation) */
+static __always_inline u32 comp_of(u64 used_ns)
+{
+	if (!lotto_cfg.compensation)
+		return LOTTO_COMP_ONE;
+	return lotto_comp_q10(used_ns, slice_ns());
+}
+
+/* tickets and f in force for p's next draw, noted in its slot */
+static __always_inline u32 note_draw(const struct task_struct *p, struct task_ctx *c, u32 f)
 {
 	struct lotto_task_stat *st = slot_stat(c->slot);
 	u32 t = task_tickets(p, c->slot);
-	u32 f = LOTTO_COMP_ONE;
 
-	if (lotto_cfg.compensation)
-		f = lotto_comp_q10(used_ns, slice_ns());
 	if (st) {
 		st->tickets = t;
 		st->comp_q10 = f;
 	}
+	return t;
+}
+
+/*
+ * A fresh draw for p: its residual E * f / t above the clock of its group
+ * (the key is that clock plus this); f from the CPU it used since its last.
+ */
+static __always_inline u64 draw_delta(const struct task_struct *p, struct task_ctx *c,
+				      u64 used_ns)
+{
+	u32 f = comp_of(used_ns);
+	u32 t = note_draw(p, c, f);
+
 	return lotto_key_delta(bpf_get_prandom_u32(), t, f);
 }
 
@@ -465,7 +657,7 @@ static __always_inline bool guard_check(s32 cpu, u64 now)
 
 /* ---- the draw ---- */
 
-enum { WON_NONE, WON_DSQ, WON_PREV, WON_PIN };
+enum { WON_NONE, WON_DSQ, WON_PREV, WON_PIN, WON_ALONE };
 
 /*
  * The winner's residual d moves the clock of every group allowed on this CPU:
@@ -490,8 +682,9 @@ static __always_inline void advance(u64 *vpin, u64 vs, u64 d)
  * The clocks move at once, not at the winner's running(): a prev that lost is
  * enqueued, and draws, before the winner runs, and drawing at an old clock
  * would hand it a head start. Returns WON_DSQ if a waiting task won and now
- * sits on this CPU's local DSQ, WON_PREV if prev won, WON_NONE if nothing
- * here could run.
+ * sits on this CPU's local DSQ, WON_PREV if prev won, WON_ALONE if prev
+ * was the only task that may run here (no draw, no clock moves), WON_NONE if
+ * nothing here could run.
  *
  * A global function: the verifier checks it once, with unknown arguments,
  * not again for every path into dispatch. Inlined (twice) it took dispatch
@@ -504,6 +697,7 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
 	u64 *vpin = NULL;
 	u64 best_d = prev_d;
 	int best = with_prev ? WON_PREV : WON_NONE;
+	bool others = false;	/* some task other than prev may run here */
 
 	if (cpu >= 0 && (u32)cpu < READ_ONCE(lotto_nr_pin) && cpu < LOTTO_PIN_CPUS) {
 		vpin = group_clock(cpu);
@@ -512,6 +706,7 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
 		if (q && bpf_cpumask_test_cpu(cpu, q->cpus_ptr)) {
 			u64 d = lotto_residual(q->scx.dsq_vtime, READ_ONCE(*vpin));
 
+			others = true;
 			if (best == WON_NONE || lotto_key_before(d, best_d)) {
 				best = WON_PIN;
 				best_d = d;
@@ -530,6 +725,7 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
 
 		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
 			continue;
+		others = true;
 		d = lotto_residual(q->scx.dsq_vtime, vs);
 		if (best != WON_NONE && !lotto_key_before(d, best_d))
 			break;	/* lost; the tasks behind it hold larger keys */
@@ -550,9 +746,117 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
 		best = WON_PREV;
 		best_d = prev_d;
 	}
-	if (best == WON_PREV)
+	if (best == WON_PREV) {
+		if (!others)
+			return WON_ALONE;
 		advance(vpin, vs, best_d);
+	}
 	return best;
+}
+
+/* ---- catch-up and early draws ---- */
+
+__noinline __u64 lotto_key_delta_g(__u32 r, __u32 tickets, __u32 comp_q10)
+{
+	return lotto_key_delta(r, tickets, comp_q10);
+}
+
+/*
+ * prev's quantum ended: count the wins its race had while it ran (the shared
+ * clock's move since pos, lotto_catchup) into its credit, and restart the
+ * count from here. A global function, checked once by the verifier.
+ */
+__noinline u32 catch_up(struct task_struct *prev __arg_trusted, u32 f)
+{
+	struct task_ctx *c;
+	u64 v;
+	u32 n, room;
+
+	if (!prev)
+		return 0;
+	c = ctx_of(prev);
+	if (!c)
+		return 0;
+	v = READ_ONCE(lotto_vshared.v);
+	room = c->credit < LOTTO_CATCHUP_MAX ? LOTTO_CATCHUP_MAX - c->credit : 0;
+	n = lotto_catchup(lotto_residual(v, c->pos), task_tickets(prev, c->slot), f, room, NULL);
+	c->credit += n;
+	c->pos = v;
+	if (n) {
+		u32 zero = 0;
+		u64 *cnt = bpf_map_lookup_elem(&lotto_stats, &zero);
+
+		if (cnt)
+			cnt[LOTTO_STAT_CATCHUP] += n;
+	}
+	return c->credit;
+}
+
+/*
+ * A woken task found no idle CPU: make a busy CPU it may use draw early
+ * (lotto_victim_score, lotto_wake_action), so that it competes in a draw
+ * soon instead of after a whole quantum. Looks at up to LOTTO_VICTIM_SCAN of
+ * its CPUs, starting at its last one.
+ */
+__noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
+{
+	struct task_struct *curr;
+	s32 last, best = -1;
+	u64 best_score = 0, best_ran = 0, best_start = 0;
+	u32 nr = READ_ONCE(lotto_nr_cpus);
+	int i;
+
+	if (!p)
+		return;
+	last = scx_bpf_task_cpu(p);
+	if (last < 0 || (u32)last >= nr)
+		last = 0;
+	bpf_for(i, 0, LOTTO_VICTIM_SCAN) {
+		u32 cpu;
+		u64 start, ran, score;
+
+		if ((u32)i >= nr)
+			break;
+		cpu = ((u32)last + (u32)i) % nr;
+		if (cpu >= LOTTO_PIN_CPUS || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		start = READ_ONCE(*cpu_run_start(cpu));
+		ran = start && now > start ? now - start : 0;
+		score = lotto_victim_score(ran, start != 0, cpu == (u32)last, min_run_ns());
+		if (score > best_score) {
+			best_score = score;
+			best_ran = ran;
+			best_start = start;
+			best = cpu;
+		}
+	}
+	if (best_score)
+		WRITE_ONCE(cpu_run_of(best)->woke_at, now);	/* short quanta until it runs */
+	switch (lotto_wake_action(best_score, best_ran, min_run_ns())) {
+	case LOTTO_WAKE_NOW:
+		if (lotto_cfg.preempt == LOTTO_PREEMPT_KICK) {
+			scx_bpf_kick_cpu(best, SCX_KICK_PREEMPT);
+		} else {
+			curr = scx_bpf_cpu_curr(best);
+			if (curr)
+				scx_bpf_task_set_slice(curr, 0);
+		}
+		stat_inc(LOTTO_STAT_WAKE_PREEMPTS);
+		break;
+	case LOTTO_WAKE_SHRINK:
+		if (lotto_cfg.preempt == LOTTO_PREEMPT_KICK) {
+			/* exactly when it has run min_run (lotto_qtimers) */
+			qtimer_arm(best, best_start, min_run_ns() - best_ran);
+		} else {
+			curr = scx_bpf_cpu_curr(best);
+			if (curr)
+				scx_bpf_task_set_slice(curr, min_run_ns() - best_ran);
+		}
+		stat_inc(LOTTO_STAT_WAKE_SHRINKS);
+		break;
+	default:
+		break;
+	}
 }
 
 /* ---- ops ---- */
@@ -567,7 +871,7 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 		struct task_ctx *c = ctx_of(p);
 
 		if (c)
-			c->slice_used = 0;
+			c->used = 0;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns(), 0);
 		stat_inc(LOTTO_STAT_DIRECT);
 	}
@@ -589,23 +893,50 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 		return;
 	}
-	key += draw_delta(p, c, c->slice_used);
-	c->slice_used = 0;
+	key += draw_delta(p, c, c->used);
+	c->used = 0;
+	c->woken = (enq_flags & SCX_ENQ_WAKEUP) != 0;
 	guard_note_wait(p, c->slot, now, dsq);
 	scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 
 	/* an idle CPU that may run p would otherwise sleep through the draw */
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu >= 0)
+	if (cpu >= 0) {
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		return;
+	}
+	if ((enq_flags & SCX_ENQ_WAKEUP) && lotto_cfg.preempt != LOTTO_PREEMPT_OFF)
+		wake_preempt(p, now);
+}
+
+/* prev keeps the CPU for a new quantum, charged from now */
+static __always_inline void renew(s32 cpu, struct task_struct *prev, struct task_ctx *pc, u64 now,
+				  bool won)
+{
+	struct lotto_task_stat *st = slot_stat(pc->slot);
+	u64 q = quantum_ns(cpu, now);
+
+	if (st) {
+		if (pc->run_start)
+			st->runtime_ns += now - pc->run_start;
+		if (won)
+			st->wins++;
+	}
+	pc->run_start = now;
+	pc->used = 0;
+	pc->granted = q;
+	pc->pos = READ_ONCE(lotto_vshared.v);
+	prev->scx.slice = q;
+	quantum_begins(cpu, now, q);
 }
 
 void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u64 now = bpf_ktime_get_ns();
-	struct lotto_task_stat *st;
 	struct task_ctx *pc = NULL;
-	u64 used;
+	u64 stint, used;
+	s32 shared, pinned = 0;
+	u32 f, credit = 0;
 	int won;
 
 	if (guard_check(cpu, now))
@@ -623,28 +954,46 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 
-	/* prev's slice ended and it is still runnable: it draws too */
-	used = pc->slice_used + (pc->run_start ? now - pc->run_start : 0);
-	/* a fresh draw: its residual is the whole of it */
-	stat_inc(LOTTO_STAT_DRAWS);
-	won = take_winner(cpu, true, draw_delta(prev, pc, used));
+	/* prev's quantum ended (or was cut short) and it is still runnable */
+	stint = pc->run_start ? now - pc->run_start : 0;
+	used = pc->used + stint;
+	f = comp_of(used);
+	if (lotto_cfg.catchup && pin_cpu_of(prev) < 0)
+		credit = catch_up(prev, f);
+	shared = scx_bpf_dsq_nr_queued(LOTTO_DSQ);
+	if ((u32)cpu < READ_ONCE(lotto_nr_pin))
+		pinned = scx_bpf_dsq_nr_queued(LOTTO_DSQ_PIN_BASE + (u32)cpu);
+	switch (lotto_prev_action(shared > 0 || pinned > 0, pinned > 0, credit, stint >= pc->granted)) {
+	case LOTTO_PREV_ALONE:
+		renew(cpu, prev, pc, now, false);
+		stat_inc(LOTTO_STAT_ALONE);
+		return;
+	case LOTTO_PREV_CREDIT:
+		pc->credit--;
+		renew(cpu, prev, pc, now, true);
+		stat_inc(LOTTO_STAT_CREDIT_RUNS);
+		return;
+	default:
+		break;
+	}
+
+	/* a fresh draw for prev: its residual is the whole of it */
+	won = take_winner(cpu, true, lotto_key_delta(bpf_get_prandom_u32(), note_draw(prev, pc, f), f));
 	if (won == WON_DSQ) {
+		stat_inc(LOTTO_STAT_DRAWS);
 		stat_inc(LOTTO_STAT_DISPATCHES);
+		return;
+	}
+	if (won == WON_ALONE) {
+		/* the waiting tasks may not run here (partial masks) */
+		renew(cpu, prev, pc, now, false);
+		stat_inc(LOTTO_STAT_ALONE);
 		return;
 	}
 	if (won != WON_PREV)
 		return;
-
-	/* prev won: a new slice, charged from now */
-	st = slot_stat(pc->slot);
-	if (st) {
-		if (pc->run_start)
-			st->runtime_ns += now - pc->run_start;
-		st->wins++;
-	}
-	pc->run_start = now;
-	pc->slice_used = 0;
-	prev->scx.slice = slice_ns();
+	stat_inc(LOTTO_STAT_DRAWS);
+	renew(cpu, prev, pc, now, true);
 	stat_inc(LOTTO_STAT_PREV_WINS);
 }
 
@@ -661,17 +1010,27 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 	struct task_ctx *c = ctx_of(p);
 	struct lotto_task_stat *st;
 	u64 now = bpf_ktime_get_ns();
+	s32 cpu = bpf_get_smp_processor_id();
+	u64 q;
 
 	if (!c)
 		return;
+	if (c->woken && cpu < LOTTO_PIN_CPUS)
+		WRITE_ONCE(cpu_run_of(cpu)->woke_at, 0);	/* the woken task runs */
+	c->woken = 0;
+	q = quantum_ns(cpu, now);
+	p->scx.slice = q;
+	c->granted = q;
 	c->run_start = now;
+	c->pos = READ_ONCE(lotto_vshared.v);
+	quantum_begins(cpu, now, q);
 	guard_wait_over(c->slot);
 
 	st = slot_stat(c->slot);
 	if (!st)
 		return;
 	st->wins++;
-	st->last_cpu = bpf_get_smp_processor_id();
+	st->last_cpu = cpu;
 	if (c->wait_start) {
 		u64 w = now - c->wait_start;
 
@@ -691,13 +1050,16 @@ void BPF_STRUCT_OPS(lotto_stopping, struct task_struct *p, bool runnable)
 	u64 now = bpf_ktime_get_ns();
 	u64 used;
 
+	cpu_run_set(bpf_get_smp_processor_id(), 0);
 	if (!c || !c->run_start)
 		return;
 	used = now - c->run_start;
-	c->slice_used += used;
+	c->used += used;
 	c->run_start = 0;
 	if (runnable)
 		c->wait_start = now;
+	else
+		c->credit = 0;	/* credit is for a task that stays runnable */
 	st = slot_stat(c->slot);
 	if (st)
 		st->runtime_ns += used;
@@ -715,7 +1077,8 @@ s32 BPF_STRUCT_OPS(lotto_init_task, struct task_struct *p, struct scx_init_task_
 	c->slot = -1;
 	c->run_start = 0;
 	c->wait_start = 0;
-	c->slice_used = slice_ns();	/* no history yet: its first draw is at f = 1 */
+	c->used = lotto_first_used_ns(min_run_ns());	/* no history yet */
+	c->granted = slice_ns();
 
 	if (bpf_map_pop_elem(&lotto_free_slots, &slot)) {
 		stat_inc(LOTTO_STAT_NO_SLOT);
@@ -771,10 +1134,23 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 	if (nr_pin > LOTTO_PIN_CPUS)
 		nr_pin = LOTTO_PIN_CPUS;
 	bpf_for(i, 0, nr_pin) {
+		struct qtimer *qt;
+		u32 k = i;
+
 		ret = scx_bpf_create_dsq(LOTTO_DSQ_PIN_BASE + i, -1);
 		if (ret)
 			return ret;
+		qt = bpf_map_lookup_elem(&lotto_qtimers, &k);
+		if (!qt)
+			return -ENOMEM;
+		ret = bpf_timer_init(&qt->timer, &lotto_qtimers, CLOCK_MONOTONIC);
+		if (ret)
+			return ret;
+		ret = bpf_timer_set_callback(&qt->timer, qtimer_fn);
+		if (ret)
+			return ret;
 	}
+	lotto_nr_cpus = scx_bpf_nr_cpu_ids();
 	lotto_nr_pin = nr_pin;	/* last: enqueue uses pinned DSQs only once they exist */
 	/* the last pushed pops first: slot 0 */
 	bpf_for(i, 0, LOTTO_MAX_TASKS) {

@@ -31,7 +31,7 @@
 #define LOTTO_STATIC_ASSERT _Static_assert
 #endif
 
-#define LOTTO_ABI_VERSION	1
+#define LOTTO_ABI_VERSION	2
 #define LOTTO_OPS_NAME		"lotto"
 
 #define LOTTO_MAX_TASKS		131072	/* slots: lotto tasks alive at once */
@@ -41,9 +41,15 @@
 #define LOTTO_TICKETS_MAX	1000000
 #define LOTTO_TICKETS_DEFAULT	100
 
-#define LOTTO_SLICE_US_DEFAULT	20000	/* 20 ms */
+#define LOTTO_SLICE_US_DEFAULT	20000	/* 20 ms: the longest quantum */
 #define LOTTO_SLICE_US_MIN	100
 #define LOTTO_SLICE_US_MAX	1000000
+/* quanta shrink with load: latency / (tasks waiting per CPU + 1), >= min_run */
+#define LOTTO_LATENCY_US_DEFAULT 10000
+#define LOTTO_MIN_RUN_US_DEFAULT 500	/* also the least a wake-up lets a task run */
+/* compensation charges use against the longest quantum, within [1/1024, 8] of
+ * it (lotto_math.h): the shortest quantum must be at least 1/1024 of it */
+#define LOTTO_SLICE_RANGE	1024
 #define LOTTO_STARVE_MS_DEFAULT	5000	/* kernel watchdog ejects at 30 s */
 #define LOTTO_STARVE_MS_MIN	10
 #define LOTTO_STARVE_MS_MAX	20000
@@ -51,13 +57,25 @@
 #define LOTTO_DSQ		0x10770	/* tasks that may run on more than one CPU */
 #define LOTTO_DSQ_PIN_BASE	0x20000	/* + c: tasks pinned to CPU c alone */
 
+/* how a wake-up makes a busy CPU draw early (lotto_config.preempt) */
+enum lotto_preempt_mode {
+	LOTTO_PREEMPT_OFF,	/* it does not: the woken task waits for a quantum's end */
+	LOTTO_PREEMPT_TICK,	/* end the quantum at that CPU's next tick (no IPI) */
+	LOTTO_PREEMPT_KICK,	/* end it now: an IPI (SCX_KICK_PREEMPT) */
+};
+#define LOTTO_PREEMPT_DEFAULT	LOTTO_PREEMPT_KICK
+
 /* Load-time settings: the BPF program's `const volatile struct lotto_config
  * lotto_cfg` in .rodata, set by the host between open and load. */
 struct lotto_config {
 	__u32 default_tickets;	/* tasks without a lotto_ctl entry */
-	__u32 slice_us;
+	__u32 slice_us;		/* longest quantum; compensation's reference */
 	__u32 starve_ms;	/* starvation guard bound */
 	__u32 compensation;	/* 1: compensation tickets on */
+	__u32 latency_us;	/* quanta shrink with load towards this round time */
+	__u32 min_run_us;	/* shortest quantum; least run before a wake-up draw */
+	__u32 preempt;		/* enum lotto_preempt_mode */
+	__u32 catchup;		/* 1: running tasks are credited the wins they missed */
 };
 
 /* One slot of lotto_tasks. pid == 0 means the slot is free. */
@@ -86,16 +104,39 @@ struct lotto_ctl {
 	__u32 tickets;
 };
 
+/* The global counters: X(ID, "name", "what it counts"). One list makes the
+ * enum here and every table of names on the host side. */
+#define LOTTO_STATS(X) \
+	X(DRAWS, "draws", "decisions made by a draw") \
+	X(ENQUEUES, "enqueues", "tasks queued to wait for a draw") \
+	X(DISPATCHES, "dispatches", "waiting tasks moved to a CPU") \
+	X(PREV_WINS, "prev_wins", "draws won by the task whose quantum ended") \
+	X(DIRECT, "direct", "wake-ups onto an idle CPU, no draw needed") \
+	X(RESCUES, "rescues", "starvation guard overrode the draw") \
+	X(NO_SLOT, "no_slot", "tasks without a stats slot (table full)") \
+	X(ALONE, "alone", "quanta renewed without a draw: nothing else may run there") \
+	X(CATCHUP, "catchup", "wins credited to a task that was running meanwhile") \
+	X(CREDIT_RUNS, "credit_runs", "quanta run on such a credit, no draw") \
+	X(WAKE_PREEMPTS, "wake_preempts", "wake-ups that ended a running quantum early") \
+	X(WAKE_SHRINKS, "wake_shrinks", "wake-ups that cut a quantum to the minimum run") \
+	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick")
+
 enum lotto_stat_idx {
-	LOTTO_STAT_DRAWS,	/* dispatch decisions made by a draw */
-	LOTTO_STAT_ENQUEUES,
-	LOTTO_STAT_DISPATCHES,	/* tasks moved to a CPU from the lottery DSQ */
-	LOTTO_STAT_PREV_WINS,	/* the task whose slice ended won again */
-	LOTTO_STAT_DIRECT,	/* woke onto an idle CPU, no contest */
-	LOTTO_STAT_RESCUES,	/* starvation guard overrode the draw */
-	LOTTO_STAT_NO_SLOT,	/* tasks without a stats slot (table full) */
+#define LOTTO_STAT_ENUM(id, name, help) LOTTO_STAT_##id,
+	LOTTO_STATS(LOTTO_STAT_ENUM)
+#undef LOTTO_STAT_ENUM
 	LOTTO_STAT_NR,
 };
+
+#ifndef __bpf__
+/* the counters' names and meanings, in enum order (user space) */
+#define LOTTO_STAT_NAME(id, name, help) name,
+static const char *const lotto_stat_names[LOTTO_STAT_NR] = { LOTTO_STATS(LOTTO_STAT_NAME) };
+#undef LOTTO_STAT_NAME
+#define LOTTO_STAT_HELP(id, name, help) help,
+static const char *const lotto_stat_help[LOTTO_STAT_NR] = { LOTTO_STATS(LOTTO_STAT_HELP) };
+#undef LOTTO_STAT_HELP
+#endif
 
 #define LOTTO_EXIT_REASON_LEN	128
 #define LOTTO_EXIT_MSG_LEN	1024
@@ -111,7 +152,7 @@ struct lotto_exit_info {
 
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_task_stat) == 104, "lotto_task_stat layout");
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_ctl) == 8, "lotto_ctl layout");
-LOTTO_STATIC_ASSERT(sizeof(struct lotto_config) == 16, "lotto_config layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_config) == 32, "lotto_config layout");
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_exit_info) == 16 + LOTTO_EXIT_REASON_LEN + LOTTO_EXIT_MSG_LEN,
 	       "lotto_exit_info layout");
 

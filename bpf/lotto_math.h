@@ -41,7 +41,7 @@
 
 /* compensation factor f in Q10: 1024 = the whole slice was used */
 #define LOTTO_COMP_ONE		1024u
-#define LOTTO_COMP_MIN		16u	/* f >= 1/64: tickets / f <= 64 x tickets */
+#define LOTTO_COMP_MIN		1u	/* f >= 1/1024: tickets / f <= 1024 x tickets */
 #define LOTTO_COMP_MAX		8192u	/* f <= 8 */
 
 /* -ln((r + 1) / 2^32) in Q16. 0 <= result <= 22.18 * 65536. */

@@ -27,13 +27,9 @@ const char *to_string(ErrorCode c)
 
 const char *stat_name(int idx)
 {
-	static const char *const names[LOTTO_STAT_NR] = {
-		"draws", "enqueues", "dispatches", "prev_wins", "direct", "rescues", "no_slot",
-	};
-	static_assert(LOTTO_STAT_NR == 7, "name the new counter here and in docs/protocol.md");
 	if (idx < 0 || idx >= LOTTO_STAT_NR)
 		return "?";
-	return names[idx];
+	return lotto_stat_names[idx];
 }
 
 } // namespace lotto::control

@@ -17,6 +17,7 @@ extern "C" {
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lotto {
@@ -35,9 +36,13 @@ struct ExitInfo {
 
 struct BackendConfig {
 	uint32_t default_tickets = LOTTO_TICKETS_DEFAULT;
-	uint32_t slice_us = LOTTO_SLICE_US_DEFAULT;
+	uint32_t slice_us = LOTTO_SLICE_US_DEFAULT;	// the longest quantum
+	uint32_t latency_us = LOTTO_LATENCY_US_DEFAULT;	// quanta shrink with load towards it
+	uint32_t min_run_us = LOTTO_MIN_RUN_US_DEFAULT;	// shortest quantum / run before a wake-up draw
+	lotto_preempt_mode preempt = LOTTO_PREEMPT_DEFAULT;
 	uint32_t starve_ms = LOTTO_STARVE_MS_DEFAULT;
 	bool compensation = true;
+	bool catchup = true;
 	bool verbose = false;
 	// sim only
 	std::string workload;		// path of a workload file
@@ -88,6 +93,13 @@ public:
 
 // The settings both backends share, checked the same way (one line per error).
 Result<void> check_backend_config(const BackendConfig &cfg);
+// "off", "tick", "kick" (and back: nullopt for anything else)
+const char *preempt_name(lotto_preempt_mode m);
+std::optional<lotto_preempt_mode> preempt_from_name(std::string_view s);
+// the scheduling settings in one line, for start-up logs
+std::string describe_timing(const BackendConfig &cfg);
+// the lotto_config the BPF core is loaded with
+lotto_config bpf_config(const BackendConfig &cfg);
 
 std::unique_ptr<Backend> make_kernel_backend(const BackendConfig &cfg);
 std::unique_ptr<Backend> make_sim_backend(const BackendConfig &cfg);

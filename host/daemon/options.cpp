@@ -1,5 +1,6 @@
 #include "daemon/options.h"
 
+#include <algorithm>
 #include <charconv>
 #include <getopt.h>
 #include <spdlog/spdlog.h>
@@ -20,7 +21,20 @@ const char *usage()
 	       "  --backend B          kernel (sched_ext), sim (simulated machine) or auto\n"
 	       "                       (kernel when this kernel has sched_ext; default)\n"
 	       "  --default-tickets N  tickets of tasks nobody set (1..1000000, default 100)\n"
-	       "  --slice-us N         time slice in microseconds (100..1000000, default 20000)\n"
+	       "  --slice-us N         the longest quantum in microseconds (100..1000000,\n"
+	       "                       default 20000); also what compensation charges against\n"
+	       "  --latency-us N       quanta shrink with load: latency / (tasks waiting per\n"
+	       "                       CPU + 1), so a round of them takes about N us\n"
+	       "                       (default 10000; at least --min-run-us)\n"
+	       "  --min-run-us N       shortest quantum, and the least a task runs before a\n"
+	       "                       wake-up may make its CPU draw early (default 500 or\n"
+	       "                       the slice if shorter; at least slice / 1024)\n"
+	       "  --preempt MODE       how a wake-up that finds no idle CPU makes a busy CPU\n"
+	       "                       draw early: kick (an IPI, now; default), tick (at its\n"
+	       "                       next timer tick, no IPI) or off\n"
+	       "  --no-catchup         do not credit running tasks with the draws they missed\n"
+	       "                       on other CPUs (shares are then per decision, not\n"
+	       "                       tickets / sum; for experiments)\n"
 	       "  --starve-ms N        no runnable task waits longer than this (10..20000,\n"
 	       "                       default 5000); bends the lottery only past the bound\n"
 	       "  --no-compensation    disable compensation tickets (for experiments)\n"
@@ -66,13 +80,18 @@ static Result<T> parse_num(const char *flag, const char *s, T lo, T hi)
 static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
-	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY };
+	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY,
+	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
 		{"slice-us", required_argument, nullptr, O_SLICE},
 		{"starve-ms", required_argument, nullptr, O_STARVE},
 		{"no-compensation", no_argument, nullptr, O_NOCOMP},
+		{"latency-us", required_argument, nullptr, O_LATENCY},
+		{"min-run-us", required_argument, nullptr, O_MINRUN},
+		{"preempt", required_argument, nullptr, O_PREEMPT},
+		{"no-catchup", no_argument, nullptr, O_NOCATCHUP},
 		{"workload", required_argument, nullptr, O_WORKLOAD},
 		{"sim-cpus", required_argument, nullptr, O_SIMCPUS},
 		{"sim-speed", required_argument, nullptr, O_SIMSPEED},
@@ -127,6 +146,31 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		}
 		case O_NOCOMP:
 			o.backend_cfg.compensation = false;
+			break;
+		case O_LATENCY: {
+			auto v = parse_num<uint32_t>("--latency-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX);
+			if (!v)
+				return v.error();
+			o.backend_cfg.latency_us = *v;
+			break;
+		}
+		case O_MINRUN: {
+			auto v = parse_num<uint32_t>("--min-run-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX);
+			if (!v)
+				return v.error();
+			o.backend_cfg.min_run_us = *v;
+			o.min_run_set = true;
+			break;
+		}
+		case O_PREEMPT: {
+			auto m = preempt_from_name(optarg);
+			if (!m)
+				return err(std::string("--preempt: '") + optarg + "' is not one of off, tick, kick");
+			o.backend_cfg.preempt = *m;
+			break;
+		}
+		case O_NOCATCHUP:
+			o.backend_cfg.catchup = false;
 			break;
 		case O_WORKLOAD:
 			o.backend_cfg.workload = optarg;
@@ -274,6 +318,9 @@ Result<Options> parse_options(int argc, char **argv)
 	}
 	if (auto r = parse_args(argc, argv, o); !r)
 		return r.error();
+	// the default minimum run follows a slice set shorter than it
+	if (!o.min_run_set)
+		o.backend_cfg.min_run_us = std::min(o.backend_cfg.min_run_us, o.backend_cfg.slice_us);
 	return o;
 }
 

@@ -22,6 +22,7 @@ struct Options {
 	bool unsafe_policies = false;		// io/os/ffi/... for policies
 	double policy_budget = 0.5;		// fraction of a policy's interval
 	uint32_t policy_mem_mb = 64;
+	bool min_run_set = false;		// --min-run-us given (else it follows the slice)
 	bool help = false;
 	bool version = false;
 };

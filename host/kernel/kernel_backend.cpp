@@ -133,11 +133,7 @@ Result<void> KernelBackend::open_and_configure()
 	auto *data = static_cast<char *>(bpf_map__initial_value(cfg_var->map, &sz));
 	if (!data || cfg_var->offset + cfg_var->size > sz)
 		return err("cannot reach lotto_cfg in the BPF object's .rodata");
-	lotto_config c{};
-	c.default_tickets = cfg_.default_tickets;
-	c.slice_us = cfg_.slice_us;
-	c.starve_ms = cfg_.starve_ms;
-	c.compensation = cfg_.compensation ? 1 : 0;
+	lotto_config c = bpf_config(cfg_);
 	memcpy(data + cfg_var->offset, &c, sizeof(c));
 	return {};
 }
@@ -255,10 +251,8 @@ Result<void> KernelBackend::start()
 		stop();
 		return r;
 	}
-	spdlog::info("lotto attached: {} CPUs, slice {} us, default tickets {}, compensation {}, "
-		     "starvation bound {} ms (state {}, ops {})",
-		     nr_cpus(), cfg_.slice_us, cfg_.default_tickets, cfg_.compensation ? "on" : "off",
-		     cfg_.starve_ms, scx_state().value_or("?"), scx_root_ops().value_or("?"));
+	spdlog::info("lotto attached: {} CPUs, {} (state {}, ops {})", nr_cpus(), describe_timing(cfg_),
+		     scx_state().value_or("?"), scx_root_ops().value_or("?"));
 	return {};
 }
 

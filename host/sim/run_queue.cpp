@@ -23,7 +23,7 @@ bool RunQueue::ByWait::operator()(const Entry &a, const Entry &b) const
 	return a.task < b.task;
 }
 
-RunQueue::RunQueue(uint32_t nr_cpus) : cpu_groups_(nr_cpus) {}
+RunQueue::RunQueue(uint32_t nr_cpus) : cpu_groups_(nr_cpus), single_of_(nr_cpus, -1) {}
 
 uint32_t RunQueue::group_of(const CpuSet &allowed)
 {
@@ -31,8 +31,12 @@ uint32_t RunQueue::group_of(const CpuSet &allowed)
 	if (auto it = index_.find(n); it != index_.end())
 		return it->second;
 	uint32_t id = uint32_t(groups_.size());
-	groups_.push_back(Group{n, 0, {}, {}});
+	groups_.push_back(Group{n, 0, n.count() == 1, {}, {}});
 	index_.emplace(n, id);
+	if (n.count() == 1)
+		for (uint32_t c = 0; c < cpu_groups_.size(); c++)
+			if (n.test(c))
+				single_of_[c] = id;
 	for (uint32_t c = 0; c < cpu_groups_.size(); c++)
 		if (n.test(c))
 			cpu_groups_[c].push_back(id);
@@ -45,12 +49,15 @@ void RunQueue::push(const Entry &e)
 	g.by_key.insert(e);
 	g.by_wait.insert(e);
 	size_++;
+	pinned_ += g.single;
 }
 
 void RunQueue::erase(const Entry &e)
 {
 	Group &g = groups_[e.group];
-	size_ -= g.by_key.erase(e);
+	size_t n = g.by_key.erase(e);
+	size_ -= n;
+	pinned_ -= g.single ? n : 0;
 	g.by_wait.erase(e);
 }
 
@@ -70,6 +77,12 @@ std::optional<RunQueue::Entry> RunQueue::min_key(uint32_t cpu) const
 		}
 	}
 	return best;
+}
+
+uint32_t RunQueue::waiting_pinned(uint32_t cpu) const
+{
+	int64_t g = single_of_[cpu];
+	return g < 0 ? 0 : uint32_t(groups_[size_t(g)].by_key.size());
 }
 
 void RunQueue::advance(uint32_t cpu, uint64_t d)

@@ -57,8 +57,20 @@ public:
 	std::optional<Entry> min_key(uint32_t cpu) const;
 	// the waiting task allowed on `cpu` that has waited longest
 	std::optional<Entry> oldest(uint32_t cpu) const;
+	// whether pred(task) holds for the head (smallest key) of a group `cpu` draws from
+	template <typename Pred> bool any_head(uint32_t cpu, Pred pred) const
+	{
+		for (uint32_t id : cpu_groups_[cpu])
+			if (!groups_[id].by_key.empty() && pred(groups_[id].by_key.begin()->task))
+				return true;
+		return false;
+	}
 
 	size_t size() const { return size_; }
+	// waiting tasks the way the BPF core counts them for a quantum: those
+	// allowed on several CPUs (its shared DSQ) and those pinned to `cpu`
+	uint32_t waiting_shared() const { return uint32_t(size_ - pinned_); }
+	uint32_t waiting_pinned(uint32_t cpu) const;
 
 private:
 	struct ByKey {
@@ -70,6 +82,7 @@ private:
 	struct Group {
 		CpuSet cpus;
 		uint64_t vtime = 0;
+		bool single = false;	// exactly one CPU
 		std::set<Entry, ByKey> by_key;
 		std::set<Entry, ByWait> by_wait;
 	};
@@ -77,7 +90,9 @@ private:
 	std::vector<Group> groups_;
 	std::map<CpuSet, uint32_t> index_;
 	std::vector<std::vector<uint32_t>> cpu_groups_;	// per CPU: groups that include it
+	std::vector<int64_t> single_of_;		// per CPU: its one-CPU group, -1: none yet
 	size_t size_ = 0;
+	size_t pinned_ = 0;				// waiting in one-CPU groups
 };
 
 } // namespace lotto::sim

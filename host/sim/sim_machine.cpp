@@ -25,7 +25,8 @@ Result<void> check_config(const BackendConfig &cfg)
 } // namespace
 
 SimMachine::SimMachine(const BackendConfig &cfg, SlotTable slots, RunQueue rq, uint32_t nr_cpus)
-	: cfg_(cfg), slice_ns_(uint64_t(cfg.slice_us) * 1000), starve_ns_(uint64_t(cfg.starve_ms) * 1000000),
+	: cfg_(cfg), slice_ns_(uint64_t(cfg.slice_us) * 1000), latency_ns_(uint64_t(cfg.latency_us) * 1000),
+	  min_run_ns_(uint64_t(cfg.min_run_us) * 1000), starve_ns_(uint64_t(cfg.starve_ms) * 1000000),
 	  slots_(std::move(slots)), rq_(std::move(rq)), cpus_(nr_cpus), idle_(nr_cpus)
 {
 	rng_.s = cfg.sim_seed;
@@ -171,6 +172,7 @@ void SimMachine::start(uint32_t t)
 		cpus_[0].stat[LOTTO_STAT_NO_SLOT]++;
 	}
 	alive_++;
+	th.used = lotto_first_used_ns(min_run_ns_);	// no history yet
 	wake(t);
 }
 
@@ -185,10 +187,70 @@ void SimMachine::wake(uint32_t t)
 		cpus_[c].stat[LOTTO_STAT_DIRECT]++;
 		if (th.slot != kNoSlot)
 			slots_.at(th.slot).tickets = slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets);
+		th.used = 0;	// as the core's select_cpu: no draw, nothing to charge
 		run_on(uint32_t(c), t, false);
 		return;
 	}
 	enqueue(t, draw_key(t), th.last_cpu);
+	th.woken = true;
+	if (cfg_.preempt != LOTTO_PREEMPT_OFF)
+		wake_preempt(t);
+}
+
+// A woken task found no idle CPU: the CPU lotto_victim_score picks among
+// those it may use draws early (lotto_wake_action), as in the core.
+void SimMachine::wake_preempt(uint32_t t)
+{
+	const Thread &th = threads_[t];
+	const CpuSet &allowed = rq_.group_cpus(th.group);
+	int64_t best = -1;
+	uint64_t best_score = 0, best_ran = 0;
+	for (uint32_t i = 0; i < nr_cpus(); i++) {
+		uint32_t c = (th.last_cpu + i) % nr_cpus();
+		if (!allowed.test(c))
+			continue;
+		bool running = cpus_[c].cur >= 0;
+		uint64_t ran = running ? now_ - threads_[size_t(cpus_[c].cur)].stint_start : 0;
+		uint64_t score = lotto_victim_score(ran, running, c == th.last_cpu, min_run_ns_);
+		if (score > best_score) {
+			best_score = score;
+			best_ran = ran;
+			best = c;
+		}
+	}
+	if (best_score)
+		cpus_[size_t(best)].woke_at = now_;	// short quanta until it runs
+	switch (lotto_wake_action(best_score, best_ran, min_run_ns_)) {
+	case LOTTO_WAKE_NOW:
+		cpus_[size_t(best)].stat[LOTTO_STAT_WAKE_PREEMPTS]++;
+		end_stint_at(uint32_t(best), cfg_.preempt == LOTTO_PREEMPT_KICK ? now_ : tick_after(now_));
+		break;
+	case LOTTO_WAKE_SHRINK: {
+		cpus_[size_t(best)].stat[LOTTO_STAT_WAKE_SHRINKS]++;
+		uint64_t at = now_ + (min_run_ns_ - best_ran);	// kick: its timer, exactly
+		end_stint_at(uint32_t(best), cfg_.preempt == LOTTO_PREEMPT_KICK ? at : tick_after(at));
+		break;
+	}
+	case LOTTO_WAKE_NONE:
+		break;
+	}
+}
+
+// Move the running stint's end on `cpu` earlier (never later).
+void SimMachine::end_stint_at(uint32_t cpu, uint64_t t)
+{
+	Cpu &c = cpus_[cpu];
+	if (c.cur < 0 || t >= c.end)
+		return;
+	c.end = t;
+	push(t, Ev::StintEnd, cpu, ++c.token);
+}
+
+uint64_t SimMachine::tick_after(uint64_t t) const
+{
+	if (!tick_ns_)
+		return t;
+	return (t + tick_ns_ - 1) / tick_ns_ * tick_ns_;
 }
 
 void SimMachine::stop(uint32_t t)
@@ -221,7 +283,7 @@ void SimMachine::stop(uint32_t t)
 	th.state = ThreadState::Exited;
 	alive_--;
 	if (freed_cpu >= 0)
-		dispatch(uint32_t(freed_cpu), -1);
+		dispatch(uint32_t(freed_cpu), -1, false);
 }
 
 // The running thread's stint ended: its slice ran out, or its burst of CPU
@@ -233,38 +295,57 @@ void SimMachine::stint_end(uint32_t cpu)
 	const TaskSpec &spec = specs_[th.spec];
 	uint64_t used = now_ - th.stint_start;
 	th.r.runtime_ns += used;
-	th.comp = lotto_comp_q10(used, slice_ns_);
+	th.used += used;
+	bool expired = used >= th.granted;
 	if (th.burst_left != kNever)
 		th.burst_left -= std::min(used, th.burst_left);
 	if (th.burst_left == 0 && spec.sleep_ns > 0) {
 		th.state = ThreadState::Sleeping;
 		th.cpu = -1;
+		th.credit = 0;	// credit is for a task that stays runnable
 		set_cur(cpu, -1);
 		sync_slot(t);
 		push(now_ + spec.sleep_ns, Ev::Wake, t, ++th.wake_token);
-		dispatch(cpu, -1);
+		dispatch(cpu, -1, false);
 		return;
 	}
-	if (th.burst_left == 0)
-		th.burst_left = spec.run_ns;	// sched_yield(): still runnable
+	if (th.burst_left == 0) {
+		th.burst_left = spec.run_ns;	// sched_yield(): still runnable, quantum given up
+		expired = false;
+	}
+	th.stint_start = now_;	// charged up to here; run_on() restarts it
 	sync_slot(t);
-	dispatch(cpu, t);
+	dispatch(cpu, t, expired);
 }
 
 // ---------------------------------------------------------------- the lottery
 
-uint64_t SimMachine::draw_key(uint32_t t)
+// f for t's next draw: the CPU it used since its last one, against the slice
+uint32_t SimMachine::comp_of(uint32_t t) const
+{
+	return cfg_.compensation ? lotto_comp_q10(threads_[t].used, slice_ns_) : LOTTO_COMP_ONE;
+}
+
+// tickets in force for t's next draw (noted in its slot, with f)
+uint32_t SimMachine::tickets_of(uint32_t t, uint32_t f)
 {
 	Thread &th = threads_[t];
-	uint32_t tickets = cfg_.default_tickets;
-	uint32_t f = cfg_.compensation ? th.comp : LOTTO_COMP_ONE;
-	if (th.slot != kNoSlot) {
-		tickets = slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets);
-		lotto_task_stat &s = slots_.at(th.slot);
-		s.tickets = tickets;
-		s.comp_q10 = f;
-	}
-	return rq_.vtime(th.group) + lotto_key_delta(lotto_rng_next(&rng_), tickets, f);
+	if (th.slot == kNoSlot)
+		return cfg_.default_tickets;
+	uint32_t tickets = slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets);
+	lotto_task_stat &s = slots_.at(th.slot);
+	s.tickets = tickets;
+	s.comp_q10 = f;
+	return tickets;
+}
+
+// a fresh key for t at its group's V; the draw charges what it used
+uint64_t SimMachine::draw_key(uint32_t t)
+{
+	uint32_t f = comp_of(t);
+	uint32_t tickets = tickets_of(t, f);
+	threads_[t].used = 0;
+	return rq_.vtime(threads_[t].group) + lotto_key_delta(lotto_rng_next(&rng_), tickets, f);
 }
 
 void SimMachine::enqueue(uint32_t t, uint64_t key, uint32_t on_cpu)
@@ -278,9 +359,9 @@ void SimMachine::enqueue(uint32_t t, uint64_t key, uint32_t on_cpu)
 	cpus_[on_cpu].stat[LOTTO_STAT_ENQUEUES]++;
 }
 
-// CPU `cpu` needs a task: its previous one (`prev`, -1 if it blocked or
-// exited) ran out of slice and is still runnable.
-void SimMachine::dispatch(uint32_t cpu, int64_t prev)
+// CPU `cpu` needs a task. `prev`, -1 if it blocked or exited, is still
+// runnable; `expired`: its quantum ran out by itself.
+void SimMachine::dispatch(uint32_t cpu, int64_t prev, bool expired)
 {
 	Cpu &c = cpus_[cpu];
 	if (auto o = rq_.oldest(cpu); o && now_ - o->enq_ns >= starve_ns_) {
@@ -296,44 +377,84 @@ void SimMachine::dispatch(uint32_t cpu, int64_t prev)
 			kick_idle(uint32_t(prev));
 		return;
 	}
-	// the draw: residuals over each group's V, prev's freshly drawn
 	auto head = rq_.min_key(cpu);
-	uint64_t hd = head ? rq_.residual(head->group, head->key) : 0;
-	if (prev >= 0) {
-		uint32_t p = uint32_t(prev);
-		uint64_t pkey = draw_key(p);
-		uint64_t pd = rq_.residual(threads_[p].group, pkey);
-		if (!head) {
-			c.stat[LOTTO_STAT_PREV_WINS]++;	// nobody else may run here
-			run_on(cpu, p, true);
-			return;
-		}
-		c.stat[LOTTO_STAT_DRAWS]++;
-		if (lotto_key_before(pd, hd)) {
-			rq_.advance(cpu, pd);
-			c.stat[LOTTO_STAT_PREV_WINS]++;
-			run_on(cpu, p, true);
-			return;
-		}
+	if (prev < 0) {
+		if (!head)
+			return;	// stays idle
 		rq_.erase(*head);
-		rq_.advance(cpu, hd);
-		enqueue(p, pkey, cpu);
+		rq_.advance(cpu, rq_.residual(head->group, head->key));
+		c.stat[LOTTO_STAT_DRAWS]++;
 		c.stat[LOTTO_STAT_DISPATCHES]++;
 		run_on(cpu, head->task, false);
-		kick_idle(p);
 		return;
 	}
-	if (!head)
-		return;	// stays idle
+
+	uint32_t p = uint32_t(prev);
+	Thread &th = threads_[p];
+	uint32_t f = comp_of(p);
+	if (cfg_.catchup) {
+		// the wins its race had while it ran (lotto_rules.h)
+		uint64_t v = rq_.vtime(th.group);
+		uint32_t room = LOTTO_CATCHUP_MAX - std::min<uint32_t>(th.credit, LOTTO_CATCHUP_MAX);
+		uint32_t n = lotto_catchup(lotto_residual(v, th.pos), tickets_of(p, f), f, room, &rng_);
+		th.credit += n;
+		th.pos = v;
+		c.stat[LOTTO_STAT_CATCHUP] += n;
+	}
+	uint32_t pinned = rq_.waiting_pinned(cpu);
+	switch (lotto_prev_action(rq_.waiting_shared() + pinned > 0, pinned > 0, th.credit, expired)) {
+	case LOTTO_PREV_ALONE:
+		c.stat[LOTTO_STAT_ALONE]++;
+		th.used = 0;
+		run_on(cpu, p, true, false);
+		return;
+	case LOTTO_PREV_CREDIT:
+		th.credit--;
+		c.stat[LOTTO_STAT_CREDIT_RUNS]++;
+		th.used = 0;
+		run_on(cpu, p, true);
+		return;
+	case LOTTO_PREV_DRAW:
+		break;
+	}
+	// the draw: residuals over each group's V, prev's freshly drawn
+	uint64_t pkey = draw_key(p);
+	if (!head) {
+		c.stat[LOTTO_STAT_ALONE]++;	// the waiting tasks may not run here
+		run_on(cpu, p, true, false);
+		return;
+	}
+	uint64_t pd = rq_.residual(th.group, pkey);
+	uint64_t hd = rq_.residual(head->group, head->key);
+	c.stat[LOTTO_STAT_DRAWS]++;
+	if (lotto_key_before(pd, hd)) {
+		rq_.advance(cpu, pd);
+		c.stat[LOTTO_STAT_PREV_WINS]++;
+		run_on(cpu, p, true);
+		return;
+	}
 	rq_.erase(*head);
 	rq_.advance(cpu, hd);
-	c.stat[LOTTO_STAT_DRAWS]++;
+	enqueue(p, pkey, cpu);
 	c.stat[LOTTO_STAT_DISPATCHES]++;
 	run_on(cpu, head->task, false);
+	kick_idle(p);
 }
 
-// Start (or, with `refill`, continue) thread t on cpu for one slice.
-void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill)
+// the quantum of a task starting (or keeping) its run on `cpu` now
+uint64_t SimMachine::quantum(uint32_t cpu) const
+{
+	// as everything wake-ups do, only with wake-up preemption on
+	bool woken = cfg_.preempt != LOTTO_PREEMPT_OFF &&
+		     (lotto_wake_pending(now_, cpus_[cpu].woke_at, latency_ns_) ||
+		      rq_.any_head(cpu, [&](uint32_t t) { return threads_[t].woken; }));
+	return lotto_slice_ns(latency_ns_, min_run_ns_, slice_ns_, rq_.waiting_shared(), rq_.waiting_pinned(cpu),
+			      nr_cpus(), woken);
+}
+
+// Start (or, with `refill`, continue) thread t on cpu for one quantum; `won`:
+// it counts as a win (not for a quantum renewed because nothing else waits).
+void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill, bool won)
 {
 	Thread &th = threads_[t];
 	if (!refill) {
@@ -342,6 +463,9 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill)
 		th.r.wait_max_ns = std::max(th.r.wait_max_ns, wait);
 		th.r.waits++;
 		th.state = ThreadState::Running;
+		if (th.woken)
+			cpus_[cpu].woke_at = 0;	// the woken task runs
+		th.woken = false;
 		th.cpu = int32_t(cpu);
 		th.last_cpu = cpu;
 		set_cur(cpu, t);
@@ -350,12 +474,15 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill)
 			th.r.cpus_used++;
 		}
 	}
-	th.r.wins++;
+	if (won || !refill)
+		th.r.wins++;
 	th.stint_start = now_;
-	uint64_t end = now_ + slice_ns_;
-	if (tick_ns_)
-		end = (end + tick_ns_ - 1) / tick_ns_ * tick_ns_;	// noticed at the next tick
+	th.granted = quantum(cpu);
+	th.pos = rq_.vtime(th.group);
+	// a quantum shorter than the slice has a timer of its own (lotto_qtimers)
+	uint64_t end = lotto_quantum_timed(th.granted, slice_ns_) ? now_ + th.granted : tick_after(now_ + th.granted);
 	end = std::min(end, sat_add(now_, th.burst_left));
+	cpus_[cpu].end = end;
 	push(end, Ev::StintEnd, cpu, ++cpus_[cpu].token);
 	sync_slot(t);
 }
@@ -392,7 +519,7 @@ void SimMachine::kick_idle(uint32_t t)
 		int64_t c = idle_cpu_for(t);
 		if (c < 0)
 			return;
-		dispatch(uint32_t(c), -1);
+		dispatch(uint32_t(c), -1, false);
 	}
 }
 
@@ -502,13 +629,10 @@ std::string SimMachine::cgroup_path(uint64_t cgroup_id) const
 
 std::string SimMachine::describe() const
 {
-	std::string tick = tick_ns_ ? "slices end on " + std::to_string(tick_ns_ / 1000) + " us ticks"
-				    : "exact slices";
+	std::string tick = tick_ns_ ? "quanta end on " + std::to_string(tick_ns_ / 1000) + " us ticks"
+				    : "exact quanta";
 	return "sim: " + std::to_string(nr_cpus()) + " CPUs, " + std::to_string(threads_.size()) + " threads from " +
-	       source_ + ", slice " + std::to_string(cfg_.slice_us) + " us, " + tick + ", starve " +
-	       std::to_string(cfg_.starve_ms) + " ms, compensation " + (cfg_.compensation ? "on" : "off") +
-	       ", default tickets " + std::to_string(cfg_.default_tickets) + ", seed " +
-	       std::to_string(cfg_.sim_seed);
+	       source_ + ", " + tick + ", " + describe_timing(cfg_) + ", seed " + std::to_string(cfg_.sim_seed);
 }
 
 } // namespace lotto::sim

@@ -2,25 +2,45 @@
 // lottery, for trying policies anywhere and for tests.
 //
 // It runs the same decisions as bpf/lotto.bpf.c, with the same arithmetic
-// (bpf/lotto_math.h) and the same shared tables (bpf/lotto_abi.h):
+// (bpf/lotto_math.h), the same rules (bpf/lotto_rules.h: quantum length,
+// whether a CPU draws, catch-up, which CPU a wake-up makes draw early) and
+// the same shared tables (bpf/lotto_abi.h):
 //
-//   - one run queue ordered by key = V + lotto_key_delta(r, tickets, f), V the
-//     key of the last winner; a CPU that needs a task takes the smallest key
-//     among the tasks allowed on it (an exact lottery among them). Pinned
-//     tasks keep their own V per allowed-CPU set, which keeps that exact
-//     (run_queue.h says why; unpinned, it is the BPF core's single V)
-//   - the task whose slice ended takes part in that draw with a fresh key
+//   - waiting tasks are ordered by key = V + lotto_key_delta(r, tickets, f);
+//     a CPU that needs a task takes the smallest residual among the tasks
+//     allowed on it (an exact lottery among them), per group of tasks with
+//     the same allowed CPUs, each group with its own V (run_queue.h)
+//   - the task whose quantum ended takes part in that draw with a fresh key
 //     (the kernel calls ops.dispatch before re-enqueueing it; see
-//     docs/sim.md); if it wins it keeps its CPU for another slice
+//     docs/sim.md); if it wins it keeps its CPU for another quantum; if
+//     nothing else may run there it keeps it without a draw
+//   - catch-up: before that, it is credited the wins its race had while it
+//     ran (lotto_catchup over its group's V), and a credit is run as one more
+//     quantum without a draw when the quantum expired by itself
+//   - quanta: lotto_slice_ns(latency, min_run, slice, waiting shared, waiting
+//     pinned here, CPUs)
+//   - a waking task goes straight to an idle allowed CPU (no draw) if any;
+//     otherwise it waits, and the CPU lotto_victim_score picks ends its
+//     quantum now (kick), at the next tick (tick), or once it has run
+//     min_run (lotto_wake_action)
 //   - tickets are read from lotto_ctl at every draw (ctl.pid must be the
 //     thread, the value valid), else the default tickets
-//   - compensation: f = lotto_comp_q10(CPU used in the last stint, slice)
+//   - compensation: f = lotto_comp_q10(CPU used since the last draw, slice)
 //   - starvation guard: a task that has waited starve_ms is run by the next
 //     dispatch on a CPU it may use, whatever its key (V is left alone)
-//   - a waking task goes straight to an idle allowed CPU (no draw) if any
-//   - slices end exactly after slice_us, or, with `tick` in the workload, at
-//     the first tick boundary after that (like HZ ticks in the kernel);
-//     CPU time is always charged exactly
+//   - a quantum shorter than the slice ends exactly (the core's quantum
+//     timer); the slice itself, and everything in --preempt tick mode, ends
+//     at the first boundary after that of `tick` in the workload if it has
+//     one (HZ ticks in the kernel); CPU time is always charged exactly
+//
+// Deliberate differences from the BPF core (docs/sim.md): events are
+// serial, so no two CPUs ever draw at the same moment (the core's shared clock
+// then moves by the larger target, not the sum); tasks with partial CPU masks
+// get a group and a V of their own (in the core they wait with the shared
+// tasks, and a draw on a CPU they may not use moves the shared clock under
+// them); the starvation guard picks the longest waiter directly (the core
+// scans a FIFO of wait records, a few per dispatch); a wake-up looks at every
+// CPU (the core at up to 64); an IPI takes no time.
 //
 // Time is simulated: nothing sleeps. run_for() processes the events (slice
 // ends, burst ends, wake-ups, task starts and exits) up to the new time.
@@ -33,7 +53,7 @@
 #include "sim/workload.h"
 
 extern "C" {
-#include "bpf/lotto_math.h"
+#include "bpf/lotto_rules.h"
 }
 
 #include <cstdint>
@@ -120,7 +140,11 @@ private:
 		uint32_t last_cpu = 0;
 		uint64_t burst_left = 0;	// CPU time until it blocks (UINT64_MAX: never)
 		uint64_t stint_start = 0;
-		uint32_t comp = LOTTO_COMP_ONE;	// f for its next draw
+		uint64_t granted = 0;		// length of the quantum it runs
+		uint64_t used = 0;		// CPU since its last draw, before stint_start
+		uint64_t pos = 0;		// its group's V when the quantum began (catch-up)
+		uint32_t credit = 0;		// wins credited by catch-up, not run yet
+		bool woken = false;		// woke up and has not run since
 		uint64_t wake_token = 0;	// invalidates a pending wake-up
 		ThreadReport r;			// counters (slot mirrors them)
 		CpuSet ran;
@@ -128,6 +152,8 @@ private:
 	struct Cpu {
 		int64_t cur = -1;		// running thread, -1: idle
 		uint64_t token = 0;		// invalidates a pending stint end
+		uint64_t end = 0;		// when the pending stint end is due
+		uint64_t woke_at = 0;		// a wake-up asked for an early draw (lotto_wake_pending)
 		std::array<uint64_t, LOTTO_STAT_NR> stat{};
 	};
 	enum class Ev : uint8_t { Start, Wake, Stop, StintEnd };
@@ -152,10 +178,16 @@ private:
 	void stop(uint32_t t);
 	void stint_end(uint32_t cpu);
 
-	void dispatch(uint32_t cpu, int64_t prev);
+	void dispatch(uint32_t cpu, int64_t prev, bool expired);
+	uint32_t tickets_of(uint32_t t, uint32_t f);
+	uint32_t comp_of(uint32_t t) const;
 	uint64_t draw_key(uint32_t t);
 	void enqueue(uint32_t t, uint64_t key, uint32_t on_cpu);
-	void run_on(uint32_t cpu, uint32_t t, bool refill);
+	void run_on(uint32_t cpu, uint32_t t, bool refill, bool won = true);
+	uint64_t quantum(uint32_t cpu) const;
+	uint64_t tick_after(uint64_t t) const;	// t rounded up to a tick (t if no ticks)
+	void end_stint_at(uint32_t cpu, uint64_t t);
+	void wake_preempt(uint32_t t);
 	void kick_idle(uint32_t t);
 	void set_cur(uint32_t cpu, int64_t t);	// keeps idle_ in step
 	int64_t idle_cpu_for(uint32_t t) const;
@@ -164,6 +196,8 @@ private:
 
 	const BackendConfig cfg_;
 	const uint64_t slice_ns_;
+	const uint64_t latency_ns_;
+	const uint64_t min_run_ns_;
 	const uint64_t starve_ns_;
 	uint64_t tick_ns_ = 0;
 	SlotTable slots_;

@@ -1,5 +1,7 @@
-// Compensation tickets: a task that used a fraction f of its slice competes
-// with tickets / f at its next draw.
+// Compensation tickets: a task that used a fraction f of the slice (the
+// longest quantum) since its last draw competes with tickets / f at its next
+// draw. The mechanism tests run with fixed quanta and no wake-up draws
+// (fixed_quanta), where Waldspurger's arithmetic can be checked exactly.
 #include "sim_test_util.h"
 
 using namespace lotto;
@@ -15,7 +17,7 @@ struct Run {
 
 Run run(const char *other, bool compensation)
 {
-	BackendConfig cfg;
+	BackendConfig cfg = fixed_quanta();
 	cfg.compensation = compensation;
 	auto m = machine(std::string("cpus 1\ntask name=hog cpu=100%\ntask name=other ") + other + "\n", cfg);
 	m->run_for(600 * kSec);
@@ -66,7 +68,7 @@ TEST_CASE("a task sleeping half the time wins more of its draws and gets more CP
 
 TEST_CASE("compensation factors are written to the task table at each draw", "[compensation][stats]")
 {
-	auto m = machine("cpus 1\ntask name=hog cpu=100%\ntask name=y run=5ms\n");
+	auto m = machine("cpus 1\ntask name=hog cpu=100%\ntask name=y run=5ms\n", fixed_quanta());
 	m->run_for(2 * kSec);
 	auto y = m->slot_of(kFirstPid + 1);
 	auto h = m->slot_of(kFirstPid);
@@ -74,6 +76,12 @@ TEST_CASE("compensation factors are written to the task table at each draw", "[c
 	REQUIRE(h);
 	CHECK(m->tasks()[*y].comp_q10 == lotto_comp_q10(5 * kMs, 20 * kMs));
 	CHECK(m->tasks()[*h].comp_q10 == LOTTO_COMP_ONE);
+
+	// quanta that shrink with load are charged against the slice too: one
+	// task waits, so a quantum is latency / 2 = 5 ms and f = 5/20
+	auto scaled = machine("cpus 1\ntask name=hog cpu=100% count=2\n");
+	scaled->run_for(2 * kSec);
+	CHECK(scaled->tasks()[*scaled->slot_of(kFirstPid)].comp_q10 == lotto_comp_q10(5 * kMs, 20 * kMs));
 
 	BackendConfig off;
 	off.compensation = false;
@@ -84,7 +92,7 @@ TEST_CASE("compensation factors are written to the task table at each draw", "[c
 
 TEST_CASE("with a 4 ms tick a 5 ms slice lasts until the next tick boundary", "[tick]")
 {
-	BackendConfig cfg;
+	BackendConfig cfg = fixed_quanta();
 	cfg.slice_us = 5000;
 	auto exact = machine("cpus 1\ntask name=a cpu=100%\ntask name=b cpu=100%\n", cfg);
 	auto ticked = machine("cpus 1\ntick 4ms\ntask name=a cpu=100%\ntask name=b cpu=100%\n", cfg);

@@ -1,5 +1,8 @@
 // CPU shares follow tickets: one CPU and several, against the binomial band
-// of the number of draws made.
+// of the number of draws made. On several CPUs the promise is the
+// entitlement (sim_test_util.h): tickets / sum, capped at one CPU; without
+// catch-up the shares are those of a lottery per decision among the waiting
+// tasks, which the tests here also pin down, to show the difference.
 #include "sim_test_util.h"
 
 #include <array>
@@ -135,8 +138,9 @@ static void check_against_chain(const std::array<Hog, 3> &h)
 			w += h[i].on0 ? " pin=0" : " pin=1";
 		w += "\n";
 	}
-	BackendConfig cfg;
+	BackendConfig cfg = fixed_quanta();
 	cfg.slice_us = 1000;
+	cfg.catchup = false;
 	auto m = machine(w, cfg);
 	m->run_for(300 * kSec);
 	double draws = double(m->stats().total[LOTTO_STAT_DRAWS]);
@@ -148,7 +152,8 @@ static void check_against_chain(const std::array<Hog, 3> &h)
 	}
 }
 
-TEST_CASE("unequal tickets on two CPUs match the exact lottery among the tasks each CPU may take", "[shares][smp]")
+TEST_CASE("without catch-up, unequal tickets on two CPUs get the lottery per decision, not tickets / sum",
+	  "[shares][smp]")
 {
 	std::array<Hog, 3> h{{{400, true, true}, {200, true, true}, {100, true, true}}};
 	check_against_chain(h);
@@ -157,7 +162,7 @@ TEST_CASE("unequal tickets on two CPUs match the exact lottery among the tasks e
 	CHECK(std::abs(e[0] - 400.0 / 700) > 0.05);
 }
 
-TEST_CASE("an unpinned task competing with pinned ones on both CPUs gets its exact lottery share",
+TEST_CASE("without catch-up, an unpinned task competing with pinned ones on both CPUs gets its per-decision share",
 	  "[shares][smp][pin]")
 {
 	// CPU 0 draws between a pinned task and the unpinned one, CPU 1 likewise:
@@ -219,7 +224,7 @@ static std::vector<double> reference_lottery(const std::vector<Hog> &h, uint32_t
 	return ran;
 }
 
-TEST_CASE("pinned and unpinned tasks waiting together on two CPUs get the shares of the plain lottery",
+TEST_CASE("without catch-up, pinned and unpinned tasks waiting together on two CPUs get the plain lottery's shares",
 	  "[shares][smp][pin]")
 {
 	// several tasks of different CPU sets wait at once: a draw on a CPU
@@ -234,8 +239,9 @@ TEST_CASE("pinned and unpinned tasks waiting together on two CPUs get the shares
 			w += h[i].on0 ? " pin=0" : " pin=1";
 		w += "\n";
 	}
-	BackendConfig cfg;
+	BackendConfig cfg = fixed_quanta();
 	cfg.slice_us = 1000;
+	cfg.catchup = false;
 	auto m = machine(w, cfg);
 	m->run_for(300 * kSec);
 	double draws = double(m->stats().total[LOTTO_STAT_DRAWS]);
@@ -246,6 +252,129 @@ TEST_CASE("pinned and unpinned tasks waiting together on two CPUs get the shares
 		// within sqrt(2) bands; draws are chained, so twice that
 		CHECK(std::abs(share - expect[i]) <= 2 * 1.5 * band(expect[i], draws));
 	}
+}
+
+// ---- the entitlement, at default settings
+
+namespace {
+
+std::string hogs(uint32_t cpus, const std::vector<double> &tickets)
+{
+	std::string w = "cpus " + std::to_string(cpus) + "\n";
+	for (size_t i = 0; i < tickets.size(); i++)
+		w += "task name=t" + std::to_string(i) + " cpu=100% tickets=" + std::to_string(int(tickets[i])) + "\n";
+	return w;
+}
+
+// every task's share of the machine within 5 binomial sd of its entitlement,
+// n = quanta handed out; and, for teeth, `other` (a wrong ideal) outside
+void check_entitlement(uint32_t cpus, const std::vector<double> &tickets, uint64_t secs,
+		       const std::vector<double> &other = {})
+{
+	auto m = machine(hogs(cpus, tickets));
+	m->run_for(secs * kSec);
+	auto e = entitlement(tickets, cpus);
+	double n = quanta(*m);
+	bool other_fits = true;
+	for (uint32_t i = 0; i < tickets.size(); i++) {
+		double share = double(runtime(*m, kFirstPid + i)) / double(cpus * secs * kSec);
+		double p = e[i] / cpus;
+		INFO(cpus << " CPUs, tickets " << tickets[i] << ": share " << share << ", entitlement " << p << " +- "
+			  << band(p, n) << " (" << n << " quanta)");
+		CHECK(std::abs(share - p) <= band(p, n));
+		if (!other.empty() && std::abs(other[i] - p) > band(p, n))
+			other_fits = false;
+	}
+	if (!other.empty())
+		CHECK(!other_fits);
+}
+
+} // namespace
+
+TEST_CASE("four unpinned hogs 1:2:3:4 on two CPUs get tickets / sum of the machine", "[shares][smp][catchup]")
+{
+	// the lottery per decision among the waiting tasks gives .1286 .2286
+	// .3000 .3429 (the tests above); catch-up restores .1 .2 .3 .4
+	check_entitlement(2, {100, 200, 300, 400}, 300, {.1286, .2286, .3, .3429});
+}
+
+TEST_CASE("eight unpinned hogs 100..400 twice on four CPUs get tickets / sum (the multicore issue's table)",
+	  "[shares][smp][catchup]")
+{
+	// measured on the kernel before catch-up: .073 .117 .144 .166
+	check_entitlement(4, {100, 200, 300, 400, 100, 200, 300, 400}, 300,
+			  {.073, .117, .144, .166, .073, .117, .144, .166});
+}
+
+TEST_CASE("sixteen unpinned hogs on eight CPUs get tickets / sum", "[shares][smp][catchup]")
+{
+	std::vector<double> t;
+	for (int k = 0; k < 4; k++)
+		for (double x : {100, 200, 300, 400})
+			t.push_back(x);
+	check_entitlement(8, t, 200);
+}
+
+TEST_CASE("a task entitled to more than one CPU gets one, and the surplus goes to the others by tickets",
+	  "[shares][smp][catchup]")
+{
+	// 1000:1:1 on two CPUs: one CPU for the big one, half a CPU each for the
+	// small ones (tickets / sum would promise them 0.1% each)
+	check_entitlement(2, {1000, 1, 1}, 300, {1000.0 / 1002, 1.0 / 1002, 1.0 / 1002});
+	// 5:1:1:1: the big one is capped, three share the other CPU equally
+	check_entitlement(2, {500, 100, 100, 100}, 300);
+}
+
+TEST_CASE("shares follow the entitlement while tasks arrive, leave and change tickets", "[shares][smp][catchup]")
+{
+	// two CPUs: a, b, c from 0 s; d from 100 s; b's tickets 200 -> 800 at
+	// 200 s; a exits at 300 s; until 400 s. The expected CPU time of each is
+	// the sum over the four phases of its entitlement times the phase.
+	auto m = machine("cpus 2\ntask name=a cpu=100% tickets=100 stop=300s\ntask name=b cpu=100% tickets=200\n"
+			 "task name=c cpu=100% tickets=300\ntask name=d cpu=100% tickets=400 start=100s\n");
+	std::vector<std::vector<double>> phases = {
+		{100, 200, 300, 0}, {100, 200, 300, 400}, {100, 800, 300, 400}, {0, 800, 300, 400}};
+	std::vector<double> expect(4, 0);
+	for (size_t ph = 0; ph < phases.size(); ph++) {
+		if (ph == 2)
+			REQUIRE(m->set_tickets(kFirstPid + 1, 800));
+		m->run_for(100 * kSec);
+		std::vector<double> live;
+		for (double t : phases[ph])
+			if (t > 0)
+				live.push_back(t);
+		auto e = entitlement(live, 2);
+		for (size_t i = 0, k = 0; i < 4; i++)
+			if (phases[ph][i] > 0)
+				expect[i] += e[k++] * 100;
+	}
+	double n = quanta(*m);
+	for (uint32_t i = 0; i < 4; i++) {
+		double got = double(runtime(*m, kFirstPid + i)) / kSec;
+		double p = expect[i] / 800;	// share of the 800 CPU-seconds
+		INFO("task " << char('a' + i) << ": " << got << " CPU-s, expected " << expect[i]);
+		CHECK(std::abs(got / 800 - p) <= band(p, n));
+	}
+}
+
+TEST_CASE("tasks pinned to one CPU keep their ticket ratio whatever unpinned tasks do there", "[shares][smp][pin]")
+{
+	// Mixes of pinned and unpinned tasks are not held to tickets / sum
+	// (docs/design.md: a credit is not run where pinned tasks wait), but the
+	// draws among the tasks of one CPU stay exact: 100:300 on CPU 0 and
+	// 100:400 on CPU 1, with two unpinned hogs beside them.
+	auto m = machine("cpus 2\ntask name=p0a cpu=100% tickets=100 pin=0\ntask name=p0b cpu=100% tickets=300 pin=0\n"
+			 "task name=u cpu=100% tickets=200\ntask name=u cpu=100% tickets=500\n"
+			 "task name=p1a cpu=100% tickets=100 pin=1\ntask name=p1b cpu=100% tickets=400 pin=1\n");
+	m->run_for(300 * kSec);
+	auto ratio_ok = [&](uint32_t a, uint32_t b, double p) {
+		double ra = double(runtime(*m, a)), rb = double(runtime(*m, b));
+		double n = double(m->thread(a)->wins + m->thread(b)->wins);
+		INFO("pids " << a << ", " << b << ": share " << ra / (ra + rb) << ", tickets say " << p);
+		CHECK(std::abs(ra / (ra + rb) - p) <= band(p, n));
+	};
+	ratio_ok(kFirstPid, kFirstPid + 1, 0.25);
+	ratio_ok(kFirstPid + 4, kFirstPid + 5, 0.2);
 }
 
 TEST_CASE("idle CPUs are used: waking tasks go straight to them without a draw", "[smp]")

@@ -14,7 +14,8 @@ TEST_CASE("a task's slot holds its identity and statistics", "[slots][stats]")
 {
 	auto m = machine("cpus 2\n"
 			 "task name=a-very-long-name-indeed nice=-3 uid=1234 cgroup=/user.slice/u cpu=100%\n"
-			 "task name=web threads=3 run=1ms sleep=4ms cgroup=/system.slice\n");
+			 "task name=web threads=3 run=1ms sleep=4ms cgroup=/system.slice\n",
+			 fixed_quanta());	// no wake-up draws: one win per burst
 	m->run_for(5 * kSec);
 	CHECK(m->slots_hw() == 4);
 	const lotto_task_stat &a = m->tasks()[*m->slot_of(kFirstPid)];

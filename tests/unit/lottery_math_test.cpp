@@ -273,12 +273,14 @@ TEST_CASE("compensation is used / slice in 1/1024 steps on both sides of 1", "[m
 	CHECK(lotto_comp_q10(slice * 100 / 1024, slice) == 100);
 }
 
-TEST_CASE("compensation is clamped to 1/64 below and 8 above", "[math][comp]")
+TEST_CASE("compensation is clamped to 1/1024 below and 8 above", "[math][comp]")
 {
 	const uint64_t slice = 20'000'000;
+	CHECK(LOTTO_COMP_MIN == 1);
 	CHECK(lotto_comp_q10(0, slice) == LOTTO_COMP_MIN);
 	CHECK(lotto_comp_q10(1, slice) == LOTTO_COMP_MIN);
-	CHECK(lotto_comp_q10(slice / 64, slice) == LOTTO_COMP_MIN);
+	CHECK(lotto_comp_q10(slice / 1024, slice) == LOTTO_COMP_MIN);
+	CHECK(lotto_comp_q10(slice / 64, slice) == 16);
 	CHECK(lotto_comp_q10(slice / 32, slice) == 32);
 	CHECK(lotto_comp_q10(8 * slice, slice) == LOTTO_COMP_MAX);
 	CHECK(lotto_comp_q10(9 * slice, slice) == LOTTO_COMP_MAX);

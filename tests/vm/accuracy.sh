@@ -2,10 +2,12 @@
 # Run inside scripts/vm.sh.
 #
 # Two CPU hogs pinned to CPU 0 with tickets r:1 for r = 1, 2, 3, 5, 10 (one
-# lotto-host, one boot). Measured: each hog's CPU time over ACC_SECONDS
+# lotto-host at its default settings, one boot). Measured: each hog's CPU time over ACC_SECONDS
 # (/proc/PID/schedstat, ns) and the draws each won (lotto_tasks.wins). An
 # ideal lottery gives A a share of the draws distributed Binomial(n, p)/n,
-# p = r/(r+1), n = draws made; A's CPU share must lie within K = 4.5 standard
+# p = r/(r+1), n = draws made (no more than CPU time / Q_US, the default
+# quantum with one task waiting: latency / 2, so that draws that bought less
+# cannot narrow the band); A's CPU share must lie within K = 4.5 standard
 # deviations of p. At 4.5 sigma a correct scheduler fails one ratio in about
 # 150000: the test cannot flake.
 #
@@ -22,15 +24,15 @@
 SECS=${ACC_SECONDS:-10}
 RATIOS=${ACC_RATIOS:-"1 2 3 5 10"}
 K=4.5
-SLICE_US=20000
+Q_US=5000
 
 taskset -p 2 $$ >/dev/null	# this shell stays off CPU 0
-lotto_start --slice-us $SLICE_US
+lotto_start
 bad=0
 printf '%-6s %8s %8s %9s %6s %8s %7s %17s %s\n' tickets "cpu-ratio" "win-ratio" "expected" draws share z "band(share)" verdict
 for r in $RATIOS; do
 	pair_run $((100 * r)) 100 "$SECS"
-	set -- $(lottery_band $((100 * r)) 100 $PAIR_CPU_A $PAIR_CPU_B $PAIR_WINS_A $PAIR_WINS_B $SLICE_US $K)
+	set -- $(lottery_band $((100 * r)) 100 $PAIR_CPU_A $PAIR_CPU_B $PAIR_WINS_A $PAIR_WINS_B $Q_US $K)
 	s=$2 n=$3 z=$5 lo=$6 hi=$7
 	verdict=ok
 	awk "BEGIN { exit !($s >= $lo && $s <= $hi) }" || { verdict="OUTSIDE ${K} sigma"; bad=1; }

@@ -2,25 +2,39 @@
 //
 //   lotto-burn                          a CPU hog, forever
 //   lotto-burn --run-ms R --sleep-ms S  R ms of CPU time, then S ms asleep, ...
+//   lotto-burn --run-us R --sleep-us S  the same in microseconds
 //   lotto-burn --seconds T ...          stop after T seconds of wall time
+//   lotto-burn ... --report FILE        with a sleep: write how late each wake-up
+//                                       ran (after the first second) to FILE at
+//                                       exit (SIGTERM or --seconds)
 //
 // The bursts are measured in this thread's own CPU time
 // (CLOCK_THREAD_CPUTIME_ID), not in wall time: a burst is the same amount of
 // work however long the scheduler makes it wait, which is what the
 // compensation test needs (a task that wants R ms of CPU per S ms of sleep).
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <string_view>
+#include <vector>
 
 namespace {
 
-const char *const kUsage = "usage: lotto-burn [--run-ms R --sleep-ms S] [--seconds T]\n"
+const char *const kUsage = "usage: lotto-burn [--run-ms R --sleep-ms S | --run-us R --sleep-us S] [--seconds T]\n"
+			   "                  [--report FILE]\n"
 			   "\n"
-			   "Burn CPU: forever (a hog), or R ms of CPU time then S ms of sleep, repeated.\n"
-			   "--seconds T stops after T seconds of wall-clock time.\n";
+			   "Burn CPU: forever (a hog), or R ms (us) of CPU time then S ms (us) of sleep,\n"
+			   "repeated. --seconds T stops after T seconds of wall-clock time. --report FILE:\n"
+			   "at exit (also on SIGTERM) write how late the wake-ups after the first second\n"
+			   "ran, past the end of their sleep: wakeups=N p50_us= p99_us= max_us=.\n";
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_term(int) { g_stop = 1; }
 
 long long now_ns(clockid_t c)
 {
@@ -45,7 +59,7 @@ void burn(long long ns, long long deadline)
 	}
 }
 
-bool parse_ms(const char *s, long long &v)
+bool parse_num(const char *s, long long &v)
 {
 	std::string_view sv(s);
 	auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
@@ -56,10 +70,20 @@ bool parse_ms(const char *s, long long &v)
 
 int main(int argc, char **argv)
 {
-	long long run_ms = 0, sleep_ms = 0, seconds = 0;
+	long long run_ms = 0, sleep_ms = 0, run_us = 0, sleep_us = 0, seconds = 0;
+	const char *report = nullptr;
 	for (int i = 1; i < argc; i++) {
 		std::string_view a = argv[i];
-		long long *dst = a == "--run-ms" ? &run_ms : a == "--sleep-ms" ? &sleep_ms : a == "--seconds" ? &seconds : nullptr;
+		if (a == "--report" && i + 1 < argc) {
+			report = argv[++i];
+			continue;
+		}
+		long long *dst = a == "--run-ms"     ? &run_ms
+				 : a == "--sleep-ms" ? &sleep_ms
+				 : a == "--run-us"   ? &run_us
+				 : a == "--sleep-us" ? &sleep_us
+				 : a == "--seconds"  ? &seconds
+						     : nullptr;
 		if (a == "-h" || a == "--help") {
 			std::fputs(kUsage, stdout);
 			return 0;
@@ -68,27 +92,55 @@ int main(int argc, char **argv)
 			std::fprintf(stderr, "lotto-burn: unknown option '%s' (try --help)\n", argv[i]);
 			return 2;
 		}
-		if (i + 1 >= argc || !parse_ms(argv[i + 1], *dst)) {
+		if (i + 1 >= argc || !parse_num(argv[i + 1], *dst)) {
 			std::fprintf(stderr, "lotto-burn: %s needs a number (try --help)\n", argv[i]);
 			return 2;
 		}
 		i++;
 	}
-	if ((run_ms == 0) != (sleep_ms == 0)) {
-		std::fprintf(stderr, "lotto-burn: give both --run-ms and --sleep-ms, or neither\n");
+	long long run_ns = run_ms * 1000000LL + run_us * 1000LL, sleep_ns = sleep_ms * 1000000LL + sleep_us * 1000LL;
+	if ((run_ns == 0) != (sleep_ns == 0)) {
+		std::fprintf(stderr, "lotto-burn: give both a run and a sleep time (ms or us), or neither\n");
 		return 2;
 	}
-	long long deadline = seconds ? now_ns(CLOCK_MONOTONIC) + seconds * 1000000000LL : 0;
-	for (;;) {
-		if (run_ms == 0) {
+	if (report && sleep_ns == 0) {
+		std::fprintf(stderr, "lotto-burn: --report needs a sleep (--sleep-ms or --sleep-us)\n");
+		return 2;
+	}
+	if (report)
+		std::signal(SIGTERM, on_term);
+	long long start = now_ns(CLOCK_MONOTONIC);
+	long long deadline = seconds ? start + seconds * 1000000000LL : 0;
+	std::vector<long long> late;
+	while (!g_stop) {
+		if (run_ns == 0) {
 			burn(1000000000LL, deadline);
 		} else {
-			burn(run_ms * 1000000LL, deadline);
-			timespec ts{time_t(sleep_ms / 1000), long(sleep_ms % 1000) * 1000000L};
-			while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+			burn(run_ns, deadline);
+			long long due = now_ns(CLOCK_MONOTONIC) + sleep_ns;
+			timespec ts{time_t(sleep_ns / 1000000000LL), long(sleep_ns % 1000000000LL)};
+			while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop) {
 			}
+			long long woke = now_ns(CLOCK_MONOTONIC);
+			if (report && !g_stop && woke - start > 1000000000LL)
+				late.push_back(woke - due);
 		}
 		if (deadline && now_ns(CLOCK_MONOTONIC) >= deadline)
-			return 0;
+			break;
 	}
+	if (report) {
+		FILE *f = std::fopen(report, "w");
+		if (!f) {
+			std::fprintf(stderr, "lotto-burn: cannot write %s: %s\n", report, std::strerror(errno));
+			return 1;
+		}
+		std::sort(late.begin(), late.end());
+		auto pct = [&](double q) {
+			return late.empty() ? 0.0 : double(late[std::min(late.size() - 1, size_t(q * double(late.size())))]) / 1e3;
+		};
+		std::fprintf(f, "wakeups=%zu p50_us=%.1f p99_us=%.1f max_us=%.1f\n", late.size(), pct(0.5), pct(0.99),
+			     late.empty() ? 0.0 : double(late.back()) / 1e3);
+		std::fclose(f);
+	}
+	return 0;
 }

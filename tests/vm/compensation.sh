@@ -1,6 +1,10 @@
 # tests/vm/compensation.sh — a task that sleeps half the time gets its fair
 # share of the CPU in the draws it takes part in. Run inside scripts/vm.sh.
 #
+# A test of the mechanism, so with fixed quanta and no wake-up draws (lotto-host
+# --latency-us 1000000 --preempt off: every quantum is the slice, and a wake-up
+# waits for it to end); tests/vm/wakeup.sh covers the defaults.
+#
 # Workload, pinned together on CPU 0, equal tickets (100 each), slice Q = 20 ms:
 #   S  lotto-burn --run-ms 5 --sleep-ms 5: 5 ms of CPU time, then 5 ms asleep
 #      (alone it would sleep half the time); it uses a fraction f of each
@@ -42,7 +46,7 @@ taskset -p 2 $$ >/dev/null	# this shell stays off CPU 0
 
 # measure LOTTO-HOST-ARGS... : sets SHARE, SD, F, W, RESIDUAL_NS
 measure() {
-	lotto_start --slice-us $Q_US "$@"
+	lotto_start --slice-us $Q_US --latency-us 1000000 --preempt off "$@"
 	spin 0
 	h=$SPIN_PID
 	spin 0 --run-ms 5 --sleep-ms 5

@@ -9,6 +9,9 @@
 #   field PID NAME       one field of `lotto-ctl get PID` (wins, runtime_ns, ...)
 #   pair_run A B SECS    two pinned hogs with tickets A:B, measured (see below)
 #   lottery_band ...     A's CPU share against an ideal lottery's band
+#   hogs TICKETS...      start unpinned hogs with these tickets; pids in $HOG_PIDS
+#   snapshot PIDS        "CPU_NS... | WINS..." of these threads, now
+#   entitlement_check .. shares of unpinned tasks against tickets / sum, capped
 #   kernel_log_clean     no BUG/WARNING/oops/stall/error exit in dmesg
 #   check COND MSG       fail with MSG unless the awk condition COND is true
 #   fail MSG             print MSG, lotto-host's log and sched_ext state; exit 1
@@ -169,5 +172,68 @@ lottery_band() {
 		n = wa + wb; m = (ca + cb) / (sl * 1000); if (m < n) n = m
 		sd = msqrt(p * (1 - p) / n); z = (s - p) / sd
 		printf "%.5f %.5f %d %.5f %.2f %.5f %.5f\n", p, s, n, sd, z, p - k * sd, p + k * sd
+	}'
+}
+
+# hogs TICKETS...: one unpinned lotto-burn hog per ticket count, tickets set
+# with lotto-ctl; their pids in $HOG_PIDS (also cleaned up at exit)
+hogs() {
+	HOG_PIDS=
+	_set=
+	for _t in "$@"; do
+		"$LOTTO_BURN" &
+		SPIN_PIDS="$SPIN_PIDS $!"
+		HOG_PIDS="$HOG_PIDS $!"
+		_set="$_set $! $_t"
+	done
+	"$LOTTO_CTL" set $_set || fail "lotto-ctl set failed"
+}
+
+# snapshot PIDS...: prints "CPU_NS... | WINS..." (CPU times first, all at
+# once: lotto-ctl is slow to start under TCG)
+snapshot() {
+	_c= _w=
+	for _p in "$@"; do _c="$_c $(cpu_ns $_p)"; done
+	for _p in "$@"; do _w="$_w $(field $_p wins)"; done
+	echo "$_c |$_w"
+}
+
+# entitlement_check "TICKETS" CPUS "SNAPSHOT BEFORE" "SNAPSHOT AFTER" Q_US K ["OTHER"]
+# Each task's share of the CPU the tasks got against its entitlement: tickets /
+# sum of tickets, capped at one CPU, the surplus shared by tickets (the
+# promise, for tasks that may run on every CPU). Band: K binomial standard
+# deviations sqrt(p(1-p)/n), n = quanta handed out (wins of all, no more than
+# their CPU time / Q_US, so that short quanta cannot narrow the band). OTHER,
+# if given, is a wrong ideal (e.g. the old per-decision lottery's shares):
+# the run must tell it apart (some value of it outside its band). Prints a
+# table; returns non-zero if a share is outside its band or OTHER fits.
+entitlement_check() {
+	awk -v tk="$1" -v cpus="$2" -v s0="$3" -v s1="$4" -v q="$5" -v k="$6" -v other="$7" "$AWK_SQRT"'
+	BEGIN {
+		m = split(tk, t, " ")
+		split(s0, a, "|"); split(a[1], c0, " "); split(a[2], w0, " ")
+		split(s1, b, "|"); split(b[1], c1, " "); split(b[2], w1, " ")
+		no = split(other, o, " ")
+		for (i = 1; i <= m; i++) { cpu[i] = c1[i] - c0[i]; cs += cpu[i]; n += w1[i] - w0[i] }
+		if (cs / (q * 1000) < n) n = cs / (q * 1000)
+		# entitlement: tickets / sum, capped at one CPU, surplus by tickets
+		do {
+			changed = 0; free = cpus; sum = 0
+			for (i = 1; i <= m; i++) if (cap[i]) free--; else sum += t[i]
+			for (i = 1; i <= m; i++) if (!cap[i]) { e[i] = free * t[i] / sum; if (e[i] > 1) { cap[i] = 1; e[i] = 1; changed = 1 } }
+		} while (changed)
+		for (i = 1; i <= m; i++) es += e[i]
+		bad = 0; fits = no > 0
+		printf "%-8s %9s %9s %7s %7s %19s %s\n", "tickets", "entitled", "cpu", "wins", "z", "band", "verdict"
+		for (i = 1; i <= m; i++) {
+			p = e[i] / es; s = cpu[i] / cs; sd = msqrt(p * (1 - p) / n); lo = p - k * sd; hi = p + k * sd
+			v = (s >= lo && s <= hi) ? "ok" : "OUTSIDE " k " sigma"
+			if (s < lo || s > hi) bad = 1
+			if (no && (o[i] < lo || o[i] > hi)) fits = 0
+			printf "%-8d %9.4f %9.4f %7d %7.2f   [%.4f,%.4f] %s\n", t[i], p, s, w1[i] - w0[i], (s - p) / sd, lo, hi, v
+		}
+		printf "# %d quanta counted over %.1f s of CPU\n", n, cs / 1e9
+		if (fits) { print "# too few quanta: the wrong ideal (" other ") fits every band"; bad = 1 }
+		exit bad
 	}'
 }

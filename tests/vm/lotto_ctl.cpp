@@ -292,8 +292,6 @@ int cmd_dump(Lotto &l)
 
 int cmd_stats()
 {
-	static const char *const names[LOTTO_STAT_NR] = {"draws",	   "enqueues", "dispatches", "prev_wins",
-							  "direct",	   "rescues",  "no_slot"};
 	Map m;
 	std::string error;
 	if (!find_map("lotto_stats", m, error))
@@ -312,7 +310,7 @@ int cmd_stats()
 		__u64 sum = 0;
 		for (int c = 0; c < ncpu; c++)
 			sum += vals[size_t(c) * LOTTO_STAT_NR + s];
-		std::printf("%s=%llu\n", names[s], (unsigned long long)sum);
+		std::printf("%s=%llu\n", lotto_stat_names[s], (unsigned long long)sum);
 	}
 	return 0;
 }

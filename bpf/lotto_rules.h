@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lotto_rules.h — the decisions lotto makes around the draw, shared verbatim
+ * by lotto.bpf.c and the sim backend (host/sim), so that the two cannot
+ * drift: how long a quantum is, whether a CPU draws at all, how many wins a
+ * task running elsewhere missed, which CPU a wake-up makes draw early.
+ * Integer only, pure, like lotto_math.h (which holds the draw itself).
+ *
+ * Randomness: lotto_catchup() takes a `struct lotto_rng *`; in BPF it is
+ * ignored and bpf_get_prandom_u32() is used instead (LOTTO_RANDOM).
+ */
+#ifndef LOTTO_RULES_H
+#define LOTTO_RULES_H
+
+#include "lotto_math.h"
+
+#ifdef __bpf__
+#define LOTTO_RANDOM(g) bpf_get_prandom_u32()
+/* lotto.bpf.c: lotto_key_delta() as a global function, so that the verifier
+ * checks the -ln arithmetic once rather than in every turn of a loop */
+__u64 lotto_key_delta_g(__u32 r, __u32 tickets, __u32 comp_q10);
+#define LOTTO_KEY_DELTA lotto_key_delta_g
+#else
+#define LOTTO_RANDOM(g) lotto_rng_next(g)
+#define LOTTO_KEY_DELTA lotto_key_delta
+#endif
+
+/* wins a running task may hold in credit (see lotto_catchup), and how many
+ * one quantum's catch-up may add */
+#define LOTTO_CATCHUP_MAX	64
+#define LOTTO_CATCHUP_STEP	8
+
+/*
+ * A new task has no history to charge: its first draw is charged as if it had
+ * run the minimum run since its last one, i.e. like a task whose quantum a
+ * wake-up just cut short (f = min_run / slice). Charging it a whole slice
+ * (f = 1) made a new task wait tens of draws against hogs on short quanta;
+ * charging it nothing would hand every fork 1024 x its tickets.
+ */
+LOTTO_INLINE __u64 lotto_first_used_ns(__u64 min_run_ns)
+{
+	return min_run_ns;
+}
+
+/* lotto_wake_action(): what a wake-up does to the chosen CPU */
+enum lotto_wake_action {
+	LOTTO_WAKE_NONE,	/* no CPU worth disturbing */
+	LOTTO_WAKE_NOW,		/* its task ran min_run: end its quantum now */
+	LOTTO_WAKE_SHRINK,	/* not yet: end its quantum once it has run min_run */
+};
+
+/* lotto_prev_action(): what a CPU does when its task's quantum ends */
+enum lotto_prev_action {
+	LOTTO_PREV_ALONE,	/* nothing else may run here: keep it, no draw */
+	LOTTO_PREV_CREDIT,	/* it holds a win credit: keep it, no draw */
+	LOTTO_PREV_DRAW,	/* draw between it and the waiting tasks */
+};
+
+/*
+ * The quantum a task gets when it starts (or keeps) running on a CPU:
+ * latency divided among the task and the tasks waiting for this CPU, so that
+ * a round of them takes about `latency`, clamped to [min_run, max]. Shared
+ * waiters count for 1/nr_cpus each (any CPU may take them). Nothing waiting:
+ * the maximum, since a wake-up ends it early anyway. `woken_next` (with
+ * wake-up preemption on): a task that woke up and has not run yet waits for
+ * this CPU (lotto_wake_pending); then the quantum is min_run, so that a
+ * woken task that lost a draw gets the next one soon rather than a round
+ * later. Each decision stays one exact draw; a
+ * shorter quantum only means more of them.
+ */
+LOTTO_INLINE __u64 lotto_slice_ns(__u64 latency_ns, __u64 min_run_ns, __u64 max_ns,
+				  __u32 waiting_shared, __u32 waiting_pinned, __u32 nr_cpus, int woken_next)
+{
+	__u64 per_cpu, s;
+
+	if (!waiting_shared && !waiting_pinned)
+		return max_ns;
+	if (woken_next)
+		return min_run_ns < max_ns ? min_run_ns : max_ns;
+	if (!nr_cpus)
+		nr_cpus = 1;
+	per_cpu = waiting_pinned + (waiting_shared + nr_cpus - 1) / nr_cpus;
+	s = latency_ns / (per_cpu + 1);
+	if (s < min_run_ns)
+		s = min_run_ns;
+	if (s > max_ns)
+		s = max_ns;
+	return s;
+}
+
+/*
+ * Whether a quantum is ended by a timer of its own rather than by the
+ * scheduler tick (HZ=250: 4 ms): a quantum shortened by load, or by a wake-up
+ * (lotto_wake_action LOTTO_WAKE_SHRINK), must end when it says, or the draws
+ * it is there for come a tick late. The longest quantum (nothing waits) is
+ * left to the tick.
+ */
+LOTTO_INLINE int lotto_quantum_timed(__u64 quantum_ns, __u64 max_ns)
+{
+	return quantum_ns < max_ns;
+}
+
+/*
+ * Catch-up: the wins a task missed while it ran. A task running on one CPU
+ * cannot take part in the draws other CPUs make meanwhile, so a lottery that
+ * only draws among waiting tasks favours small holders on several CPUs (four
+ * hogs 1:2:3:4 on 2 CPUs measured .13/.23/.30/.34 instead of .1/.2/.3/.4).
+ * But the exponential race lets it take part after the fact: while the task
+ * ran, its group's clock moved by `span` (the residuals of the other CPUs'
+ * winners); the task's own race is a Poisson process of rate tickets / f on
+ * that clock, so it "won" every event of its process that falls within span.
+ * This counts them (at most `room`), each event a fresh lotto_key_delta. The
+ * other CPUs' winners are unaffected (the minimum among the waiting tasks is
+ * the same whether or not the running task's events are looked at), so their
+ * draws stay exact lotteries among waiting tasks, and every runnable task is
+ * in every draw of a CPU it may use: each win of a running task becomes one
+ * more quantum where it runs. Tickets / sum is then each task's share of the
+ * wins, hence (with compensation) of the CPU; a task that would need more
+ * than one CPU fills its credit (room reaches 0) and is capped at one CPU,
+ * its surplus going to the others by their tickets.
+ */
+LOTTO_INLINE __u32 lotto_catchup(__u64 span, __u32 tickets, __u32 comp_q10, __u32 room,
+				 struct lotto_rng *g)
+{
+	__u64 x = 0;
+	__u32 n = 0;
+	int i;
+
+	(void)g;
+	for (i = 0; i < LOTTO_CATCHUP_STEP; i++) {
+		if (n >= room)
+			break;
+		x += LOTTO_KEY_DELTA(LOTTO_RANDOM(g), tickets, comp_q10);
+		if (x > span)
+			break;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * What a CPU does with its task whose quantum ended (still runnable, allowed
+ * here). `waiting`: some task waits that may run here; `pinned_waiting`: a
+ * task pinned to this CPU alone waits. `expired`: the quantum ran out by
+ * itself (not cut short by a wake-up or a yield). A credit is spent only on
+ * an expired quantum, so that a wake-up's early draw is a draw, and only
+ * where it displaces no task pinned here: the wins it stands for came from
+ * draws anywhere, and tasks that can run only here must not pay for them
+ * (the credit waits for a quantum that ends where they do not wait).
+ */
+LOTTO_INLINE enum lotto_prev_action lotto_prev_action(int waiting, int pinned_waiting, __u32 credit,
+						      int expired)
+{
+	if (!waiting)
+		return LOTTO_PREV_ALONE;
+	if (credit && expired && !pinned_waiting)
+		return LOTTO_PREV_CREDIT;
+	return LOTTO_PREV_DRAW;
+}
+
+/*
+ * A wake-up that found no idle CPU makes one CPU draw early, so that the
+ * woken task is in a draw soon rather than after a whole quantum: latency
+ * from more draws, not from bending one. Which CPU: among those the task may
+ * use that run a lotto task, the one whose task has run longest in its
+ * current quantum; the task's last CPU if that one has run min_run (its
+ * cache). `ran_ns` is how long the candidate's current task has run; this
+ * scores it (higher is better; 0: not a candidate).
+ */
+LOTTO_INLINE __u64 lotto_victim_score(__u64 ran_ns, int running_lotto, int last_cpu, __u64 min_run_ns)
+{
+	if (!running_lotto)
+		return 0;
+	if (last_cpu && ran_ns >= min_run_ns)
+		return ~0ull;
+	return ran_ns + 1;
+}
+
+/*
+ * A wake-up made this CPU draw early at `woke_at` (0: none pending) for a
+ * task that has not run yet: until that task runs (the mark is cleared then)
+ * or `latency` passes, quanta here are min_run (lotto_slice_ns woken_next).
+ */
+LOTTO_INLINE int lotto_wake_pending(__u64 now, __u64 woke_at, __u64 latency_ns)
+{
+	return woke_at && now - woke_at < latency_ns;
+}
+
+/* what to do to the best candidate: end now, or once it has run min_run */
+LOTTO_INLINE enum lotto_wake_action lotto_wake_action(__u64 score, __u64 ran_ns, __u64 min_run_ns)
+{
+	if (!score)
+		return LOTTO_WAKE_NONE;
+	return ran_ns >= min_run_ns ? LOTTO_WAKE_NOW : LOTTO_WAKE_SHRINK;
+}
+
+#endif /* LOTTO_RULES_H */
