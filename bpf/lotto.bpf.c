@@ -155,6 +155,7 @@ const volatile struct lotto_config lotto_cfg = {
 	.min_run_us = LOTTO_MIN_RUN_US_DEFAULT,
 	.preempt = LOTTO_PREEMPT_DEFAULT,
 	.catchup = 1,
+	.handoff_us = LOTTO_HANDOFF_US_DEFAULT,
 };
 
 /* read by the host through the mmaped .bss */
@@ -291,6 +292,7 @@ struct task_ctx {
 	u32 credit;		/* wins credited by catch-up, not run yet */
 	s32 slot;		/* in lotto_tasks, -1: none */
 	u32 woken;		/* woke up and has not run since */
+	u32 handoff;		/* select_cpu queued it on its waker's CPU */
 };
 
 struct {
@@ -387,6 +389,82 @@ static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 ns)
 		return;
 	qt->start = start;
 	bpf_timer_start(&qt->timer, ns, 0);
+}
+
+/*
+ * Handoff. A task woken by a running task is queued on the waker's CPU
+ * first: a waker that hands work to another task usually blocks right after
+ * (a request to a worker, a pipe), and then its CPU takes the woken task
+ * without waking another CPU. Waking an idle CPU means an IPI, which under
+ * TCG stalled the waker for milliseconds (the waker's CPU sat in the IPI
+ * send; wake-up p99 13x the default scheduler's) and on hardware costs the
+ * idle CPU's exit latency and a cold cache. If the task still waits after
+ * handoff_us, a timer wakes an idle CPU for it: no CPU idles longer than that
+ * while a task that may run there waits. One timer per CPU, armed once per
+ * window.
+ */
+struct handoff {
+	struct bpf_timer timer;
+	u64 armed;	/* a window is open */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_PIN_CPUS);
+	__type(key, u32);
+	__type(value, struct handoff);
+} lotto_handoffs SEC(".maps");
+
+#define LOTTO_HANDOFF_KICKS	4	/* idle CPUs one window's end may wake */
+
+static int handoff_fn(void *map, int *key, struct handoff *h)
+{
+	s32 n = scx_bpf_dsq_nr_queued(LOTTO_DSQ);
+	int i;
+
+	WRITE_ONCE(h->armed, 0);
+	bpf_for(i, 0, LOTTO_HANDOFF_KICKS) {
+		struct task_struct *q;
+		s32 cpu;
+
+		if (i >= n)
+			break;
+		q = scx_bpf_dsq_peek(LOTTO_DSQ);
+		if (!q)
+			break;
+		cpu = scx_bpf_pick_idle_cpu(q->cpus_ptr, 0);
+		if (cpu < 0)
+			break;
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		stat_inc(LOTTO_STAT_HANDOFF_KICKS);
+	}
+	return 0;
+}
+
+/* open a handoff window on cpu, unless one is open */
+static __always_inline void handoff_arm(s32 cpu)
+{
+	struct handoff *h;
+	u32 k = cpu;
+
+	if (cpu < 0 || cpu >= LOTTO_PIN_CPUS)
+		return;
+	h = bpf_map_lookup_elem(&lotto_handoffs, &k);
+	if (!h || READ_ONCE(h->armed))
+		return;
+	WRITE_ONCE(h->armed, 1);
+	if (bpf_timer_start(&h->timer, (u64)lotto_cfg.handoff_us * 1000, 0))
+		WRITE_ONCE(h->armed, 0);
+}
+
+/* some idle CPU may run p (the idle mask is read, not claimed) */
+static __always_inline bool idle_cpu_for(const struct task_struct *p)
+{
+	const struct cpumask *idle = scx_bpf_get_idle_cpumask();
+	bool any = bpf_cpumask_intersects(idle, p->cpus_ptr);
+
+	scx_bpf_put_idle_cpumask(idle);
+	return any;
 }
 
 /* a quantum of q began on cpu at start (running() or a renewal) */
@@ -863,13 +941,19 @@ __noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
 
 s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
+	struct task_struct *waker = bpf_get_current_task_btf();
+	s32 this = bpf_get_smp_processor_id();
+	struct task_ctx *c = ctx_of(p);
 	bool is_idle = false;
 	s32 cpu;
 
+	/* woken by a running task: its CPU first (handoff) */
+	if (lotto_cfg.handoff_us && c && waker->pid && bpf_cpumask_test_cpu(this, p->cpus_ptr)) {
+		c->handoff = 1;
+		return this;
+	}
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
 	if (is_idle) {
-		struct task_ctx *c = ctx_of(p);
-
 		if (c)
 			c->used = 0;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns(), 0);
@@ -899,6 +983,15 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 	guard_note_wait(p, c->slot, now, dsq);
 	scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 
+	/* queued on its waker's CPU: an idle CPU is woken only if it still waits */
+	if (c->handoff) {
+		c->handoff = 0;
+		if ((enq_flags & SCX_ENQ_WAKEUP) && pin < 0 && idle_cpu_for(p)) {
+			handoff_arm(bpf_get_smp_processor_id());
+			stat_inc(LOTTO_STAT_HANDOFFS);
+			return;
+		}
+	}
 	/* an idle CPU that may run p would otherwise sleep through the draw */
 	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 	if (cpu >= 0) {
@@ -1134,6 +1227,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 	if (nr_pin > LOTTO_PIN_CPUS)
 		nr_pin = LOTTO_PIN_CPUS;
 	bpf_for(i, 0, nr_pin) {
+		struct handoff *h;
 		struct qtimer *qt;
 		u32 k = i;
 
@@ -1147,6 +1241,15 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 		if (ret)
 			return ret;
 		ret = bpf_timer_set_callback(&qt->timer, qtimer_fn);
+		if (ret)
+			return ret;
+		h = bpf_map_lookup_elem(&lotto_handoffs, &k);
+		if (!h)
+			return -ENOMEM;
+		ret = bpf_timer_init(&h->timer, &lotto_handoffs, CLOCK_MONOTONIC);
+		if (ret)
+			return ret;
+		ret = bpf_timer_set_callback(&h->timer, handoff_fn);
 		if (ret)
 			return ret;
 	}

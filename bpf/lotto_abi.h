@@ -47,6 +47,8 @@
 /* quanta shrink with load: latency / (tasks waiting per CPU + 1), >= min_run */
 #define LOTTO_LATENCY_US_DEFAULT 10000
 #define LOTTO_MIN_RUN_US_DEFAULT 500	/* also the least a wake-up lets a task run */
+#define LOTTO_HANDOFF_US_DEFAULT 500	/* a woken task's wait for its waker's CPU */
+#define LOTTO_HANDOFF_US_MAX	10000
 /* compensation charges use against the longest quantum, within [1/1024, 8] of
  * it (lotto_math.h): the shortest quantum must be at least 1/1024 of it */
 #define LOTTO_SLICE_RANGE	1024
@@ -76,6 +78,8 @@ struct lotto_config {
 	__u32 min_run_us;	/* shortest quantum; least run before a wake-up draw */
 	__u32 preempt;		/* enum lotto_preempt_mode */
 	__u32 catchup;		/* 1: running tasks are credited the wins they missed */
+	__u32 handoff_us;	/* a woken task waits this long for its waker's CPU before an idle one is woken */
+	__u32 pad;
 };
 
 /* One slot of lotto_tasks. pid == 0 means the slot is free. */
@@ -119,7 +123,9 @@ struct lotto_ctl {
 	X(CREDIT_RUNS, "credit_runs", "quanta run on such a credit, no draw") \
 	X(WAKE_PREEMPTS, "wake_preempts", "wake-ups that ended a running quantum early") \
 	X(WAKE_SHRINKS, "wake_shrinks", "wake-ups that cut a quantum to the minimum run") \
-	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick")
+	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick") \
+	X(HANDOFFS, "handoffs", "wake-ups queued on the waker's CPU first") \
+	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken")
 
 enum lotto_stat_idx {
 #define LOTTO_STAT_ENUM(id, name, help) LOTTO_STAT_##id,
@@ -152,7 +158,7 @@ struct lotto_exit_info {
 
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_task_stat) == 104, "lotto_task_stat layout");
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_ctl) == 8, "lotto_ctl layout");
-LOTTO_STATIC_ASSERT(sizeof(struct lotto_config) == 32, "lotto_config layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_config) == 40, "lotto_config layout");
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_exit_info) == 16 + LOTTO_EXIT_REASON_LEN + LOTTO_EXIT_MSG_LEN,
 	       "lotto_exit_info layout");
 

@@ -11,7 +11,7 @@
 # scripts, policies, tests, docs and $LOTTO_BUILD/bin; no .git, .cache or object
 # files), the working directory is the current one when it lies in the
 # checkout, and there are busybox applets (sh, awk, taskset, renice, timeout,
-# ...), stress-ng and hackbench. Mounted: proc, sysfs, devtmpfs, devpts, bpf
+# ...), stress-ng, hackbench and cyclictest. Mounted: proc, sysfs, devtmpfs, devpts, bpf
 # (/sys/fs/bpf), cgroup2 (/sys/fs/cgroup), debugfs; /tmp is the writable
 # initramfs itself (a checkout under /tmp stays visible). PATH has
 # $LOTTO_BUILD/bin; LOTTO_VM=1, LOTTO_ROOT and LOTTO_BUILD are set.
@@ -69,8 +69,8 @@ BUILD=$(realpath -m "$BUILD")
 for t in qemu-system-x86_64 cpio busybox objcopy; do
 	command -v $t >/dev/null || die "$t is not installed: run scripts/setup.sh"
 done
-command -v stress-ng >/dev/null && command -v hackbench >/dev/null ||
-	die "stress-ng/hackbench are not installed: run scripts/setup.sh"
+command -v stress-ng >/dev/null && command -v hackbench >/dev/null && command -v cyclictest >/dev/null ||
+	die "stress-ng/hackbench/cyclictest are not installed: run scripts/setup.sh"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lotto-vm.XXXXXX")
 QPID=
@@ -104,9 +104,9 @@ with_parents() { # relative paths on stdin -> the same plus every ancestor dir, 
 		LC_ALL=C sort -u
 }
 
-# ---- base initramfs (busybox, stress-ng, hackbench, their libraries): cached
-BASE_VERSION=3
-BASE_TOOLS="$(command -v busybox) $(command -v stress-ng) $(command -v hackbench)"
+# ---- base initramfs (busybox, stress-ng, hackbench, cyclictest, their libraries): cached
+BASE_VERSION=4
+BASE_TOOLS="$(command -v busybox) $(command -v stress-ng) $(command -v hackbench) $(command -v cyclictest)"
 base_key() {
 	{
 		echo "$BASE_VERSION"

@@ -35,6 +35,8 @@ Result<void> check_backend_config(const BackendConfig &cfg)
 			   range(cfg.min_run_us, LOTTO_SLICE_US_MAX) + " (at least the minimum run)");
 	if (!preempt_from_name(preempt_name(cfg.preempt)))
 		return err("preempt mode " + std::to_string(int(cfg.preempt)) + " is not one of off, tick, kick");
+	if (cfg.handoff_us > LOTTO_HANDOFF_US_MAX)
+		return err("handoff " + std::to_string(cfg.handoff_us) + " us is not in " + range(0, LOTTO_HANDOFF_US_MAX));
 	if (cfg.starve_ms < LOTTO_STARVE_MS_MIN || cfg.starve_ms > LOTTO_STARVE_MS_MAX)
 		return err("starvation bound " + std::to_string(cfg.starve_ms) + " ms is not in " +
 			   range(LOTTO_STARVE_MS_MIN, LOTTO_STARVE_MS_MAX));
@@ -63,7 +65,7 @@ std::string describe_timing(const BackendConfig &cfg)
 {
 	return "slice " + std::to_string(cfg.slice_us) + " us, latency " + std::to_string(cfg.latency_us) +
 	       " us, min run " + std::to_string(cfg.min_run_us) + " us, wake-up preemption " +
-	       preempt_name(cfg.preempt) + ", starve " + std::to_string(cfg.starve_ms) + " ms, compensation " +
+	       preempt_name(cfg.preempt) + ", handoff " + std::to_string(cfg.handoff_us) + " us, starve " + std::to_string(cfg.starve_ms) + " ms, compensation " +
 	       (cfg.compensation ? "on" : "off") + ", catch-up " + (cfg.catchup ? "on" : "off") +
 	       ", default tickets " + std::to_string(cfg.default_tickets);
 }
@@ -79,6 +81,7 @@ lotto_config bpf_config(const BackendConfig &cfg)
 	c.min_run_us = cfg.min_run_us;
 	c.preempt = cfg.preempt;
 	c.catchup = cfg.catchup ? 1 : 0;
+	c.handoff_us = cfg.handoff_us;
 	return c;
 }
 

@@ -43,6 +43,7 @@ struct BackendConfig {
 	uint32_t starve_ms = LOTTO_STARVE_MS_DEFAULT;
 	bool compensation = true;
 	bool catchup = true;
+	uint32_t handoff_us = LOTTO_HANDOFF_US_DEFAULT;	// a woken task's wait for its waker's CPU
 	bool verbose = false;
 	// sim only
 	std::string workload;		// path of a workload file

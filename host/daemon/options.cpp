@@ -32,6 +32,10 @@ const char *usage()
 	       "  --preempt MODE       how a wake-up that finds no idle CPU makes a busy CPU\n"
 	       "                       draw early: kick (an IPI, now; default), tick (at its\n"
 	       "                       next timer tick, no IPI) or off\n"
+	       "  --handoff-us N       a task woken by a running task first waits up to N us\n"
+	       "                       for its waker's CPU (a waker usually blocks right\n"
+	       "                       after handing work over) before an idle CPU is woken\n"
+	       "                       for it (0..10000, default 500; 0: wake one at once)\n"
 	       "  --no-catchup         do not credit running tasks with the draws they missed\n"
 	       "                       on other CPUs (shares are then per decision, not\n"
 	       "                       tickets / sum; for experiments)\n"
@@ -81,7 +85,7 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
 	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY,
-	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP };
+	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
@@ -92,6 +96,7 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		{"min-run-us", required_argument, nullptr, O_MINRUN},
 		{"preempt", required_argument, nullptr, O_PREEMPT},
 		{"no-catchup", no_argument, nullptr, O_NOCATCHUP},
+		{"handoff-us", required_argument, nullptr, O_HANDOFF},
 		{"workload", required_argument, nullptr, O_WORKLOAD},
 		{"sim-cpus", required_argument, nullptr, O_SIMCPUS},
 		{"sim-speed", required_argument, nullptr, O_SIMSPEED},
@@ -172,6 +177,13 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		case O_NOCATCHUP:
 			o.backend_cfg.catchup = false;
 			break;
+		case O_HANDOFF: {
+			auto v = parse_num<uint32_t>("--handoff-us", optarg, 0, LOTTO_HANDOFF_US_MAX);
+			if (!v)
+				return v.error();
+			o.backend_cfg.handoff_us = *v;
+			break;
+		}
 		case O_WORKLOAD:
 			o.backend_cfg.workload = optarg;
 			break;

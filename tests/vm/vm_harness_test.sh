@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 # 1. what the in-VM scripts need, and the exit status passed through
 rc=0
 out=$("$VM" -- sh -c '
-	for t in sh awk sed grep taskset renice timeout pidof dmesg stress-ng hackbench; do
+	for t in sh awk sed grep taskset renice timeout pidof dmesg stress-ng hackbench cyclictest; do
 		command -v $t >/dev/null || { echo "missing: $t"; exit 1; }
 	done
 	for m in /proc /sys /dev /sys/fs/bpf /sys/fs/cgroup; do
