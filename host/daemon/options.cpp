@@ -4,7 +4,9 @@
 #include <getopt.h>
 #include <spdlog/spdlog.h>
 #include <cstdlib>
-#include <fstream>
+#include "core/regular_file.h"
+
+#include <sstream>
 #include <unistd.h>
 
 namespace lotto {
@@ -36,8 +38,16 @@ const char *usage()
 	       "                       scripts only)\n"
 	       "  --socket PATH        control socket for lotto-shell\n"
 	       "                       (default /run/lotto/lotto.sock)\n"
-	       "  --admin-group G      members of group G may change tickets and policies\n"
-	       "                       (root always may; everyone else is read-only)\n"
+	       "  --admin-group G      members of group G (a name or a number) may change\n"
+	       "                       tickets and policies (root always may; everyone else\n"
+	       "                       is read-only)\n"
+	       "  --max-clients N      control-socket connections of non-admins in all\n"
+	       "                       (1..4096, default 64; admins get 8 more)\n"
+	       "  --max-clients-per-user N\n"
+	       "                       connections one non-root user may hold (1..4096,\n"
+	       "                       default 8)\n"
+	       "  --client-timeout-s S close a connection that makes no request for S\n"
+	       "                       seconds (0.1..86400, default 60)\n"
 	       "  --state-file PATH    pins and policies survive restarts here\n"
 	       "                       (default /var/lib/lotto/state.json)\n"
 	       "  --no-state           do not read or write a state file\n"
@@ -66,7 +76,8 @@ static Result<T> parse_num(const char *flag, const char *s, T lo, T hi)
 static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
-	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY };
+	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY,
+	       O_MAXCLIENTS, O_PERUSER, O_CLIENTTIMEOUT };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
@@ -83,6 +94,9 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		{"unsafe-policies", no_argument, nullptr, O_UNSAFE},
 		{"socket", required_argument, nullptr, O_SOCKET},
 		{"admin-group", required_argument, nullptr, O_ADMIN},
+		{"max-clients", required_argument, nullptr, O_MAXCLIENTS},
+		{"max-clients-per-user", required_argument, nullptr, O_PERUSER},
+		{"client-timeout-s", required_argument, nullptr, O_CLIENTTIMEOUT},
 		{"state-file", required_argument, nullptr, O_STATE},
 		{"no-state", no_argument, nullptr, O_NOSTATE},
 		{"config", required_argument, nullptr, O_CONFIG},
@@ -175,7 +189,31 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 			break;
 		case O_ADMIN:
 			o.admin_group = optarg;
+			if (o.admin_group.empty())
+				return err("--admin-group: give a group name or number");
 			break;
+		case O_MAXCLIENTS: {
+			auto v = parse_num<uint32_t>("--max-clients", optarg, 1, 4096);
+			if (!v)
+				return v.error();
+			o.max_clients = *v;
+			break;
+		}
+		case O_PERUSER: {
+			auto v = parse_num<uint32_t>("--max-clients-per-user", optarg, 1, 4096);
+			if (!v)
+				return v.error();
+			o.max_clients_per_user = *v;
+			break;
+		}
+		case O_CLIENTTIMEOUT: {
+			char *end = nullptr;
+			double x = strtod(optarg, &end);
+			if (!end || *end || !(x >= 0.1 && x <= 86400))
+				return err(std::string("--client-timeout-s: '") + optarg + "' is not a number in 0.1..86400");
+			o.client_timeout_s = x;
+			break;
+		}
 		case O_STATE:
 			o.state_file = optarg;
 			break;
@@ -213,9 +251,13 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 // `option = value` / `option` lines -> "--option" "value" arguments
 static Result<std::vector<std::string>> read_config(const std::string &path)
 {
-	std::ifstream in(path);
-	if (!in)
-		return err("--config: cannot read '" + path + "'");
+	ReadRules rules;
+	rules.max_bytes = limits::kMaxConfigFile;
+	rules.what = "config file";
+	auto text = read_regular_file(path, rules);
+	if (!text)
+		return err("--config: " + text.error().msg);
+	std::istringstream in(text->text);
 	std::vector<std::string> args;
 	std::string line;
 	for (int n = 1; std::getline(in, line); n++) {

@@ -7,6 +7,7 @@
 #include "policy/worker.h"
 
 #include "policy/channel.h"
+#include "policy/eval_child.h"
 #include "policy/lua_runtime.h"
 
 #include <cerrno>
@@ -17,6 +18,8 @@
 #include <ctime>
 #include <algorithm>
 #include <memory>
+#include <optional>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -26,9 +29,12 @@
 namespace lotto::policy {
 namespace {
 
+// The request loop. Ticks and admin evaluations run here, one at a time; a
+// read-only evaluation runs in an EvalChild while ticks go on, and its reply
+// is sent when the child is done (or stopped at its deadline).
 class Worker {
 public:
-	Worker(const WorkerSpec &s, int fd) : fd_(fd), rt_(s) {}
+	Worker(const WorkerSpec &s, int fd) : s_(s), fd_(fd), rt_(s) {}
 
 	int run()
 	{
@@ -42,6 +48,26 @@ public:
 		if (!ok)
 			return 0;
 		for (;;) {
+			pollfd p[2] = {{fd_, POLLIN, 0}, {child_ ? child_->fd() : -1, POLLIN, 0}};
+			int timeout = -1;
+			if (child_) {
+				auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+					child_->deadline() - std::chrono::steady_clock::now());
+				timeout = int(std::max<long>(0, left.count() + 1));
+			}
+			int n = poll(p, 2, timeout);
+			if (n < 0 && errno != EINTR)
+				return 5;
+			if (child_ && ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) ? child_->read_some()
+										     : std::chrono::steady_clock::now() >= child_->deadline())) {
+				bool late = std::chrono::steady_clock::now() >= child_->deadline();
+				EvalDoneMsg r = child_->finish(late);
+				child_.reset();
+				if (!send_msg(fd_, encode(r)))
+					return 3;
+			}
+			if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
 			auto m = recv_msg(fd_, false);
 			if (!m || m->empty())
 				return 0;	// the engine closed the channel
@@ -56,7 +82,13 @@ public:
 				auto req = decode_eval(*m);
 				if (!req)
 					return 4;
-				reply = encode(rt_.eval(req->expr, req->admin, req->slots_hw));
+				if (req->admin) {
+					EvalDoneMsg r = rt_.eval(req->expr, true, req->slots_hw);
+					r.id = req->id;
+					reply = encode(r);
+				} else if (!start_child(*req, reply)) {
+					continue;	// answered when the child is done
+				}
 			} else {
 				return 4;
 			}
@@ -66,8 +98,30 @@ public:
 	}
 
 private:
+	// false: the child runs; true: `reply` is an immediate refusal
+	bool start_child(const EvalMsg &m, std::string &reply)
+	{
+		EvalDoneMsg r;
+		r.id = m.id;
+		if (child_) {
+			r.text = "`lua`: another read-only evaluation is running in this policy; try again";
+			reply = encode(r);
+			return true;
+		}
+		auto c = EvalChild::start(rt_, s_, m);
+		if (!c) {
+			r.text = "`lua`: cannot start the evaluation: " + c.error().msg;
+			reply = encode(r);
+			return true;
+		}
+		child_.emplace(std::move(*c));
+		return false;
+	}
+
+	const WorkerSpec &s_;
 	int fd_;
 	LuaRuntime rt_;
+	std::optional<EvalChild> child_;
 };
 
 size_t vm_size_bytes()

@@ -12,8 +12,8 @@ using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;
 
 namespace {
-const Peer kAdmin{0, 0, 1, true};
-const Peer kUser{65534, 65534, 2, false};
+const Peer kAdmin{0, 0, 1, true, {}};
+const Peer kUser{65534, 65534, 2, false, {}};
 
 struct Fixture {
 	World w;

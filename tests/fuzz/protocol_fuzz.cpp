@@ -190,8 +190,8 @@ void decode_anything(std::string_view line)
 
 void one_line(World &w, Dispatcher &d, std::string_view line)
 {
-	static const Peer reader{1000, 1000, 4242, false};
-	static const Peer admin{0, 0, 4243, true};
+	static const Peer reader{1000, 1000, 4242, false, {}};
+	static const Peer admin{0, 0, 4243, true, {}};
 	decode_anything(line);
 	Req req = peek(line);
 
