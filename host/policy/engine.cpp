@@ -368,15 +368,21 @@ void Engine::wait_until(const std::function<bool()> &done)
 	}
 }
 
+// the worker with this serial and its policy (nullptr: it is gone)
+Engine::Worker *Engine::find_worker(uint64_t serial, Policy **p) const
+{
+	for (auto &q : policies_)
+		if (Worker *w = q->by_serial(serial)) {
+			*p = q.get();
+			return w;
+		}
+	return nullptr;
+}
+
 void Engine::on_worker_event(uint64_t serial, WorkerEvent ev)
 {
 	Policy *p = nullptr;
-	Worker *w = nullptr;
-	for (auto &q : policies_)
-		if ((w = q->by_serial(serial))) {
-			p = q.get();
-			break;
-		}
+	Worker *w = find_worker(serial, &p);
 	if (!w)
 		return;
 	if (ev == WorkerEvent::TimerFd) {
@@ -391,7 +397,7 @@ void Engine::on_worker_event(uint64_t serial, WorkerEvent ev)
 	// every message that is there (a reply that is already there wins over
 	// its deadline), then the deadline if the request is still open
 	for (;;) {
-		w = p->by_serial(serial);
+		w = find_worker(serial, &p);	// a handler may have ended it, or its policy
 		if (!w)
 			break;
 		auto m = recv_msg(w->proc->fd(), true);
@@ -640,8 +646,12 @@ void Engine::start_tick(Policy &p, Worker &w, uint64_t index)
 	w.trial = w.candidate;
 	w.tick_started = t0;
 	p.busy = &w;
-	// a candidate runs under the budget of its own policy table
-	w.budget_ms = w.candidate ? budget_for(w.info.budget_ms, w.info.interval_ms) : budget_ms(p);
+	// a candidate runs under the budget of its own policy table; a load's
+	// first tick (cold: JIT, caches, maybe a busy machine at boot) under
+	// the init budget, so that it stops only what runs away
+	w.budget_ms = !p.version ? double(opts_.init_budget.count())
+		      : w.candidate ? budget_for(w.info.budget_ms, w.info.interval_ms)
+				    : budget_ms(p);
 	w.arm(w.budget_ms);
 	if (auto r = send_msg(w.proc->fd(), encode(m)); !r)
 		handle_failure(p, w, ErrorKind::Crash, r.error().msg);

@@ -11,8 +11,8 @@
 // budgets in force (at most EngineOptions::budget_limit, init_budget for
 // compile + init).
 //
-// Load: compile + init, then the policy's first tick; only when that tick
-// succeeds is the policy loaded (its tickets applied, its timer started, its
+// Load: compile + init, then the policy's first tick (bounded, like compile
+// + init, by init_budget); only when that tick succeeds is the policy loaded (its tickets applied, its timer started, its
 // file watched). A load's file is read with the rights of whoever asked
 // (Credentials), as are its reloads later, which also refuse a file whose
 // owner changed (a symlink swapped in to make root read something else).
@@ -172,6 +172,7 @@ private:
 	Policy *find_name(const std::string &name) const;
 	Policy *find_listed(const std::string &name) const;
 	Policy *find_path(const std::string &path) const;
+	Worker *find_worker(uint64_t serial, Policy **p) const;
 	bool name_taken(const std::string &name, const Policy *except) const;
 	void start_load(const std::string &path, const Credentials &owner, Completion done, bool keep, bool from_dir);
 	Result<Policy *> create(const std::string &path, bool from_dir);

@@ -38,7 +38,8 @@ struct Ran {
 	{
 		h.backend.add(0, 100);
 		path = h.write("bad.lua", good_then(bad));
-		REQUIRE(h.engine->load(path).ok());
+		if (auto l = h.engine->load(path); !l)
+			FAIL("load: " << l.error().msg);
 		REQUIRE(h.backend.ctl_tickets(0) == 777);
 		pid_before = h.info("bad").worker_pid;
 		auto t0 = std::chrono::steady_clock::now();
