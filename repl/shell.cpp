@@ -417,6 +417,10 @@ Status Shell::cmd_watch(const ParsedCommand &pc)
 	Status st = Status::ok;
 	for (;;) {
 		auto r = render(in);
+		if (!r && client_.last_code() == "interrupted") {
+			st = stopped_by_ctrl_c();	// Ctrl-C during a request: as during the wait
+			break;
+		}
 		if (!r) {
 			if (full)
 				print("\033[?25h\033[?1049l");
@@ -469,6 +473,10 @@ Status Shell::cmd_export(const ParsedCommand &pc)
 			break;
 		}
 		auto now_rows = fetch_tasks();
+		if (!now_rows && client_.last_code() == "interrupted") {
+			interrupted = true;	// Ctrl-C during a request: as during the wait
+			break;
+		}
 		if (!now_rows) {
 			if (io_.err_tty)
 				fputs("\n", io_.err);
