@@ -117,7 +117,7 @@ Result<void> Daemon::start()
 	if (auto r = load_policies(); !r)
 		return r;
 	if (loop_.stopping())
-		return err("stopped by a signal while starting");
+		return {};	// SIGINT/SIGTERM while starting: run() returns at once, exit 0
 	restore_pins(saved_);
 
 	host_ = std::make_unique<control::HostImpl>(*backend_, *book_, policy_hooks(), LOTTO_VERSION,
@@ -164,6 +164,7 @@ Result<void> Daemon::load_policies()
 		if (!name)
 			return err(name.error().msg);
 		loaded.push_back(abs);
+		loop_.run_once(0);	// a SIGTERM meanwhile is heard
 		if (loop_.stopping())
 			return {};
 	}
@@ -179,6 +180,7 @@ Result<void> Daemon::load_policies()
 		if (!name)
 			spdlog::warn("policy {} from the state file did not load (it stays listed): {}", sp.file,
 				     name.error().msg);
+		loop_.run_once(0);
 		if (loop_.stopping())
 			return {};
 	}

@@ -1,6 +1,7 @@
 #include "daemon/options.h"
 
 #include <charconv>
+#include <fmt/format.h>
 #include <getopt.h>
 #include <spdlog/spdlog.h>
 #include <cstdlib>
@@ -73,6 +74,25 @@ static Result<T> parse_num(const char *flag, const char *s, T lo, T hi)
 	return v;
 }
 
+// a number option into `out`: an integer (parse_num) or, for double, any
+// number in lo..hi
+template <typename T> static Result<void> set_num(const char *flag, const char *s, T lo, T hi, T &out)
+{
+	if constexpr (std::is_floating_point_v<T>) {
+		char *end = nullptr;
+		double x = strtod(s, &end);
+		if (!end || *end || !(x >= lo && x <= hi))
+			return err(fmt::format("{}: '{}' is not a number in {:.10g}..{:.10g}", flag, s, lo, hi));
+		out = x;
+	} else {
+		auto v = parse_num<T>(flag, s, lo, hi);
+		if (!v)
+			return v.error();
+		out = *v;
+	}
+	return {};
+}
+
 static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
@@ -118,69 +138,46 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 			if (o.backend != "kernel" && o.backend != "sim" && o.backend != "auto")
 				return err("--backend: '" + o.backend + "' is not one of kernel, sim, auto");
 			break;
-		case O_TICKETS: {
-			auto v = parse_num<uint32_t>("--default-tickets", optarg, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.default_tickets = *v;
+		case O_TICKETS:
+			if (auto r = set_num<uint32_t>("--default-tickets", optarg, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX, o.backend_cfg.default_tickets); !r)
+				return r;
 			break;
-		}
-		case O_SLICE: {
-			auto v = parse_num<uint32_t>("--slice-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.slice_us = *v;
+		case O_SLICE:
+			if (auto r = set_num<uint32_t>("--slice-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX, o.backend_cfg.slice_us); !r)
+				return r;
 			break;
-		}
-		case O_STARVE: {
-			auto v = parse_num<uint32_t>("--starve-ms", optarg, LOTTO_STARVE_MS_MIN, LOTTO_STARVE_MS_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.starve_ms = *v;
+		case O_STARVE:
+			if (auto r = set_num<uint32_t>("--starve-ms", optarg, LOTTO_STARVE_MS_MIN, LOTTO_STARVE_MS_MAX, o.backend_cfg.starve_ms); !r)
+				return r;
 			break;
-		}
 		case O_NOCOMP:
 			o.backend_cfg.compensation = false;
 			break;
 		case O_WORKLOAD:
 			o.backend_cfg.workload = optarg;
 			break;
-		case O_SIMCPUS: {
-			auto v = parse_num<uint32_t>("--sim-cpus", optarg, 1, 1024);
-			if (!v)
-				return v.error();
-			o.backend_cfg.sim_cpus = *v;
+		case O_SIMCPUS:
+			if (auto r = set_num<uint32_t>("--sim-cpus", optarg, 1, 1024, o.backend_cfg.sim_cpus); !r)
+				return r;
 			break;
-		}
-		case O_SIMSPEED: {
-			char *end = nullptr;
-			double x = strtod(optarg, &end);
-			if (!end || *end || !(x >= 0 && x <= 1e6))
-				return err(std::string("--sim-speed: '") + optarg + "' is not a number in 0..1000000");
-			o.backend_cfg.sim_speed = x;
+		case O_SIMSPEED:
+			if (auto r = set_num<double>("--sim-speed", optarg, 0, 1e6, o.backend_cfg.sim_speed); !r)
+				return r;
 			break;
-		}
 		case O_POLICYDIR:
 			o.policy_dirs.emplace_back(optarg);
 			break;
 		case O_POLICY:
 			o.policies.emplace_back(optarg);
 			break;
-		case O_BUDGET: {
-			char *end = nullptr;
-			double x = strtod(optarg, &end);
-			if (!end || *end || !(x >= 0.01 && x <= 1))
-				return err(std::string("--policy-budget: '") + optarg + "' is not a number in 0.01..1");
-			o.policy_budget = x;
+		case O_BUDGET:
+			if (auto r = set_num<double>("--policy-budget", optarg, 0.01, 1, o.policy_budget); !r)
+				return r;
 			break;
-		}
-		case O_MEM: {
-			auto v = parse_num<uint32_t>("--policy-mem-mb", optarg, 1, 4096);
-			if (!v)
-				return v.error();
-			o.policy_mem_mb = *v;
+		case O_MEM:
+			if (auto r = set_num<uint32_t>("--policy-mem-mb", optarg, 1, 4096, o.policy_mem_mb); !r)
+				return r;
 			break;
-		}
 		case O_UNSAFE:
 			o.unsafe_policies = true;
 			break;
@@ -192,28 +189,18 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 			if (o.admin_group.empty())
 				return err("--admin-group: give a group name or number");
 			break;
-		case O_MAXCLIENTS: {
-			auto v = parse_num<uint32_t>("--max-clients", optarg, 1, 4096);
-			if (!v)
-				return v.error();
-			o.max_clients = *v;
+		case O_MAXCLIENTS:
+			if (auto r = set_num<uint32_t>("--max-clients", optarg, 1, 4096, o.max_clients); !r)
+				return r;
 			break;
-		}
-		case O_PERUSER: {
-			auto v = parse_num<uint32_t>("--max-clients-per-user", optarg, 1, 4096);
-			if (!v)
-				return v.error();
-			o.max_clients_per_user = *v;
+		case O_PERUSER:
+			if (auto r = set_num<uint32_t>("--max-clients-per-user", optarg, 1, 4096, o.max_clients_per_user); !r)
+				return r;
 			break;
-		}
-		case O_CLIENTTIMEOUT: {
-			char *end = nullptr;
-			double x = strtod(optarg, &end);
-			if (!end || *end || !(x >= 0.1 && x <= 86400))
-				return err(std::string("--client-timeout-s: '") + optarg + "' is not a number in 0.1..86400");
-			o.client_timeout_s = x;
+		case O_CLIENTTIMEOUT:
+			if (auto r = set_num<double>("--client-timeout-s", optarg, 0.1, 86400, o.client_timeout_s); !r)
+				return r;
 			break;
-		}
 		case O_STATE:
 			o.state_file = optarg;
 			break;

@@ -74,10 +74,14 @@ try:
 	udir = tmp.file("nobody")
 	os.mkdir(udir)
 	os.chown(udir, NOBODY, ADMIN_GID)
-	mine = os.path.join(udir, "mine.lua")
-	with open(mine, "w") as f:
-		f.write(policy("mine", "for i = 1, #tasks do tasks[i].tickets = 300 end"))
-	os.chown(mine, NOBODY, ADMIN_GID)
+	def user_file(name, text):	# a file of the admin-group member, in its directory
+		path = os.path.join(udir, name)
+		with open(path, "w") as f:
+			f.write(text)
+		os.chown(path, NOBODY, ADMIN_GID)
+		return path
+
+	mine = user_file("mine.lua", policy("mine", "for i = 1, #tasks do tasks[i].tickets = 300 end"))
 	r = as_admin({"cmd": "policy.load", "file": mine})
 	check(r and r["ok"], "an admin-group member loads its own policy", r)
 	os.unlink(mine)
@@ -89,14 +93,7 @@ try:
 
 	# a policy root loaded from a directory someone else can write: a symlink
 	# swapped in changes the file's owner, and that is not followed
-	os.unlink(mine)
-	with open(mine, "w") as f:
-		f.write(policy("rootloaded", "for i = 1, #tasks do tasks[i].tickets = 300 end"))
-	os.chown(mine, NOBODY, ADMIN_GID)
-	rootpol = os.path.join(udir, "rootpol.lua")
-	with open(rootpol, "w") as f:
-		f.write(policy("rootpol", "for i = 1, #tasks do tasks[i].tickets = 301 end"))
-	os.chown(rootpol, NOBODY, ADMIN_GID)
+	rootpol = user_file("rootpol.lua", policy("rootpol", "for i = 1, #tasks do tasks[i].tickets = 301 end"))
 	r, _ = load(rootpol)
 	check(r and r["ok"], "root loads a policy from a user's directory", r)
 	os.unlink(rootpol)
