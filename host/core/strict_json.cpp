@@ -1,5 +1,6 @@
 #include "core/strict_json.h"
 
+#include <fmt/format.h>
 #include <set>
 #include <vector>
 
@@ -7,7 +8,22 @@ namespace lotto {
 
 std::string shown(std::string_view s, size_t max)
 {
-	return s.size() > max ? std::string(s.substr(0, max)) + "..." : std::string(s);
+	// one line: control characters escaped (found by tests/fuzz/state_fuzz:
+	// a key with a newline made a two-line error)
+	std::string out;
+	for (unsigned char c : s.substr(0, max)) {
+		if (c == '\n')
+			out += "\\n";
+		else if (c == '\r')
+			out += "\\r";
+		else if (c == '\t')
+			out += "\\t";
+		else if (c < 0x20 || c == 0x7f)
+			out += fmt::format("\\x{:02x}", c);
+		else
+			out += char(c);
+	}
+	return s.size() > max ? out + "..." : out;
 }
 
 Result<nlohmann::json> parse_json_strict(std::string_view text)

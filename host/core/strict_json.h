@@ -13,7 +13,8 @@ namespace lotto {
 // Errc::invalid with "not valid JSON" or "duplicate key \"k\"".
 Result<nlohmann::json> parse_json_strict(std::string_view text);
 
-// a key or string shown in a message: at most `max` bytes, then "..."
+// a key or string shown in a message: one line (control characters
+// escaped), at most `max` bytes, then "..."
 std::string shown(std::string_view s, size_t max = 64);
 
 } // namespace lotto

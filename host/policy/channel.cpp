@@ -54,7 +54,9 @@ public:
 		str(e.message);
 		str(e.traceback);
 	}
-	// last in a message: the lines that fit, the others counted as dropped
+	// last in a message: the first lines, as many as fit; the rest are
+	// counted as dropped (never a later line after one that did not fit:
+	// found by tests/fuzz/channel_fuzz)
 	void logs(const std::vector<LogLine> &l, uint32_t dropped)
 	{
 		size_t at = buf_.size();
@@ -62,14 +64,13 @@ public:
 		uint32_t n = 0;
 		for (auto &x : l) {
 			size_t len = std::min(x.text.size(), kMaxLogLine);
-			if (n == kMaxLogLines || buf_.size() + 8 + len + 4 > kMaxMessage) {
-				dropped++;
-				continue;
-			}
+			if (n == kMaxLogLines || buf_.size() + 8 + len + 4 > kMaxMessage)
+				break;
 			u32(x.level);
 			str(x.text, kMaxLogLine);
 			n++;
 		}
+		dropped += uint32_t(l.size() - n);
 		memcpy(buf_.data() + at, &n, sizeof(n));
 		u32(dropped);
 	}
