@@ -63,9 +63,14 @@ Result<json> HostClient::roundtrip(const json &req_in)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
+			int e = errno;
+			// the host may have said why it closed (busy) before it did
+			if (auto said = last_words(); !said.empty()) {
+				fd_.reset();
+				return err(said);
+			}
 			fd_.reset();
-			return err(fmt::format("lost the connection to lotto-host ({}): {}", strerror(errno),
-					       start_hint(path_)));
+			return err(fmt::format("lost the connection to lotto-host ({}): {}", strerror(e), start_hint(path_)));
 		}
 		off += n;
 	}
@@ -96,8 +101,10 @@ Result<json> HostClient::roundtrip(const json &req_in)
 		}
 		pollfd p{fd_.get(), POLLIN, 0};
 		int r = poll(&p, 1, left);
-		if (r < 0 && errno == EINTR)
-			return err("interrupted");
+		if (r < 0 && errno == EINTR) {
+			last_code_ = "interrupted";
+			return err("interrupted (Ctrl-C) while waiting for lotto-host");
+		}
 		if (r <= 0)
 			continue;
 		char buf[65536];
@@ -112,12 +119,36 @@ Result<json> HostClient::roundtrip(const json &req_in)
 	}
 }
 
+// An error line the host sent before closing the connection (a refusal:
+// too many clients), or "". Sets last_code().
+std::string HostClient::last_words()
+{
+	pollfd p{fd_.get(), POLLIN, 0};
+	while (in_.find('\n') == std::string::npos && poll(&p, 1, 200) > 0) {
+		char buf[4096];
+		ssize_t n = recv(fd_.get(), buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		in_.append(buf, n);
+	}
+	auto nl = in_.find('\n');
+	if (nl == std::string::npos)
+		return "";
+	json j = json::parse(in_.substr(0, nl), nullptr, false);
+	in_.clear();
+	if (!j.is_object() || !j.contains("error") || !j["error"].is_object())
+		return "";
+	last_code_ = j["error"].value("code", "internal");
+	return j["error"].value("message", "");
+}
+
 Result<json> HostClient::call(const std::string &cmd, json params)
 {
 	last_code_.clear();
 	if (!fd_.valid()) {
 		if (auto r = connect(); !r) {
-			last_code_ = "unreachable";
+			if (last_code_.empty())
+				last_code_ = "unreachable";
 			return r.error();
 		}
 	}

@@ -40,6 +40,7 @@ public:
 
 private:
 	Result<json> roundtrip(const json &req);
+	std::string last_words();
 
 	std::string path_;
 	int timeout_ms_;

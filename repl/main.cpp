@@ -7,6 +7,7 @@
 
 #include "lotto_version.h"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -38,7 +39,8 @@ static const char *usage()
 	       "  -V, --version       print the version\n"
 	       "\n"
 	       "Exit status: 0 when every command succeeded, 1 when one failed, 2 for bad\n"
-	       "options. History is kept in ~/.lotto_history ($LOTTO_HISTORY).\n";
+	       "options, 130 when Ctrl-C stopped a -c or piped script (the commands after\n"
+	       "it do not run). History is kept in ~/.lotto_history ($LOTTO_HISTORY).\n";
 }
 
 static int terminal_width()
@@ -113,16 +115,23 @@ int main(int argc, char **argv)
 	io.width = [tty = io.out_tty] { return tty ? terminal_width() : 0; };
 	Shell shell(client, signals, io, json);
 
-	if (have_commands)
-		return shell.run_line(commands, keep_going) == Status::error ? 1 : 0;
+	constexpr int kInterrupted = 128 + SIGINT;	// as a shell reports a script stopped by Ctrl-C
+	if (have_commands) {
+		shell.set_script(true);
+		Status s = shell.run_line(commands, keep_going);
+		return s == Status::interrupted ? kInterrupted : s == Status::error ? 1 : 0;
+	}
 	if (isatty(STDIN_FILENO))
 		return run_interactive(shell, signals);
 
 	// piped stdin: one line at a time through the same dispatcher
+	shell.set_script(true);
 	int rc = 0;
 	std::string line;
 	while (std::getline(std::cin, line)) {
 		Status s = shell.run_line(line, keep_going);
+		if (s == Status::interrupted)
+			return kInterrupted;
 		if (s == Status::quit)
 			break;
 		if (s == Status::error) {

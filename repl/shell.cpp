@@ -46,7 +46,10 @@ Status Shell::fail(const ParsedCommand *pc, const std::string &msg, const std::s
 
 Status Shell::fail_host(const ParsedCommand &pc, const Error &e)
 {
-	return fail(&pc, e.msg, client_.last_code().empty() ? "error" : client_.last_code());
+	Status s = fail(&pc, e.msg, client_.last_code().empty() ? "error" : client_.last_code());
+	if (script_ && client_.last_code() == "interrupted")
+		return Status::interrupted;	// Ctrl-C while waiting for the host
+	return s;
 }
 
 // ---- dispatch
@@ -58,6 +61,8 @@ Status Shell::run_line(std::string_view line, bool keep_going)
 		return fail(nullptr, sp.error, "usage");
 	Status result = Status::ok;
 	for (auto &st : sp.statements) {
+		if (script_ && waiter_.interrupted())
+			return Status::interrupted;	// Ctrl-C between two commands
 		if (!st.words.empty() && st.words[0].text.size() && st.words[0].text[0] == '#')
 			continue;	// a comment line in a script
 		auto pc = parse_command(st);
@@ -66,7 +71,7 @@ Status Shell::run_line(std::string_view line, bool keep_going)
 			s = fail(nullptr, pc.error().msg, "usage");
 		else
 			s = run(*pc);
-		if (s == Status::quit)
+		if (s == Status::quit || s == Status::interrupted)
 			return s;
 		if (s == Status::error) {
 			result = Status::error;
@@ -412,6 +417,10 @@ Status Shell::cmd_watch(const ParsedCommand &pc)
 	Status st = Status::ok;
 	for (;;) {
 		auto r = render(in);
+		if (!r && client_.last_code() == "interrupted") {
+			st = stopped_by_ctrl_c();	// Ctrl-C during a request: as during the wait
+			break;
+		}
 		if (!r) {
 			if (full)
 				print("\033[?25h\033[?1049l");
@@ -427,8 +436,10 @@ Status Shell::cmd_watch(const ParsedCommand &pc)
 		} else {
 			print(*r + (want_json(in) ? "" : "\n"));
 		}
-		if (!waiter_.wait(pc.seconds))
-			break;	// Ctrl-C: the watch ends, the shell goes on
+		if (!waiter_.wait(pc.seconds)) {
+			st = stopped_by_ctrl_c();	// the watch ends; a script ends with it
+			break;
+		}
 	}
 	if (full)
 		print("\033[?25h\033[?1049l");
@@ -462,6 +473,10 @@ Status Shell::cmd_export(const ParsedCommand &pc)
 			break;
 		}
 		auto now_rows = fetch_tasks();
+		if (!now_rows && client_.last_code() == "interrupted") {
+			interrupted = true;	// Ctrl-C during a request: as during the wait
+			break;
+		}
 		if (!now_rows) {
 			if (io_.err_tty)
 				fputs("\n", io_.err);
@@ -485,7 +500,7 @@ Status Shell::cmd_export(const ParsedCommand &pc)
 	else
 		print(fmt::format("exported {} samples ({} rows) to {}{}\n", done, lines, file,
 				  interrupted ? " (stopped by Ctrl-C)" : ""));
-	return Status::ok;
+	return interrupted ? stopped_by_ctrl_c() : Status::ok;
 }
 
 Status Shell::cmd_help(const ParsedCommand &pc)

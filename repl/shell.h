@@ -16,13 +16,17 @@
 
 namespace lotto::shell {
 
-enum class Status { ok, error, quit };
+// interrupted: Ctrl-C in a script (-c or piped): the script stops there
+// (exit status 130); interactively Ctrl-C only ends the command.
+enum class Status { ok, error, quit, interrupted };
 
 // How the shell waits and reports while a long command (watch, export) runs.
 struct Waiter {
 	virtual ~Waiter() = default;
 	// Sleep up to `seconds`; false when Ctrl-C arrived (the command stops).
 	virtual bool wait(double seconds) = 0;
+	// Ctrl-C arrived since the last look (consumes it).
+	virtual bool interrupted() { return false; }
 };
 
 struct ShellIo {
@@ -40,8 +44,11 @@ public:
 	{
 	}
 
-	// Every statement of `line`; first error stops the rest unless keep_going.
+	// Every statement of `line`; first error stops the rest unless keep_going;
+	// Ctrl-C in a script stops it whatever keep_going says.
 	Status run_line(std::string_view line, bool keep_going);
+	// -c and piped commands: Ctrl-C ends the script, not just the command
+	void set_script(bool script) { script_ = script; }
 	Status run(const ParsedCommand &pc);
 
 	// Completion of live values through the host (cached briefly).
@@ -65,6 +72,7 @@ private:
 
 	Status fail(const ParsedCommand *pc, const std::string &msg, const std::string &code);
 	Status fail_host(const ParsedCommand &pc, const Error &e);
+	Status stopped_by_ctrl_c() const { return script_ ? Status::interrupted : Status::ok; }
 	void print(const std::string &text);
 	void print_json(const json &j);
 	bool want_json(const ParsedCommand &pc) const { return pc.json || json_default_; }
@@ -93,6 +101,7 @@ private:
 	Waiter &waiter_;
 	ShellIo io_;
 	bool json_default_;
+	bool script_ = false;
 	LiveCompletion completion_{client_};
 };
 

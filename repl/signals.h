@@ -26,6 +26,7 @@ public:
 
 	// Waiter: sleep, stop early on Ctrl-C.
 	bool wait(double seconds) override;
+	bool interrupted() override { return drain().interrupt; }
 
 private:
 	Fd rd_, wr_;

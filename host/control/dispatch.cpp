@@ -1,8 +1,12 @@
 #include "control/dispatch.h"
 
+#include "core/strict_json.h"
+
 #include <cmath>
 #include <fmt/format.h>
 #include <fnmatch.h>
+#include <memory>
+#include <optional>
 
 namespace lotto::control {
 
@@ -105,84 +109,123 @@ template <typename T> const HostError &errof(const HostResult<T> &r) { return st
 
 } // namespace
 
+// protocol version 1, as an integer or a number equal to it ("v":1.0)
+static bool is_our_version(const json &v)
+{
+	return v.is_number() && v.get<double>() == double(kProtocolVersion);
+}
+
 std::string Dispatcher::handle(std::string_view line, const Peer &peer)
 {
+	std::optional<std::string> out;
+	handle(line, peer, [&](std::string r) { out = std::move(r); });
+	if (!out)
+		return reply_error(nullptr, herr(ErrorCode::internal, "internal error: the reply was not ready"));
+	return std::move(*out);
+}
+
+void Dispatcher::handle(std::string_view line, const Peer &peer, Send send_in)
+{
 	requests_++;
+	// exactly one reply, counted if it is an error (keys are sorted: error
+	// replies start with {"error":)
+	auto sent = std::make_shared<bool>(false);
+	Send send = [this, sent, s = std::move(send_in)](std::string r) {
+		if (std::exchange(*sent, true))
+			return;
+		if (r.rfind("{\"error\":", 0) == 0)
+			errors_++;
+		s(std::move(r));
+	};
 	json id = nullptr;
 	try {
-		json req = json::parse(line.begin(), line.end(), nullptr, false);
-		if (req.is_discarded()) {
-			errors_++;
-			return reply_error(id, herr(ErrorCode::bad_json, "request is not valid JSON (one object per line)"));
-		}
-		if (!req.is_object()) {
-			errors_++;
-			return reply_error(id, herr(ErrorCode::bad_json,
-						    fmt::format("request must be a JSON object, not {}", req.type_name())));
-		}
+		auto parsed = parse_json_strict(line);
+		if (!parsed)
+			return send(reply_error(id, herr(ErrorCode::bad_json,
+							 parsed.error().msg == "not valid JSON"
+								 ? "request is not valid JSON (one object per line)"
+								 : "request has a " + parsed.error().msg + " (give each key once)")));
+		json &req = *parsed;
+		if (!req.is_object())
+			return send(reply_error(id, herr(ErrorCode::bad_json,
+							 fmt::format("request must be a JSON object, not {}", req.type_name()))));
 		if (auto it = req.find("id"); it != req.end()) {
 			if (it->is_number_integer() || it->is_number_unsigned() ||
 			    (it->is_string() && it->get_ref<const std::string &>().size() <= 256))
 				id = *it;
-			else {
-				errors_++;
-				return reply_error(id, herr(ErrorCode::bad_request,
-							    "field 'id' must be an integer or a string of at most 256 bytes"));
-			}
+			else
+				return send(reply_error(id, herr(ErrorCode::bad_request,
+								 "field 'id' must be an integer or a string of at most 256 bytes")));
 		}
-		if (auto it = req.find("v"); it != req.end() && !(it->is_number_integer() && it->get<int64_t>() == kProtocolVersion)) {
-			errors_++;
-			return reply_error(id, herr(ErrorCode::unsupported_version,
-						    fmt::format("protocol version {} is not supported (this host speaks {})",
-								it->dump(), kProtocolVersion)));
-		}
+		if (auto it = req.find("v"); it != req.end() && !is_our_version(*it))
+			return send(reply_error(id, herr(ErrorCode::unsupported_version,
+							 fmt::format("protocol version {} is not supported (this host speaks {})",
+								     shown(it->dump()), kProtocolVersion))));
 		auto c = req.find("cmd");
-		if (c == req.end() || !c->is_string()) {
-			errors_++;
-			return reply_error(id, herr(ErrorCode::bad_request, "missing string field 'cmd'"));
-		}
+		if (c == req.end() || !c->is_string())
+			return send(reply_error(id, herr(ErrorCode::bad_request, "missing string field 'cmd'")));
 		std::string cmd = c->get<std::string>();
-		if (!known(cmd)) {
-			errors_++;
-			std::string shown = cmd.size() > 64 ? cmd.substr(0, 64) + "..." : cmd;
-			return reply_error(id, herr(ErrorCode::unknown_command, fmt::format("unknown command '{}'", shown)));
-		}
+		if (!known(cmd))
+			return send(reply_error(id, herr(ErrorCode::unknown_command,
+							 fmt::format("unknown command '{}'", shown(cmd)))));
 		for (auto &[k, v] : req.items())
-			if (!allowed_field(cmd, k)) {
-				errors_++;
-				std::string shown = k.size() > 64 ? k.substr(0, 64) + "..." : k;
-				return reply_error(id, herr(ErrorCode::bad_request,
-							    fmt::format("unknown field '{}' for '{}'", shown, cmd)));
-			}
+			if (!allowed_field(cmd, k))
+				return send(reply_error(id, herr(ErrorCode::bad_request,
+								 fmt::format("unknown field '{}' for '{}'", shown(k), cmd))));
 		if (is_write_command(cmd) && !peer.admin) {
-			errors_++;
 			std::string who = cfg_.admin_group.empty() ? "root" : "root or members of group '" + cfg_.admin_group + "'";
-			return reply_error(id, herr(ErrorCode::permission_denied,
-						    fmt::format("permission denied: {} is for {} (you are uid {}); "
-								"read-only commands still work",
-								what_of(cmd), who, peer.uid)));
+			return send(reply_error(id, herr(ErrorCode::permission_denied,
+							 fmt::format("permission denied: {} is for {} (you are uid {}); "
+								     "read-only commands still work",
+								     what_of(cmd), who, peer.uid))));
 		}
-		std::string out = run(cmd, req, id, peer);
-		if (out.rfind("{\"error\":", 0) == 0)	// keys are sorted: error replies start so
-			errors_++;
-		return out;
+		run(cmd, req, id, peer, send);
 	} catch (const std::exception &e) {
-		errors_++;
-		return reply_error(id, herr(ErrorCode::internal, fmt::format("internal error: {}", e.what())));
+		send(reply_error(id, herr(ErrorCode::internal, fmt::format("internal error: {}", e.what()))));
 	} catch (...) {
-		errors_++;
-		return reply_error(id, herr(ErrorCode::internal, "internal error"));
+		send(reply_error(id, herr(ErrorCode::internal, "internal error")));
 	}
 }
 
-std::string Dispatcher::run(const std::string &cmd, const json &req, const json &id, const Peer &peer)
+// `lua` and `policy load` answer when the engine is done; the rest at once.
+void Dispatcher::run(const std::string &cmd, const json &req, const json &id, const Peer &peer, Send &send)
+{
+	if (cmd == "eval") {
+		auto e = get_string(req, "expr", 16 * 1024);
+		if (!is_ok(e))
+			return send(reply_error(id, errof(e)));
+		host_.eval(val(e), peer, [send, id, admin = peer.admin](HostResult<std::string> r) {
+			if (!is_ok(r))
+				return send(reply_error(id, errof(r)));
+			send(reply_ok(id, json{{"value", val(r)}, {"admin", admin}}));
+		});
+		return;
+	}
+	if (cmd == "policy.load") {
+		auto f = get_string(req, "file");
+		if (!is_ok(f))
+			return send(reply_error(id, errof(f)));
+		if (val(f)[0] != '/')
+			return send(reply_error(id, herr(ErrorCode::bad_request,
+							 "field 'file' must be an absolute path (the host's directory is not yours)")));
+		host_.policy_load(val(f), peer, [send, id, file = val(f)](HostResult<std::string> r) {
+			if (!is_ok(r))
+				return send(reply_error(id, errof(r)));
+			send(reply_ok(id, json{{"name", val(r)}, {"file", file}}));
+		});
+		return;
+	}
+	send(run_sync(cmd, req, id, peer));
+}
+
+std::string Dispatcher::run_sync(const std::string &cmd, const json &req, const json &id, const Peer &peer)
 {
 	if (cmd == "hello") {
 		if (auto it = req.find("version"); it != req.end()) {
-			if (!it->is_number_integer() || it->get<int64_t>() != kProtocolVersion)
+			if (!is_our_version(*it))
 				return reply_error(id, herr(ErrorCode::unsupported_version,
 							    fmt::format("protocol version {} is not supported (this host speaks {})",
-									it->dump(), kProtocolVersion)));
+									shown(it->dump()), kProtocolVersion)));
 		}
 		auto st = host_.stats();
 		return reply_ok(id, json{{"protocol", kProtocolVersion},
@@ -254,7 +297,10 @@ std::string Dispatcher::run(const std::string &cmd, const json &req, const json 
 		if (has_all) {
 			if (!req["all"].is_boolean() || !req["all"].get<bool>())
 				return reply_error(id, herr(ErrorCode::bad_request, "field 'all' must be true"));
-			return reply_ok(id, json{{"unpinned", host_.unpin_all()}});
+			auto n = host_.unpin_all();
+			if (!is_ok(n))
+				return reply_error(id, errof(n));
+			return reply_ok(id, json{{"unpinned", val(n)}});
 		}
 		auto pid = get_uint(req, "pid", 1, UINT32_MAX, ErrorCode::no_such_pid);
 		if (!is_ok(pid))
@@ -302,18 +348,6 @@ std::string Dispatcher::run(const std::string &cmd, const json &req, const json 
 			a.push_back(to_json(p));
 		return reply_ok(id, json{{"errors", std::move(a)}});
 	}
-	if (cmd == "policy.load") {
-		auto f = get_string(req, "file");
-		if (!is_ok(f))
-			return reply_error(id, errof(f));
-		if (val(f)[0] != '/')
-			return reply_error(id, herr(ErrorCode::bad_request,
-						    "field 'file' must be an absolute path (the host's directory is not yours)"));
-		auto r = host_.policy_load(val(f));
-		if (!is_ok(r))
-			return reply_error(id, errof(r));
-		return reply_ok(id, json{{"name", val(r)}, {"file", val(f)}});
-	}
 	if (cmd == "policy.unload" || cmd == "policy.reload") {
 		auto n = get_string(req, "name", 256);
 		if (!is_ok(n))
@@ -322,15 +356,6 @@ std::string Dispatcher::run(const std::string &cmd, const json &req, const json 
 		if (!is_ok(r))
 			return reply_error(id, errof(r));
 		return reply_ok(id, json{{"name", val(n)}});
-	}
-	if (cmd == "eval") {
-		auto e = get_string(req, "expr", 16 * 1024);
-		if (!is_ok(e))
-			return reply_error(id, errof(e));
-		auto r = host_.eval(val(e), peer.admin);
-		if (!is_ok(r))
-			return reply_error(id, errof(r));
-		return reply_ok(id, json{{"value", val(r)}, {"admin", peer.admin}});
 	}
 	return reply_error(id, herr(ErrorCode::unknown_command, fmt::format("unknown command '{}'", cmd)));
 }

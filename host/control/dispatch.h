@@ -1,23 +1,18 @@
 // dispatch.h — one request line in, one reply line out. No sockets here:
 // the ControlServer feeds it complete lines, the tests and the fuzz target
-// call it directly. It validates everything and never throws.
+// call it directly. It validates everything and never throws. Most replies
+// are made at once; `lua` and `policy load` answer when the policy engine
+// is done (the event loop runs on meanwhile).
 #pragma once
 
 #include "control/host_api.h"
 #include "control/protocol.h"
 
+#include <functional>
 #include <string>
 #include <string_view>
 
 namespace lotto::control {
-
-// Who sent a request (from SO_PEERCRED / SO_PEERGROUPS).
-struct Peer {
-	uint32_t uid = 0;
-	uint32_t gid = 0;
-	int32_t pid = 0;
-	bool admin = false;	// root or a member of the admin group
-};
 
 struct DispatchConfig {
 	std::string server_version;	// "0.1.0"
@@ -28,14 +23,20 @@ class Dispatcher {
 public:
 	Dispatcher(HostApi &host, DispatchConfig cfg) : host_(host), cfg_(std::move(cfg)) {}
 
-	// `line` without its '\n'. Returns the reply line, '\n' included.
+	using Send = std::function<void(std::string)>;
+	// `line` without its '\n'. `send` gets the reply line ('\n' included)
+	// exactly once, maybe before handle() returns.
+	void handle(std::string_view line, const Peer &peer, Send send);
+	// The same for a host that answers at once (tests, the fuzz target):
+	// the reply line, or an `internal` error if it was not ready.
 	std::string handle(std::string_view line, const Peer &peer);
 
 	uint64_t requests() const { return requests_; }
 	uint64_t errors() const { return errors_; }
 
 private:
-	std::string run(const std::string &cmd, const json &req, const json &id, const Peer &peer);
+	void run(const std::string &cmd, const json &req, const json &id, const Peer &peer, Send &send);
+	std::string run_sync(const std::string &cmd, const json &req, const json &id, const Peer &peer);
 
 	HostApi &host_;
 	DispatchConfig cfg_;

@@ -19,6 +19,7 @@ const char *to_string(ErrorCode c)
 	case ErrorCode::policy_error: return "policy_error";
 	case ErrorCode::eval_error: return "eval_error";
 	case ErrorCode::unavailable: return "unavailable";
+	case ErrorCode::not_saved: return "not_saved";
 	case ErrorCode::busy: return "busy";
 	case ErrorCode::internal: return "internal";
 	}

@@ -10,12 +10,15 @@
 #pragma once
 
 #include "core/backend.h"
+#include "core/credentials.h"
 #include "core/result.h"
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <unordered_map>
 #include <variant>
 #include <string>
 #include <vector>
@@ -38,7 +41,8 @@ enum class ErrorCode {
 	policy_error,		// the policy engine refused (compile error, file missing, ...)
 	eval_error,		// `lua EXPR` failed
 	unavailable,		// the host has no such facility (e.g. no policy engine)
-	busy,			// too many clients
+	not_saved,		// the state file could not be written: nothing was changed
+	busy,			// too many clients, connections of this user, or waiting requests
 	internal,		// a bug: the request was fine, the host failed
 };
 
@@ -56,6 +60,21 @@ template <typename T> using HostResult = std::variant<T, HostError>;
 struct Ok {};
 
 template <typename T> bool is_ok(const HostResult<T> &r) { return r.index() == 0; }
+
+// How an asynchronous call ends: called once, maybe before the call returns.
+template <typename T> using Reply = std::function<void(HostResult<T>)>;
+
+// Who sent a request (from SO_PEERCRED / SO_PEERGROUPS at accept time).
+struct Peer {
+	uint32_t uid = 0;
+	uint32_t gid = 0;
+	int32_t pid = 0;
+	bool admin = false;		// root or a member of the admin group
+	std::vector<uint32_t> groups;	// supplementary groups
+	Credentials creds() const { return Credentials{uid, gid, {groups.begin(), groups.end()}}; }
+};
+
+using Pins = std::unordered_map<uint32_t, uint32_t>;	// pid -> tickets
 
 // One lotto task as the REPL shows it.
 struct TaskRow {
@@ -149,22 +168,27 @@ public:
 	virtual HostStats stats() = 0;
 	virtual HostResult<std::vector<PolicyInfo>> policies() = 0;
 	virtual HostResult<std::vector<PolicyErrorInfo>> policy_errors() = 0;
-	// `lua EXPR`: admin == false must give a read-only view (writes fail
-	// with eval_error "permission denied: ..." or similar). Returns the
-	// value rendered as text.
-	virtual HostResult<std::string> eval(const std::string &expr, bool admin) = 0;
+	// `lua EXPR`: a peer that is not an admin gets a view where nothing
+	// can be changed (writes fail with eval_error "permission denied:
+	// ...") and that runs with its own rights. The value rendered as text.
+	// Asynchronous: the event loop goes on while it runs.
+	virtual void eval(const std::string &expr, const Peer &peer, Reply<std::string> done) = 0;
 
-	// ---- writes (the server checks the peer is an admin before calling)
+	// ---- writes (the server checks the peer is an admin before calling).
+	// A change that must survive a restart (pins, policies loaded or
+	// unloaded) is in the state file before it succeeds; if it cannot be
+	// written the change is not made (not_saved).
 	// tickets in LOTTO_TICKETS_MIN..LOTTO_TICKETS_MAX
 	virtual HostResult<Ok> pin(uint32_t pid, uint32_t tickets) = 0;
 	virtual HostResult<Ok> unpin(uint32_t pid) = 0;
-	virtual size_t unpin_all() = 0;
+	virtual HostResult<size_t> unpin_all() = 0;
 	// factor in [0.01, 1000]; duration none = until unpinned. unpin drops
-	// the pin and the boost of a task.
+	// the pin and the boost of a task. (Boosts are not kept across restarts.)
 	virtual HostResult<Ok> boost(uint32_t pid, double factor,
 				     std::optional<std::chrono::milliseconds> duration) = 0;
-	// returns the loaded policy's name
-	virtual HostResult<std::string> policy_load(const std::string &file) = 0;
+	// the file is read with the peer's rights; the loaded policy's name.
+	// Asynchronous: compile, init and the first tick run meanwhile.
+	virtual void policy_load(const std::string &file, const Peer &peer, Reply<std::string> done) = 0;
 	virtual HostResult<Ok> policy_unload(const std::string &name) = 0;
 	virtual HostResult<Ok> policy_reload(const std::string &name) = 0;
 };

@@ -249,18 +249,18 @@ HostResult<std::vector<PolicyErrorInfo>> HostImpl::policy_errors()
 	return hooks_.errors();
 }
 
-HostResult<std::string> HostImpl::eval(const std::string &expr, bool admin)
+void HostImpl::eval(const std::string &expr, const Peer &peer, Reply<std::string> done)
 {
 	if (!hooks_.eval)
-		return no_engine("lua");
-	return hooks_.eval(expr, admin);
+		return done(no_engine("lua"));
+	hooks_.eval(expr, peer, std::move(done));
 }
 
-void HostImpl::changed()
+HostResult<Ok> HostImpl::save(const Pins &pins)
 {
-	book_.apply();
-	if (hooks_.tickets_changed)
-		hooks_.tickets_changed();
+	if (!hooks_.save_pins)
+		return Ok{};
+	return hooks_.save_pins(pins);
 }
 
 HostResult<Ok> HostImpl::pin(uint32_t pid, uint32_t tickets)
@@ -271,9 +271,13 @@ HostResult<Ok> HostImpl::pin(uint32_t pid, uint32_t tickets)
 	auto slot = slot_for(pid);
 	if (!is_ok(slot))
 		return std::get<HostError>(slot);
+	Pins after = book_.pins();
+	after[pid] = tickets;
+	if (auto r = save(after); !is_ok(r))
+		return r;
 	if (auto r = book_.pin(pid, tickets); !r)
 		return herr(ErrorCode::bad_request, r.error().msg);
-	changed();
+	book_.apply();
 	return Ok{};
 }
 
@@ -285,16 +289,25 @@ HostResult<Ok> HostImpl::unpin(uint32_t pid)
 			return std::get<HostError>(s);
 		return herr(ErrorCode::not_pinned, fmt::format("pid {} is not pinned (nothing to unpin)", pid));
 	}
+	if (book_.pins().count(pid)) {
+		Pins after = book_.pins();
+		after.erase(pid);
+		if (auto r = save(after); !is_ok(r))
+			return r;
+	}
 	if (auto r = book_.unpin(pid); !r)
 		return herr(ErrorCode::bad_request, r.error().msg);
-	changed();
+	book_.apply();
 	return Ok{};
 }
 
-size_t HostImpl::unpin_all()
+HostResult<size_t> HostImpl::unpin_all()
 {
+	if (!book_.pins().empty())
+		if (auto r = save(Pins{}); !is_ok(r))
+			return std::get<HostError>(r);
 	size_t n = book_.unpin_all();
-	changed();
+	book_.apply();
 	return n;
 }
 
@@ -312,15 +325,15 @@ HostResult<Ok> HostImpl::boost(uint32_t pid, double factor, std::optional<std::c
 		d = std::chrono::duration_cast<Clock::duration>(*duration);
 	if (auto r = book_.boost(pid, factor, d); !r)
 		return herr(ErrorCode::bad_request, r.error().msg);
-	changed();
+	book_.apply();
 	return Ok{};
 }
 
-HostResult<std::string> HostImpl::policy_load(const std::string &file)
+void HostImpl::policy_load(const std::string &file, const Peer &peer, Reply<std::string> done)
 {
 	if (!hooks_.load)
-		return no_engine("policy load");
-	return hooks_.load(file);
+		return done(no_engine("policy load"));
+	hooks_.load(file, peer, std::move(done));
 }
 
 HostResult<Ok> HostImpl::policy_unload(const std::string &name)

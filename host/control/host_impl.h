@@ -18,17 +18,19 @@
 
 namespace lotto::control {
 
-// Hooks into the policy engine. An empty hook answers `unavailable`.
+// Hooks into the policy engine and the state file. An empty policy hook
+// answers `unavailable`.
 struct PolicyHooks {
 	std::function<HostResult<std::vector<PolicyInfo>>()> list;
 	std::function<HostResult<std::vector<PolicyErrorInfo>>()> errors;
-	std::function<HostResult<std::string>(const std::string &file)> load;	// -> name
+	std::function<void(const std::string &file, const Peer &peer, Reply<std::string> done)> load;	// -> name
 	std::function<HostResult<Ok>(const std::string &name)> unload;
 	std::function<HostResult<Ok>(const std::string &name)> reload;
-	std::function<HostResult<std::string>(const std::string &expr, bool admin)> eval;
-	// Called after every successful pin/unpin/unpin_all/boost, e.g. to
-	// save the state file.
-	std::function<void()> tickets_changed;
+	std::function<void(const std::string &expr, const Peer &peer, Reply<std::string> done)> eval;
+	// Called with the pins as they will be, before a pin, unpin or unpin
+	// all is made: an error (not_saved) stops the change. Empty: nothing
+	// is saved.
+	std::function<HostResult<Ok>(const Pins &pins)> save_pins;
 };
 
 class HostImpl : public HostApi {
@@ -48,13 +50,13 @@ public:
 	HostStats stats() override;
 	HostResult<std::vector<PolicyInfo>> policies() override;
 	HostResult<std::vector<PolicyErrorInfo>> policy_errors() override;
-	HostResult<std::string> eval(const std::string &expr, bool admin) override;
+	void eval(const std::string &expr, const Peer &peer, Reply<std::string> done) override;
 
 	HostResult<Ok> pin(uint32_t pid, uint32_t tickets) override;
 	HostResult<Ok> unpin(uint32_t pid) override;
-	size_t unpin_all() override;
+	HostResult<size_t> unpin_all() override;
 	HostResult<Ok> boost(uint32_t pid, double factor, std::optional<std::chrono::milliseconds> duration) override;
-	HostResult<std::string> policy_load(const std::string &file) override;
+	void policy_load(const std::string &file, const Peer &peer, Reply<std::string> done) override;
 	HostResult<Ok> policy_unload(const std::string &name) override;
 	HostResult<Ok> policy_reload(const std::string &name) override;
 
@@ -68,7 +70,7 @@ private:
 	uint32_t tickets_of(uint32_t slot, const lotto_task_stat &s) const;
 	void fill_shares(std::vector<TaskRow> &rows) const;
 	HostResult<uint32_t> slot_for(uint32_t pid) const;
-	void changed();
+	HostResult<Ok> save(const Pins &pins);
 
 	Backend &b_;
 	TicketBook &book_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "control/host_api.h"
+#include "core/limits.h"
 
 #include <nlohmann/json.hpp>
 
@@ -14,7 +15,7 @@ namespace lotto::control {
 using json = nlohmann::json;
 
 inline constexpr int kProtocolVersion = 1;
-inline constexpr size_t kMaxLine = 64 * 1024;		// request line cap, bytes, '\n' excluded
+inline constexpr size_t kMaxLine = limits::kMaxRequestLine;	// request line cap, bytes, '\n' excluded
 inline constexpr const char *kDefaultSocket = "/run/lotto/lotto.sock";
 
 // commands that change host state: refused to non-admin peers

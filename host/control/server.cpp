@@ -19,7 +19,9 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kProcessOutputCap = 256 * 1024;	// stop handling lines while this much is unsent
 
-Result<gid_t> resolve_group(const std::string &g)
+} // namespace
+
+Result<gid_t> resolve_admin_group(const std::string &g)
 {
 	gid_t num = 0;
 	auto [p, ec] = std::from_chars(g.data(), g.data() + g.size(), num);
@@ -28,9 +30,12 @@ Result<gid_t> resolve_group(const std::string &g)
 	std::vector<char> buf(16384);
 	group gr{}, *res = nullptr;
 	if (getgrnam_r(g.c_str(), &gr, buf.data(), buf.size(), &res) != 0 || !res)
-		return err("--admin-group: no group named '" + g + "' (create it with: groupadd " + g + ")");
+		return err(Errc::not_found, "--admin-group: no group named '" + g + "' (create it with: groupadd " + g +
+						    ", or give a number)");
 	return res->gr_gid;
 }
+
+namespace {
 
 Result<void> mkdir_p(const std::string &dir)
 {
@@ -82,7 +87,7 @@ Result<void> ControlServer::start()
 	if (listen_)
 		return err("control server already started");
 	if (!cfg_.admin_group.empty()) {
-		auto g = resolve_group(cfg_.admin_group);
+		auto g = resolve_admin_group(cfg_.admin_group);
 		if (!g)
 			return g.error();
 		admin_gid_ = *g;
@@ -126,6 +131,11 @@ Result<void> ControlServer::start()
 		return id.error();
 	listen_id_ = *id;
 	listen_ = std::move(s);
+	auto period = std::clamp(cfg_.idle_timeout / 4, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+	auto sweep = loop_.add_timer(period, [this](uint64_t) { sweep_idle(); });
+	if (!sweep)
+		return sweep.error();
+	sweep_id_ = *sweep;
 	spdlog::info("control: listening on {} (writes: {})", cfg_.socket_path,
 		     cfg_.admin_group.empty() ? std::string("root") : "root and group " + cfg_.admin_group);
 	return {};
@@ -140,12 +150,35 @@ void ControlServer::stop()
 		loop_.remove(listen_id_);
 		listen_.reset();
 	}
+	if (sweep_id_) {
+		loop_.remove(sweep_id_);
+		sweep_id_ = 0;
+	}
 	if (bound_) {
 		struct stat st{};
 		if (lstat(cfg_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ && st.st_ino == sock_ino_)
 			unlink(cfg_.socket_path.c_str());
 		bound_ = false;
 	}
+}
+
+// Why a new connection from `peer` is refused, or nothing.
+std::optional<std::string> ControlServer::refusal(const Peer &peer) const
+{
+	size_t all = clients_.size(), others = 0, same = 0;
+	for (auto &[key, c] : clients_) {
+		others += !c.peer.admin;
+		same += c.peer.uid == peer.uid;
+	}
+	if (peer.uid != 0 && same >= cfg_.max_clients_per_user)
+		return fmt::format("too many connections from uid {} ({} open, at most {} per user); close some "
+				   "lotto-shells or wait for them to time out",
+				   peer.uid, same, cfg_.max_clients_per_user);
+	if (!peer.admin && others >= cfg_.max_clients)
+		return fmt::format("lotto-host is busy: too many clients ({} open); try again later", others);
+	if (all >= cfg_.max_clients + cfg_.admin_reserve)
+		return fmt::format("lotto-host is busy: too many clients ({} open, admins included); try again later", all);
+	return std::nullopt;
 }
 
 void ControlServer::on_accept()
@@ -157,13 +190,6 @@ void ControlServer::on_accept()
 				spdlog::warn("control: accept: {}", strerror(errno));
 			return;
 		}
-		if (clients_.size() >= cfg_.max_clients) {
-			auto line = reply_error(nullptr, HostError{ErrorCode::busy,
-								  fmt::format("too many clients ({}); try again later",
-									      cfg_.max_clients)});
-			(void)!send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-			continue;	// fd closes here
-		}
 		Client c;
 		ucred cred{};
 		socklen_t len = sizeof(cred);
@@ -173,13 +199,24 @@ void ControlServer::on_accept()
 		}
 		std::vector<gid_t> groups(64);
 		len = groups.size() * sizeof(gid_t);
-		if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) < 0 && errno == ERANGE) {
-			groups.resize(len / sizeof(gid_t));
-			if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) < 0)
+		if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) < 0) {
+			if (errno == ERANGE) {
+				groups.resize(len / sizeof(gid_t));
+				if (getsockopt(fd.get(), SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) < 0)
+					len = 0;
+			} else {
 				len = 0;
+			}
 		}
 		groups.resize(len / sizeof(gid_t));
-		c.peer = Peer{cred.uid, cred.gid, cred.pid, is_admin(cred.uid, cred.gid, groups, admin_gid_)};
+		c.peer = Peer{cred.uid, cred.gid, cred.pid, is_admin(cred.uid, cred.gid, groups, admin_gid_),
+			      {groups.begin(), groups.end()}};
+		if (auto why = refusal(c.peer)) {
+			auto line = reply_error(nullptr, HostError{ErrorCode::busy, *why});
+			(void)!send(fd.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+			spdlog::debug("control: refused pid {} uid {}: {}", cred.pid, cred.uid, *why);
+			continue;	// fd closes here
+		}
 		uint64_t key = next_key_++;
 		auto id = loop_.add_fd(fd.get(), EPOLLIN | EPOLLRDHUP, [this, key](uint32_t ev) { on_client(key, ev); });
 		if (!id) {
@@ -187,21 +224,26 @@ void ControlServer::on_accept()
 			continue;
 		}
 		c.id = *id;
+		c.events = EPOLLIN | EPOLLRDHUP;
 		c.fd = std::move(fd);
+		c.active = std::chrono::steady_clock::now();
 		spdlog::debug("control: client {} connected (pid {}, uid {}, {})", key, c.peer.pid, c.peer.uid,
 			      c.peer.admin ? "admin" : "read-only");
 		clients_.emplace(key, std::move(c));
 	}
 }
 
-void ControlServer::process(Client &c)
+// Handle the complete lines in c.in, one request at a time: a request
+// answered later (`lua`, `policy load`) holds the lines after it.
+void ControlServer::process(uint64_t key, Client &c)
 {
-	while (c.out.size() < kProcessOutputCap) {
+	c.processing = true;
+	while (!c.waiting && c.out.size() < kProcessOutputCap) {
 		size_t nl = c.in.find('\n');
 		if (c.skipping) {
 			if (nl == std::string::npos) {
 				c.in.clear();
-				return;
+				break;
 			}
 			c.in.erase(0, nl + 1);
 			c.skipping = false;
@@ -215,18 +257,55 @@ void ControlServer::process(Client &c)
 				c.in.clear();
 				c.skipping = true;
 			}
-			return;
+			break;
 		}
-		std::string_view line(c.in.data(), nl);
+		std::string line = c.in.substr(0, nl);
+		c.in.erase(0, nl + 1);
 		if (!line.empty() && line.back() == '\r')
-			line.remove_suffix(1);
-		if (line.size() > kMaxLine)
+			line.pop_back();
+		if (line.size() > kMaxLine) {
 			c.out += reply_error(nullptr, HostError{ErrorCode::too_long,
 							       fmt::format("request line longer than {} bytes; skipped",
 									   kMaxLine)});
-		else if (line.find_first_not_of(" \t") != std::string_view::npos)
-			c.out += dispatcher_.handle(line, c.peer);
-		c.in.erase(0, nl + 1);
+			continue;
+		}
+		if (line.find_first_not_of(" \t") == std::string::npos)
+			continue;
+		c.active = std::chrono::steady_clock::now();
+		c.waiting = true;
+		dispatcher_.handle(line, c.peer, [this, key](std::string reply) { on_reply(key, std::move(reply)); });
+	}
+	c.processing = false;
+}
+
+// A reply, now or later. The client may be gone (its reply is dropped).
+void ControlServer::on_reply(uint64_t key, std::string reply)
+{
+	auto it = clients_.find(key);
+	if (it == clients_.end())
+		return;
+	Client &c = it->second;
+	c.out += reply;
+	c.waiting = false;
+	c.active = std::chrono::steady_clock::now();
+	if (c.processing)
+		return;	// answered at once: process() goes on with the next line
+	process(key, c);
+	flush(key, c);
+}
+
+// Close connections that completed no request for idle_timeout (a client
+// waiting for its answer is not idle).
+void ControlServer::sweep_idle()
+{
+	auto now = std::chrono::steady_clock::now();
+	std::vector<uint64_t> idle;
+	for (auto &[key, c] : clients_)
+		if (!c.waiting && now - c.active >= cfg_.idle_timeout)
+			idle.push_back(key);
+	for (auto key : idle) {
+		spdlog::debug("control: client {} idle for {} ms: closed", key, cfg_.idle_timeout.count());
+		drop(key);
 	}
 }
 
@@ -236,6 +315,7 @@ void ControlServer::flush(uint64_t key, Client &c)
 		ssize_t n = send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n > 0) {
 			c.out.erase(0, n);
+			c.active = std::chrono::steady_clock::now();
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -250,28 +330,32 @@ void ControlServer::flush(uint64_t key, Client &c)
 		drop(key);
 		return;
 	}
-	if (c.out.empty() && c.closing && c.in.find('\n') == std::string::npos) {
+	if (c.out.empty() && c.closing && !c.waiting && c.in.find('\n') == std::string::npos) {
 		drop(key);
 		return;
 	}
 	rearm(key, c);
 }
 
+// What to wait for: the socket to take output while replies are unsent;
+// nothing (hang-ups only) while a client that waits for an answer has
+// sent a lot more lines; else input.
 void ControlServer::rearm(uint64_t key, Client &c)
 {
-	bool want_out = !c.out.empty();
-	if (want_out == c.want_out)
+	uint32_t want = !c.out.empty() ? EPOLLOUT
+			: c.waiting && c.in.size() >= limits::kMaxBufferedInput ? 0
+									       : EPOLLIN | EPOLLRDHUP;
+	if (want == c.events)
 		return;
 	loop_.remove(c.id);
-	uint32_t ev = want_out ? EPOLLOUT : (EPOLLIN | EPOLLRDHUP);
-	auto id = loop_.add_fd(c.fd.get(), ev, [this, key](uint32_t e) { on_client(key, e); });
+	auto id = loop_.add_fd(c.fd.get(), want, [this, key](uint32_t e) { on_client(key, e); });
 	if (!id) {
 		spdlog::warn("control: {}", id.error().msg);
 		clients_.erase(key);
 		return;
 	}
 	c.id = *id;
-	c.want_out = want_out;
+	c.events = want;
 }
 
 void ControlServer::drop(uint64_t key)
@@ -295,7 +379,7 @@ void ControlServer::on_client(uint64_t key, uint32_t events)
 		if (!clients_.count(key))
 			return;
 		if (c.out.empty()) {
-			process(c);	// lines that waited for the output to drain
+			process(key, c);	// lines that waited for the output to drain
 			flush(key, c);
 		}
 		return;
@@ -305,7 +389,7 @@ void ControlServer::on_client(uint64_t key, uint32_t events)
 		ssize_t n = recv(c.fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
 		if (n > 0) {
 			c.in.append(buf, n);
-			process(c);
+			process(key, c);
 			flush(key, c);
 			return;
 		}
@@ -315,7 +399,7 @@ void ControlServer::on_client(uint64_t key, uint32_t events)
 			// EOF: answer a last line sent without '\n', then close
 			if (!c.skipping && !c.in.empty()) {
 				c.in += '\n';
-				process(c);
+				process(key, c);
 			}
 			c.closing = true;
 			flush(key, c);

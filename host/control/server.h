@@ -3,7 +3,16 @@
 // each client has its own input and output buffers; a client that sends an
 // oversized line gets a `too_long` error and its line is skipped; a client
 // that stops reading is stopped being read from (its replies queue up to a
-// cap, then it is dropped). Nothing a client sends can stop the server.
+// cap, then it is dropped). One request of a client is answered at a time,
+// in order; `lua` and `policy load` are answered when the engine is done,
+// while the server serves everyone else. Nothing a client sends can stop
+// the server.
+//
+// No user can starve the others: a non-root uid has at most
+// max_clients_per_user connections, non-admins together at most
+// max_clients, and admins have admin_reserve more; a connection that
+// completes no request for idle_timeout (silent, or dribbling half a line)
+// is closed.
 //
 // Permissions come from SO_PEERCRED/SO_PEERGROUPS at accept time: root and
 // members of the admin group may write, everyone else reads.
@@ -12,7 +21,10 @@
 #include "control/dispatch.h"
 #include "core/event_loop.h"
 #include "core/fd.h"
+#include "core/limits.h"
 #include "core/result.h"
+
+#include <chrono>
 
 #include <map>
 #include <optional>
@@ -25,10 +37,16 @@ struct ServerConfig {
 	std::string socket_path = kDefaultSocket;
 	std::string admin_group;		// "" = root only; must exist when set
 	std::string server_version;		// reported by `hello`
-	size_t max_clients = 64;
-	size_t max_pending_output = 8u << 20;	// bytes queued for one client before it is dropped
+	size_t max_clients = limits::kMaxClients;	// non-admin connections, all users together
+	size_t max_clients_per_user = limits::kMaxClientsPerUser;	// of one uid (root: no limit)
+	size_t admin_reserve = limits::kAdminReserve;	// admins may open this many more
+	std::chrono::milliseconds idle_timeout = limits::kClientIdleTimeout;	// no request: closed
+	size_t max_pending_output = limits::kMaxPendingOutput;	// bytes queued for one client before it is dropped
 	mode_t socket_mode = 0666;		// everyone may connect (and read)
 };
+
+// the gid of group G (a name or a number); the error names --admin-group
+Result<gid_t> resolve_admin_group(const std::string &g);
 
 class ControlServer {
 public:
@@ -59,13 +77,19 @@ private:
 		std::string in;
 		std::string out;
 		bool skipping = false;	// inside an oversized line: drop bytes up to '\n'
-		bool want_out = false;	// registered for EPOLLOUT
+		uint32_t events = 0;	// registered for: EPOLLOUT, EPOLLIN | EPOLLRDHUP or nothing
 		bool closing = false;	// flush `out`, then close
+		bool waiting = false;	// a request is being answered; later lines wait
+		bool processing = false;	// inside process()
+		std::chrono::steady_clock::time_point active;	// last request or reply
 	};
 
 	void on_accept();
+	std::optional<std::string> refusal(const Peer &peer) const;
+	void on_reply(uint64_t key, std::string reply);
+	void sweep_idle();
 	void on_client(uint64_t key, uint32_t events);
-	void process(Client &c);
+	void process(uint64_t key, Client &c);
 	void flush(uint64_t key, Client &c);
 	void rearm(uint64_t key, Client &c);
 	void drop(uint64_t key);
@@ -76,6 +100,7 @@ private:
 	std::optional<gid_t> admin_gid_;
 	Fd listen_;
 	EventLoop::Id listen_id_ = 0;
+	EventLoop::Id sweep_id_ = 0;
 	bool bound_ = false;
 	dev_t sock_dev_ = 0;
 	ino_t sock_ino_ = 0;

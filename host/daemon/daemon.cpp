@@ -4,6 +4,7 @@
 #include "lotto_version.h"
 
 #include <algorithm>
+#include <fmt/ranges.h>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -69,7 +70,7 @@ Result<void> Daemon::start_signals()
 			if (si.ssi_signo == SIGHUP) {
 				spdlog::info("SIGHUP: reloading every policy from its file");
 				for (auto &p : engine_->list())
-					if (auto r = engine_->reload(p.name); !r)
+					if (auto r = engine_->reload(p.version ? p.name : p.path); !r)
 						spdlog::warn("{}: {}", p.name, r.error().msg);
 				continue;
 			}
@@ -89,6 +90,10 @@ Result<void> Daemon::start()
 	if (auto r = start_signals(); !r)
 		return r;
 
+	// checked before anything starts, so that its error is about the group
+	if (!opts_.admin_group.empty())
+		if (auto g = control::resolve_admin_group(opts_.admin_group); !g)
+			return g.error();
 	if (state_.enabled()) {
 		auto saved = state_.load();
 		if (!saved)
@@ -111,6 +116,8 @@ Result<void> Daemon::start()
 
 	if (auto r = load_policies(); !r)
 		return r;
+	if (loop_.stopping())
+		return {};	// SIGINT/SIGTERM while starting: run() returns at once, exit 0
 	restore_pins(saved_);
 
 	host_ = std::make_unique<control::HostImpl>(*backend_, *book_, policy_hooks(), LOTTO_VERSION,
@@ -121,6 +128,9 @@ Result<void> Daemon::start()
 	sc.socket_path = opts_.socket_path;
 	sc.admin_group = opts_.admin_group;
 	sc.server_version = LOTTO_VERSION;
+	sc.max_clients = opts_.max_clients;
+	sc.max_clients_per_user = opts_.max_clients_per_user;
+	sc.idle_timeout = std::chrono::milliseconds(uint64_t(opts_.client_timeout_s * 1000));
 	server_ = std::make_unique<control::ControlServer>(loop_, *host_, sc);
 	if (auto r = server_->start(); !r)
 		return err("control socket " + opts_.socket_path + ": " + r.error().msg +
@@ -135,7 +145,8 @@ Result<void> Daemon::start()
 	if (!apply)
 		return apply.error();
 	book_->apply();
-	save_state();
+	if (auto r = save_state(); !r)
+		spdlog::warn("{}: pins and policy loads from lotto-shell are refused until it can be", r.error().msg);
 
 	spdlog::info("lotto-host {} running: backend {}, {} policies, control socket {}", LOTTO_VERSION,
 		     backend_->name(), engine_->list().size(), opts_.socket_path);
@@ -145,28 +156,34 @@ Result<void> Daemon::start()
 Result<void> Daemon::load_policies()
 {
 	std::vector<std::string> loaded;
-	auto load = [&](const std::string &path, bool required) -> Result<void> {
-		std::string abs = absolute(path);
+	for (auto &p : opts_.policies) {
+		std::string abs = absolute(p);
 		if (std::find(loaded.begin(), loaded.end(), abs) != loaded.end())
-			return {};
+			continue;
 		auto name = engine_->load(abs);
-		if (!name) {
-			if (required)
-				return err(name.error().msg);
-			spdlog::warn("policy {} from the state file did not load: {}", abs, name.error().msg);
-			return {};
-		}
-		spdlog::info("policy {} loaded from {}", *name, abs);
+		if (!name)
+			return err(name.error().msg);
 		loaded.push_back(abs);
-		return {};
-	};
-	for (auto &p : opts_.policies)
-		if (auto r = load(p, true); !r)
-			return r;
-	// policies loaded from the REPL before a restart come back too
-	for (auto &p : saved_.policies)
-		if (auto r = load(p, false); !r)
-			return r;
+		loop_.run_once(0);	// a SIGTERM meanwhile is heard
+		if (loop_.stopping())
+			return {};
+	}
+	// policies loaded from the REPL before a restart come back, read with
+	// the rights of whoever loaded them; one that fails stays listed (and in
+	// the state file) with its error until it loads or is unloaded
+	for (auto &sp : saved_.policies) {
+		if (std::find(loaded.begin(), loaded.end(), sp.file) != loaded.end())
+			continue;
+		loaded.push_back(sp.file);
+		shell_policies_.push_back(sp);
+		auto name = engine_->load(sp.file, Credentials::of_user(sp.uid, sp.gid), true);
+		if (!name)
+			spdlog::warn("policy {} from the state file did not load (it stays listed): {}", sp.file,
+				     name.error().msg);
+		loop_.run_once(0);
+		if (loop_.stopping())
+			return {};
+	}
 	for (auto &d : opts_.policy_dirs)
 		if (auto r = engine_->watch_dir(absolute(d)); !r)
 			return err("--policy-dir " + d + ": " + r.error().msg);
@@ -175,37 +192,49 @@ Result<void> Daemon::load_policies()
 
 void Daemon::restore_pins(const SavedState &saved)
 {
-	size_t restored = 0, gone = 0;
+	size_t restored = 0;
+	std::vector<uint32_t> gone;
 	for (auto [pid, tickets] : saved.pins) {
+		// (the values were checked when the file was read: only a pid
+		// that is not a lotto task any more fails here)
 		if (book_->pin(pid, tickets))
 			restored++;
 		else
-			gone++;
+			gone.push_back(pid);
 	}
-	if (restored || gone)
-		spdlog::info("state {}: restored {} pinned tasks ({} have exited)", state_.path(), restored, gone);
+	if (restored || !gone.empty())
+		spdlog::info("state {}: restored {} pinned tasks; {} have exited{}{}", state_.path(), restored, gone.size(),
+			     gone.empty() ? "" : ": ", fmt::join(gone, " "));
 }
 
-void Daemon::save_state()
+Result<void> Daemon::save_state(const std::map<uint32_t, uint32_t> *pins, const std::vector<SavedPolicy> *policies)
 {
-	if (!state_.enabled() || !engine_ || !book_)
-		return;
+	if (!state_.enabled() || !book_)
+		return {};
 	SavedState s;
-	for (auto &p : engine_->list())
-		if (!p.path.empty())
-			s.policies.push_back(p.path);
-	for (auto [pid, t] : book_->pins())
-		s.pins[pid] = t;
-	if (auto r = state_.save(s); !r)
-		spdlog::warn("state file: {}", r.error().msg);
+	s.policies = policies ? *policies : shell_policies_;
+	if (pins)
+		s.pins = *pins;
+	else
+		for (auto [pid, t] : book_->pins())
+			s.pins[pid] = t;
+	return state_.save(s);
 }
 
+// a load that failed: always a policy_error (a missing file is not a missing policy)
+static control::HostError load_error(const Error &e)
+{
+	return {e.code == Errc::not_saved ? control::ErrorCode::not_saved : control::ErrorCode::policy_error, e.msg};
+}
+
+// unload / reload by name
 static control::HostError policy_error(const Error &e)
 {
-	std::string m = e.msg;
-	if (m.rfind("no policy named", 0) == 0 || m.rfind("no such policy", 0) == 0)
-		return {control::ErrorCode::no_such_policy, m};
-	return {control::ErrorCode::policy_error, m};
+	if (e.code == Errc::not_found)
+		return {control::ErrorCode::no_such_policy, e.msg};
+	if (e.code == Errc::not_saved)
+		return {control::ErrorCode::not_saved, e.msg};
+	return {control::ErrorCode::policy_error, e.msg};
 }
 
 control::PolicyHooks Daemon::policy_hooks()
@@ -225,18 +254,36 @@ control::PolicyHooks Daemon::policy_hooks()
 			out.push_back({e.policy, e.path, e.message, e.when});
 		return out;
 	};
-	h.load = [this](const std::string &file) -> control::HostResult<std::string> {
-		auto r = engine_->load(absolute(file));
-		if (!r)
-			return policy_error(r.error());
-		save_state();
-		return *r;
+	h.load = [this](const std::string &file, const control::Peer &peer, control::Reply<std::string> done) {
+		std::string abs = absolute(file);
+		SavedPolicy sp{abs, peer.uid, peer.gid};
+		engine_->load(abs, peer.creds(), [this, sp, done](Result<std::string> r) {
+			if (!r)
+				return done(load_error(r.error()));
+			auto policies = shell_policies_;
+			std::erase_if(policies, [&](auto &x) { return x.file == sp.file; });
+			policies.push_back(sp);
+			if (auto s = save_state(nullptr, &policies); !s) {
+				(void)engine_->unload(*r);	// not on disk: not loaded
+				return done(load_error(err(Errc::not_saved, s.error().msg + "; the policy was not loaded")));
+			}
+			shell_policies_ = std::move(policies);
+			done(*r);
+		});
 	};
 	h.unload = [this](const std::string &name) -> control::HostResult<control::Ok> {
+		std::string path;
+		for (auto &p : engine_->list())
+			if (p.name == name || (!p.running && p.path == name))
+				path = p.path;
+		auto policies = shell_policies_;
+		if (std::erase_if(policies, [&](auto &x) { return x.file == path; }))
+			if (auto s = save_state(nullptr, &policies); !s)
+				return policy_error(err(Errc::not_saved, s.error().msg + "; the policy was not unloaded"));
 		auto r = engine_->unload(name);
 		if (!r)
 			return policy_error(r.error());
-		save_state();
+		shell_policies_ = std::move(policies);
 		return control::Ok{};
 	};
 	h.reload = [this](const std::string &name) -> control::HostResult<control::Ok> {
@@ -245,13 +292,21 @@ control::PolicyHooks Daemon::policy_hooks()
 			return policy_error(r.error());
 		return control::Ok{};
 	};
-	h.eval = [this](const std::string &expr, bool admin) -> control::HostResult<std::string> {
-		auto r = engine_->eval(expr, admin);
-		if (!r)
-			return control::HostError{control::ErrorCode::eval_error, r.error().msg};
-		return *r;
+	h.eval = [this](const std::string &expr, const control::Peer &peer, control::Reply<std::string> done) {
+		engine_->eval(expr, peer.creds(), peer.admin, [done](Result<std::string> r) {
+			if (!r)
+				return done(control::HostError{r.error().code == Errc::busy ? control::ErrorCode::busy
+											    : control::ErrorCode::eval_error,
+							       r.error().msg});
+			done(*r);
+		});
 	};
-	h.tickets_changed = [this]() { save_state(); };
+	h.save_pins = [this](const control::Pins &pins) -> control::HostResult<control::Ok> {
+		std::map<uint32_t, uint32_t> sorted(pins.begin(), pins.end());
+		if (auto s = save_state(&sorted); !s)
+			return control::HostError{control::ErrorCode::not_saved, s.error().msg + "; nothing was changed"};
+		return control::Ok{};
+	};
 	return h;
 }
 

@@ -30,7 +30,10 @@ private:
 	Result<void> start_signals();
 	Result<void> load_policies();
 	void restore_pins(const SavedState &saved);
-	void save_state();
+	// write the state as it is, or with `pins` / `policies` as they will be;
+	// Errc::not_saved when the file cannot be written
+	Result<void> save_state(const std::map<uint32_t, uint32_t> *pins = nullptr,
+				const std::vector<SavedPolicy> *policies = nullptr);
 	control::PolicyHooks policy_hooks();
 	void on_poll();
 
@@ -44,6 +47,7 @@ private:
 	std::unique_ptr<control::ControlServer> server_;
 	StateFile state_;
 	SavedState saved_;
+	std::vector<SavedPolicy> shell_policies_;	// loaded from lotto-shell (or restored): in the state file
 	int rc_ = 0;
 };
 

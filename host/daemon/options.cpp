@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fmt/format.h>
 #include <getopt.h>
 #include <spdlog/spdlog.h>
 #include <cstdlib>
-#include <fstream>
+#include "core/regular_file.h"
+
+#include <sstream>
 #include <unistd.h>
 
 namespace lotto {
@@ -54,8 +57,16 @@ const char *usage()
 	       "                       scripts only)\n"
 	       "  --socket PATH        control socket for lotto-shell\n"
 	       "                       (default /run/lotto/lotto.sock)\n"
-	       "  --admin-group G      members of group G may change tickets and policies\n"
-	       "                       (root always may; everyone else is read-only)\n"
+	       "  --admin-group G      members of group G (a name or a number) may change\n"
+	       "                       tickets and policies (root always may; everyone else\n"
+	       "                       is read-only)\n"
+	       "  --max-clients N      control-socket connections of non-admins in all\n"
+	       "                       (1..4096, default 64; admins get 8 more)\n"
+	       "  --max-clients-per-user N\n"
+	       "                       connections one non-root user may hold (1..4096,\n"
+	       "                       default 8)\n"
+	       "  --client-timeout-s S close a connection that makes no request for S\n"
+	       "                       seconds (0.1..86400, default 60)\n"
 	       "  --state-file PATH    pins and policies survive restarts here\n"
 	       "                       (default /var/lib/lotto/state.json)\n"
 	       "  --no-state           do not read or write a state file\n"
@@ -81,11 +92,30 @@ static Result<T> parse_num(const char *flag, const char *s, T lo, T hi)
 	return v;
 }
 
+// a number option into `out`: an integer (parse_num) or, for double, any
+// number in lo..hi
+template <typename T> static Result<void> set_num(const char *flag, const char *s, T lo, T hi, T &out)
+{
+	if constexpr (std::is_floating_point_v<T>) {
+		char *end = nullptr;
+		double x = strtod(s, &end);
+		if (!end || *end || !(x >= lo && x <= hi))
+			return err(fmt::format("{}: '{}' is not a number in {:.10g}..{:.10g}", flag, s, lo, hi));
+		out = x;
+	} else {
+		auto v = parse_num<T>(flag, s, lo, hi);
+		if (!v)
+			return v.error();
+		out = *v;
+	}
+	return {};
+}
+
 static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
 	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY,
-	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF };
+	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF, O_MAXCLIENTS, O_PERUSER, O_CLIENTTIMEOUT };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
@@ -107,6 +137,9 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		{"unsafe-policies", no_argument, nullptr, O_UNSAFE},
 		{"socket", required_argument, nullptr, O_SOCKET},
 		{"admin-group", required_argument, nullptr, O_ADMIN},
+		{"max-clients", required_argument, nullptr, O_MAXCLIENTS},
+		{"max-clients-per-user", required_argument, nullptr, O_PERUSER},
+		{"client-timeout-s", required_argument, nullptr, O_CLIENTTIMEOUT},
 		{"state-file", required_argument, nullptr, O_STATE},
 		{"no-state", no_argument, nullptr, O_NOSTATE},
 		{"config", required_argument, nullptr, O_CONFIG},
@@ -128,45 +161,30 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 			if (o.backend != "kernel" && o.backend != "sim" && o.backend != "auto")
 				return err("--backend: '" + o.backend + "' is not one of kernel, sim, auto");
 			break;
-		case O_TICKETS: {
-			auto v = parse_num<uint32_t>("--default-tickets", optarg, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.default_tickets = *v;
+		case O_TICKETS:
+			if (auto r = set_num<uint32_t>("--default-tickets", optarg, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX, o.backend_cfg.default_tickets); !r)
+				return r;
 			break;
-		}
-		case O_SLICE: {
-			auto v = parse_num<uint32_t>("--slice-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.slice_us = *v;
+		case O_SLICE:
+			if (auto r = set_num<uint32_t>("--slice-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX, o.backend_cfg.slice_us); !r)
+				return r;
 			break;
-		}
-		case O_STARVE: {
-			auto v = parse_num<uint32_t>("--starve-ms", optarg, LOTTO_STARVE_MS_MIN, LOTTO_STARVE_MS_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.starve_ms = *v;
+		case O_STARVE:
+			if (auto r = set_num<uint32_t>("--starve-ms", optarg, LOTTO_STARVE_MS_MIN, LOTTO_STARVE_MS_MAX, o.backend_cfg.starve_ms); !r)
+				return r;
 			break;
-		}
 		case O_NOCOMP:
 			o.backend_cfg.compensation = false;
 			break;
-		case O_LATENCY: {
-			auto v = parse_num<uint32_t>("--latency-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.latency_us = *v;
+		case O_LATENCY:
+			if (auto r = set_num<uint32_t>("--latency-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX, o.backend_cfg.latency_us); !r)
+				return r.error();
 			break;
-		}
-		case O_MINRUN: {
-			auto v = parse_num<uint32_t>("--min-run-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.min_run_us = *v;
+		case O_MINRUN:
+			if (auto r = set_num<uint32_t>("--min-run-us", optarg, LOTTO_SLICE_US_MIN, LOTTO_SLICE_US_MAX, o.backend_cfg.min_run_us); !r)
+				return r.error();
 			o.min_run_set = true;
 			break;
-		}
 		case O_PREEMPT: {
 			auto m = preempt_from_name(optarg);
 			if (!m)
@@ -177,52 +195,35 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		case O_NOCATCHUP:
 			o.backend_cfg.catchup = false;
 			break;
-		case O_HANDOFF: {
-			auto v = parse_num<uint32_t>("--handoff-us", optarg, 0, LOTTO_HANDOFF_US_MAX);
-			if (!v)
-				return v.error();
-			o.backend_cfg.handoff_us = *v;
+		case O_HANDOFF:
+			if (auto r = set_num<uint32_t>("--handoff-us", optarg, 0, LOTTO_HANDOFF_US_MAX, o.backend_cfg.handoff_us); !r)
+				return r.error();
 			break;
-		}
 		case O_WORKLOAD:
 			o.backend_cfg.workload = optarg;
 			break;
-		case O_SIMCPUS: {
-			auto v = parse_num<uint32_t>("--sim-cpus", optarg, 1, 1024);
-			if (!v)
-				return v.error();
-			o.backend_cfg.sim_cpus = *v;
+		case O_SIMCPUS:
+			if (auto r = set_num<uint32_t>("--sim-cpus", optarg, 1, 1024, o.backend_cfg.sim_cpus); !r)
+				return r;
 			break;
-		}
-		case O_SIMSPEED: {
-			char *end = nullptr;
-			double x = strtod(optarg, &end);
-			if (!end || *end || !(x >= 0 && x <= 1e6))
-				return err(std::string("--sim-speed: '") + optarg + "' is not a number in 0..1000000");
-			o.backend_cfg.sim_speed = x;
+		case O_SIMSPEED:
+			if (auto r = set_num<double>("--sim-speed", optarg, 0, 1e6, o.backend_cfg.sim_speed); !r)
+				return r;
 			break;
-		}
 		case O_POLICYDIR:
 			o.policy_dirs.emplace_back(optarg);
 			break;
 		case O_POLICY:
 			o.policies.emplace_back(optarg);
 			break;
-		case O_BUDGET: {
-			char *end = nullptr;
-			double x = strtod(optarg, &end);
-			if (!end || *end || !(x >= 0.01 && x <= 1))
-				return err(std::string("--policy-budget: '") + optarg + "' is not a number in 0.01..1");
-			o.policy_budget = x;
+		case O_BUDGET:
+			if (auto r = set_num<double>("--policy-budget", optarg, 0.01, 1, o.policy_budget); !r)
+				return r;
 			break;
-		}
-		case O_MEM: {
-			auto v = parse_num<uint32_t>("--policy-mem-mb", optarg, 1, 4096);
-			if (!v)
-				return v.error();
-			o.policy_mem_mb = *v;
+		case O_MEM:
+			if (auto r = set_num<uint32_t>("--policy-mem-mb", optarg, 1, 4096, o.policy_mem_mb); !r)
+				return r;
 			break;
-		}
 		case O_UNSAFE:
 			o.unsafe_policies = true;
 			break;
@@ -231,6 +232,20 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 			break;
 		case O_ADMIN:
 			o.admin_group = optarg;
+			if (o.admin_group.empty())
+				return err("--admin-group: give a group name or number");
+			break;
+		case O_MAXCLIENTS:
+			if (auto r = set_num<uint32_t>("--max-clients", optarg, 1, 4096, o.max_clients); !r)
+				return r;
+			break;
+		case O_PERUSER:
+			if (auto r = set_num<uint32_t>("--max-clients-per-user", optarg, 1, 4096, o.max_clients_per_user); !r)
+				return r;
+			break;
+		case O_CLIENTTIMEOUT:
+			if (auto r = set_num<double>("--client-timeout-s", optarg, 0.1, 86400, o.client_timeout_s); !r)
+				return r;
 			break;
 		case O_STATE:
 			o.state_file = optarg;
@@ -269,9 +284,13 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 // `option = value` / `option` lines -> "--option" "value" arguments
 static Result<std::vector<std::string>> read_config(const std::string &path)
 {
-	std::ifstream in(path);
-	if (!in)
-		return err("--config: cannot read '" + path + "'");
+	ReadRules rules;
+	rules.max_bytes = limits::kMaxConfigFile;
+	rules.what = "config file";
+	auto text = read_regular_file(path, rules);
+	if (!text)
+		return err("--config: " + text.error().msg);
+	std::istringstream in(text->text);
 	std::vector<std::string> args;
 	std::string line;
 	for (int n = 1; std::getline(in, line); n++) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/backend.h"
+#include "core/limits.h"
 #include "core/result.h"
 
 #include <string>
@@ -17,6 +18,9 @@ struct Options {
 	std::string log_level = "info";
 	std::string socket_path = "/run/lotto/lotto.sock";
 	std::string admin_group;		// members may change tickets/policies
+	uint32_t max_clients = limits::kMaxClients;			// non-admin connections in all
+	uint32_t max_clients_per_user = limits::kMaxClientsPerUser;
+	double client_timeout_s = double(limits::kClientIdleTimeout.count());	// idle connections closed
 	std::string state_file = "/var/lib/lotto/state.json";	// "" = none
 	std::string config_file;		// the file the settings came from, if any
 	bool unsafe_policies = false;		// io/os/ffi/... for policies

@@ -1,5 +1,6 @@
 #include "policy/channel.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
@@ -26,14 +27,24 @@ const char *to_string(ErrorKind k)
 
 namespace {
 
+// Every message stays within kMaxMessage and decodes: each text has a cap
+// of its own (kMaxText: cut, "..." appended), the eval text takes at most
+// half the message, and log lines take what is left (the rest counted as
+// dropped). Nothing is cut in the middle of a field.
 class Writer {
 public:
 	explicit Writer(MsgType t) { u32(uint32_t(t)); }
 	void u32(uint32_t v) { raw(&v, sizeof(v)); }
 	void u64(uint64_t v) { raw(&v, sizeof(v)); }
 	void f64(double v) { raw(&v, sizeof(v)); }
-	void str(std::string_view s)
+	void str(std::string_view s, size_t max = kMaxText)
 	{
+		if (s.size() > max) {
+			u32(uint32_t(max));
+			buf_.append(s.substr(0, max - 3));
+			buf_.append("...");
+			return;
+		}
 		u32(uint32_t(s.size()));
 		buf_.append(s);
 	}
@@ -43,23 +54,27 @@ public:
 		str(e.message);
 		str(e.traceback);
 	}
+	// last in a message: the first lines, as many as fit; the rest are
+	// counted as dropped (never a later line after one that did not fit:
+	// found by tests/fuzz/channel_fuzz)
 	void logs(const std::vector<LogLine> &l, uint32_t dropped)
 	{
-		u32(uint32_t(l.size()));
+		size_t at = buf_.size();
+		u32(0);
+		uint32_t n = 0;
 		for (auto &x : l) {
+			size_t len = std::min(x.text.size(), kMaxLogLine);
+			if (n == kMaxLogLines || buf_.size() + 8 + len + 4 > kMaxMessage)
+				break;
 			u32(x.level);
-			str(x.text);
+			str(x.text, kMaxLogLine);
+			n++;
 		}
+		dropped += uint32_t(l.size() - n);
+		memcpy(buf_.data() + at, &n, sizeof(n));
 		u32(dropped);
 	}
-	// keeps every message below kMaxMessage: long texts were cut by the
-	// worker already; this is the last line of defence
-	std::string done()
-	{
-		if (buf_.size() > kMaxMessage)
-			buf_.resize(kMaxMessage);
-		return std::move(buf_);
-	}
+	std::string done() { return std::move(buf_); }
 
 private:
 	void raw(const void *p, size_t n) { buf_.append(static_cast<const char *>(p), n); }
@@ -98,6 +113,8 @@ public:
 	void logs(std::vector<LogLine> &l, uint32_t &dropped)
 	{
 		uint32_t n = u32();
+		if (n > kMaxLogLines)
+			ok_ = false;
 		for (uint32_t i = 0; ok_ && i < n; i++) {
 			LogLine x;
 			x.level = u32();
@@ -107,6 +124,7 @@ public:
 		dropped = u32();
 	}
 	bool ok() const { return ok_; }
+	bool at_end() const { return p_ == end_; }
 
 private:
 	template <typename T> T get()
@@ -126,7 +144,7 @@ private:
 
 template <typename T> Result<T> finish(const Reader &r, T v, const char *what)
 {
-	if (!r.ok())
+	if (!r.ok() || !r.at_end())
 		return err(std::string("malformed ") + what + " message from a policy worker");
 	return v;
 }
@@ -178,17 +196,25 @@ std::string encode(const TickDoneMsg &m)
 std::string encode(const EvalMsg &m)
 {
 	Writer w(MsgType::Eval);
+	w.u64(m.id);
 	w.u32(m.admin);
 	w.u32(m.slots_hw);
-	w.str(m.expr);
+	w.u32(m.budget_ms);
+	w.u32(m.uid);
+	w.u32(m.gid);
+	w.u32(uint32_t(std::min(m.groups.size(), kMaxGroups)));
+	for (size_t i = 0; i < m.groups.size() && i < kMaxGroups; i++)
+		w.u32(m.groups[i]);
+	w.str(m.expr, kMaxEvalText);
 	return w.done();
 }
 
 std::string encode(const EvalDoneMsg &m)
 {
 	Writer w(MsgType::EvalDone);
+	w.u64(m.id);
 	w.u32(m.ok);
-	w.str(m.text);
+	w.str(m.text, kMaxEvalText);
 	w.logs(m.logs, m.logs_dropped);
 	return w.done();
 }
@@ -251,8 +277,17 @@ Result<EvalMsg> decode_eval(std::string_view buf)
 {
 	Reader r(buf, MsgType::Eval);
 	EvalMsg m;
+	m.id = r.u64();
 	m.admin = r.u32();
 	m.slots_hw = r.u32();
+	m.budget_ms = r.u32();
+	m.uid = r.u32();
+	m.gid = r.u32();
+	uint32_t n = r.u32();
+	for (uint32_t i = 0; r.ok() && i < n && i < kMaxGroups + 1; i++)
+		m.groups.push_back(r.u32());
+	if (n > kMaxGroups)
+		return err("malformed eval message: too many groups");
 	m.expr = r.str();
 	return finish(r, std::move(m), "eval");
 }
@@ -261,6 +296,7 @@ Result<EvalDoneMsg> decode_eval_done(std::string_view buf)
 {
 	Reader r(buf, MsgType::EvalDone);
 	EvalDoneMsg m;
+	m.id = r.u64();
 	m.ok = r.u32();
 	m.text = r.str();
 	r.logs(m.logs, m.logs_dropped);

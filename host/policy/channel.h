@@ -9,7 +9,9 @@
 //   engine -> worker  Tick      run policy.tick once
 //   worker -> engine  TickDone
 //   engine -> worker  Eval      `lua EXPR` from the REPL
-//   worker -> engine  EvalDone
+//   worker -> engine  EvalDone  (by id: a read-only evaluation runs in a
+//                              child of the worker while ticks go on, so its
+//                              reply may come after later TickDones)
 #pragma once
 
 #include "core/result.h"
@@ -25,6 +27,9 @@ namespace lotto::policy {
 inline constexpr size_t kMaxMessage = 60 * 1024;	// below the socket buffer
 inline constexpr size_t kMaxLogLines = 100;		// per reply, the rest counted
 inline constexpr size_t kMaxLogLine = 1000;		// bytes, longer lines cut
+inline constexpr size_t kMaxText = 4096;		// an error message, traceback, name, description
+inline constexpr size_t kMaxEvalText = kMaxMessage / 2;	// an expression or its value
+inline constexpr size_t kMaxGroups = 256;		// of a requester
 
 enum class MsgType : uint32_t { Ready = 1, Tick, TickDone, Eval, EvalDone };
 
@@ -91,12 +96,17 @@ struct TickDoneMsg {
 };
 
 struct EvalMsg {
-	bool admin = false;
+	uint64_t id = 0;		// echoed in EvalDone
+	bool admin = false;		// false: run in a disposable child with the requester's rights
 	uint32_t slots_hw = 0;
+	uint32_t budget_ms = 0;		// read-only evaluations: the child's time limit
+	uint32_t uid = 0, gid = 0;	// the requester (read-only evaluations run as it)
+	std::vector<uint32_t> groups;
 	std::string expr;
 };
 
 struct EvalDoneMsg {
+	uint64_t id = 0;
 	bool ok = false;
 	std::string text;	// the value(s) rendered, or the error
 	std::vector<LogLine> logs;

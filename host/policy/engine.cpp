@@ -1,17 +1,11 @@
-// engine.cpp — policy lifecycle on the event loop (see engine.h).
-//
-// State per policy: the running version's worker (`cur`), maybe a reload
-// candidate (`cand`), and at most one request in flight (`busy`). Each
-// worker has a serial number; every event names the serial, and a worker
-// that was killed in the meantime simply is not found any more, so no
-// callback ever touches a dead worker.
+// engine.cpp — policy lifecycle and ticks on the event loop (see engine.h;
+// the state it keeps: engine_state.h; `lua`: engine_eval.cpp).
 #include "policy/engine.h"
 
 #include "core/clock.h"
-#include "policy/policy_shm.h"
-#include "policy/shared_region.h"
+#include "core/regular_file.h"
+#include "policy/engine_state.h"
 #include "policy/watcher.h"
-#include "policy/worker_proc.h"
 
 #include <spdlog/spdlog.h>
 
@@ -20,39 +14,18 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <poll.h>
-#include <sstream>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 
 namespace lotto::policy {
 
 namespace fs = std::filesystem;
-using SteadyClock = std::chrono::steady_clock;
 
 namespace {
-
-constexpr size_t kMaxPolicyFile = 1u << 20;
 
 double us_since(SteadyClock::time_point t)
 {
 	return std::chrono::duration<double, std::micro>(SteadyClock::now() - t).count();
-}
-
-Result<std::string> read_file(const std::string &path)
-{
-	std::ifstream f(path, std::ios::binary);
-	if (!f)
-		return err(path + ": cannot open: " + strerror(errno));
-	std::ostringstream ss;
-	ss << f.rdbuf();
-	if (f.bad())
-		return err(path + ": read error");
-	std::string s = ss.str();
-	if (s.size() > kMaxPolicyFile)
-		return err(path + ": policy file larger than 1 MiB");
-	return s;
 }
 
 std::string stem(const std::string &path)
@@ -69,109 +42,17 @@ std::string absolute_path(const std::string &path)
 
 } // namespace
 
-// ------------------------------------------------------------------ state
-
-struct Engine::Worker {
-	enum class Req { None, Init, Tick, Eval };
-
-	uint64_t serial = 0;
-	bool candidate = false;
-	EventLoop *loop = nullptr;
-	std::unique_ptr<WorkerProc> proc;
-	Fd deadline;				// one-shot timerfd
-	EventLoop::Id fd_id = 0, deadline_id = 0;
-	SteadyClock::time_point deadline_at;
-	std::string source;
-
-	bool ready = false;			// init done
-	Req req = Req::None;
-	ReadyMsg info;				// name, interval, budget from the policy table
-	uint64_t attempts = 0;			// ticks sent to this worker (ctx.tick)
-
-	// the tick in flight
-	uint64_t tick_index = 0;
-	uint32_t tick_n = 0;
-	double tick_now = 0;
-	bool trial = false;			// a candidate's first tick
-	double budget_ms = 0;
-	double fill_us = 0;
-	SteadyClock::time_point tick_started;
-	std::optional<EvalDoneMsg> eval_done;
-
-	~Worker()
-	{
-		if (loop && fd_id)
-			loop->remove(fd_id);
-		if (loop && deadline_id)
-			loop->remove(deadline_id);
-		// proc's destructor kills and reaps
-	}
-
-	void arm(double ms)
-	{
-		itimerspec its{};
-		long long ns = std::max(1LL, (long long)(ms * 1e6));
-		its.it_value.tv_sec = ns / 1000000000;
-		its.it_value.tv_nsec = ns % 1000000000;
-		timerfd_settime(deadline.get(), 0, &its, nullptr);
-		deadline_at = SteadyClock::now() + std::chrono::nanoseconds(ns);
-	}
-	void disarm()
-	{
-		itimerspec its{};
-		timerfd_settime(deadline.get(), 0, &its, nullptr);
-	}
-};
-
-struct Engine::Policy {
-	std::string path;
-	std::string name;		// empty until a version loaded
-	bool from_dir = false;
-	SharedRegion shm;
-	std::string source;		// of the running version
-	std::string description;
-	uint32_t interval_ms = 0;
-	double budget_cfg = 0;		// the policy's budget_ms, 0: default
-	uint64_t version = 0;
-	std::chrono::system_clock::time_point loaded_at;
-
-	std::unique_ptr<Worker> cur, cand;
-	Worker *busy = nullptr;		// the worker with a request in flight
-	bool reload_queued = false;	// a save arrived while the candidate ticked
-
-	EventLoop::Id timer = 0;
-	uint64_t sched = 0;		// tick schedule slots so far
-
-	// runtime snapshots in shm (policy_shm.h)
-	uint32_t prev_idx = 0;
-	bool prev_valid = false;
-	double prev_now = 0;
-
-	bool deleted = false;
-	uint64_t ticks = 0, overruns = 0, timeouts = 0, errors = 0;
-	std::string last_error;
-	uint64_t lua_bytes = 0;
-	double last_tick_us = 0;
-	std::optional<TickReport> last_report;
-
-	PolicyShm *mem() const { return shm.as<PolicyShm>(); }
-	std::string label() const { return name.empty() ? stem(path) : name; }
-	Worker *by_serial(uint64_t s) const
-	{
-		if (cur && cur->serial == s)
-			return cur.get();
-		if (cand && cand->serial == s)
-			return cand.get();
-		return nullptr;
-	}
-};
+std::string Engine::Policy::label() const
+{
+	return name.empty() ? stem(path) : name;
+}
 
 // ------------------------------------------------------------------ setup
 
 Engine::Engine(EventLoop &loop, Backend &backend, TicketBook &book, EngineOptions opts)
 	: loop_(loop), backend_(backend), book_(book), opts_(opts)
 {
-	opts_.budget_limit = std::min(opts_.budget_limit, std::chrono::milliseconds(1000));
+	opts_.budget_limit = std::min(opts_.budget_limit, limits::kMaxBudget);
 	watcher_ = std::make_unique<Watcher>(loop_, opts_.debounce,
 					     [this](const std::string &path, bool exists) { file_event(path, exists); });
 }
@@ -180,6 +61,9 @@ Engine::~Engine()
 {
 	while (!policies_.empty())
 		destroy(policies_.back().get());
+	if (eval_timer_)
+		loop_.remove(eval_timer_);
+	completions_.clear();	// whoever waited is being torn down too
 }
 
 void Engine::set_after_tick(std::function<void(const TickReport &)> hook)
@@ -191,6 +75,18 @@ Engine::Policy *Engine::find_name(const std::string &name) const
 {
 	for (auto &p : policies_)
 		if (p->version && p->name == name)
+			return p.get();
+	return nullptr;
+}
+
+// a loaded policy by name, or one that is listed but never loaded by its
+// label (its file's stem) or path
+Engine::Policy *Engine::find_listed(const std::string &name) const
+{
+	if (Policy *p = find_name(name))
+		return p;
+	for (auto &p : policies_)
+		if (!p->version && (p->label() == name || p->path == name))
 			return p.get();
 	return nullptr;
 }
@@ -211,6 +107,8 @@ Result<Engine::Policy *> Engine::create(const std::string &path, bool from_dir)
 	auto p = std::make_unique<Policy>();
 	p->path = path;
 	p->from_dir = from_dir;
+	p->keep_on_failure = from_dir;
+	p->owner = Credentials::of_process();
 	p->shm = std::move(*shm);
 	policies_.push_back(std::move(p));
 	return policies_.back().get();
@@ -221,6 +119,15 @@ void Engine::destroy(Policy *p)
 	if (p->timer)
 		loop_.remove(p->timer);
 	p->busy = nullptr;
+	std::string why = "policy " + p->label() + " was unloaded";
+	for (auto *w : {p->cand.get(), p->cur.get()})
+		if (w)
+			abandon_evals(*p, *w, why);
+	for (auto &e : p->evals)
+		complete(e.done, err(why));
+	p->evals.clear();
+	if (p->on_loaded)
+		complete(p->on_loaded, err(p->path + ": unloaded before its first tick"));
 	p->cand.reset();
 	p->cur.reset();
 	if (watcher_)
@@ -278,6 +185,52 @@ void Engine::forward_logs(const Policy &p, const std::vector<LogLine> &logs, uin
 	if (dropped)
 		spdlog::warn("policy {}: {} more log lines dropped (at most {} per tick)", p.label(), dropped,
 			     kMaxLogLines);
+}
+
+void Engine::complete(Completion &done, Result<std::string> r)
+{
+	if (!done)
+		return;
+	completions_.push_back([d = std::move(done), r = std::move(r)]() mutable { d(std::move(r)); });
+	done = nullptr;
+}
+
+void Engine::run_completions()
+{
+	if (completing_)
+		return;	// the outer call runs what this one would
+	completing_ = true;
+	while (!completions_.empty()) {
+		auto batch = std::move(completions_);
+		completions_.clear();
+		for (auto &f : batch)
+			f();
+	}
+	completing_ = false;
+}
+
+// The policy file, read with the rights of whoever loaded the policy. A
+// reload (check_owner) refuses a file whose owner is not the one read at
+// the load: a symlink swapped in under a watched path must not make the
+// host read, and quote in its errors, a file that owner could not.
+Result<std::string> Engine::read_source(Policy &p, bool check_owner)
+{
+	ReadRules rules;
+	rules.max_bytes = limits::kMaxPolicyFile;
+	rules.allow_empty = false;
+	rules.as = &p.owner;
+	rules.what = "policy file";
+	auto f = read_regular_file(p.path, rules);
+	if (!f)
+		return f.error();
+	if (check_owner && p.file_owner && *p.file_owner != f->owner)
+		return err(Errc::permission,
+			   fmt::format("{}: the file's owner changed from uid {} to uid {} since it was loaded (replaced, "
+				       "or a symlink swapped in?); not reloaded: `policy unload {}`, then `policy load` "
+				       "it again to accept it",
+				       p.path, *p.file_owner, f->owner, p.label()));
+	p.file_owner = f->owner;
+	return std::move(f->text);
 }
 
 // ------------------------------------------------------------------ workers
@@ -342,6 +295,8 @@ void Engine::kill_worker(Policy &p, Worker *w)
 		return;
 	if (p.busy == w)
 		p.busy = nullptr;
+	abandon_evals(p, *w, "policy " + p.label() + ": its worker was stopped during the evaluation (" +
+				     (p.last_error.empty() ? std::string("restarted") : p.last_error) + "); try again");
 	if (p.cand.get() == w)
 		p.cand.reset();
 	else if (p.cur.get() == w)
@@ -370,15 +325,64 @@ bool Engine::wait_sync(Policy &p, Worker &w)
 	}
 }
 
+// Wait until done(), on the policy workers only (for the synchronous load
+// and eval): every worker that owes an answer is polled until its deadline.
+void Engine::wait_until(const std::function<bool()> &done)
+{
+	for (;;) {
+		run_completions();
+		if (done())
+			return;
+		std::vector<pollfd> fds;
+		std::vector<uint64_t> serials;
+		auto next = SteadyClock::time_point::max();
+		for (auto &p : policies_) {
+			for (auto &e : p->evals)
+				next = std::min(next, e.give_up);
+			for (Worker *w : {p->cur.get(), p->cand.get()}) {
+				if (!w || (w->req == Worker::Req::None && !w->ro_eval))
+					continue;
+				fds.push_back(pollfd{w->proc->fd(), POLLIN, 0});
+				serials.push_back(w->serial);
+				if (w->req != Worker::Req::None)
+					next = std::min(next, w->deadline_at);
+				if (w->ro_eval)
+					next = std::min(next, w->ro_eval->give_up);
+			}
+		}
+		if (next == SteadyClock::time_point::max())
+			return;	// nothing anyone waits for: done() cannot change
+		auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next - SteadyClock::now()).count();
+		int r = poll(fds.data(), fds.size(), int(std::max<long>(0, left)) + 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		for (size_t i = 0; r > 0 && i < fds.size(); i++)
+			if (fds[i].revents)
+				on_worker_event(serials[i], WorkerEvent::Readable);
+		auto now = SteadyClock::now();
+		for (size_t i = 0; i < serials.size(); i++)
+			for (auto &p : policies_)
+				if (Worker *w = p->by_serial(serials[i]); w && w->req != Worker::Req::None && now >= w->deadline_at)
+					on_worker_event(serials[i], WorkerEvent::DeadlinePassed);
+		expire_evals();
+	}
+}
+
+// the worker with this serial and its policy (nullptr: it is gone)
+Engine::Worker *Engine::find_worker(uint64_t serial, Policy **p) const
+{
+	for (auto &q : policies_)
+		if (Worker *w = q->by_serial(serial)) {
+			*p = q.get();
+			return w;
+		}
+	return nullptr;
+}
+
 void Engine::on_worker_event(uint64_t serial, WorkerEvent ev)
 {
 	Policy *p = nullptr;
-	Worker *w = nullptr;
-	for (auto &q : policies_)
-		if ((w = q->by_serial(serial))) {
-			p = q.get();
-			break;
-		}
+	Worker *w = find_worker(serial, &p);
 	if (!w)
 		return;
 	if (ev == WorkerEvent::TimerFd) {
@@ -390,43 +394,50 @@ void Engine::on_worker_event(uint64_t serial, WorkerEvent ev)
 	if (timeout && w->req == Worker::Req::None)
 		return;
 
-	// a reply that is already there wins over its deadline
-	auto m = recv_msg(w->proc->fd(), true);
-	if (!m) {
-		if (timeout)
-			handle_failure(*p, *w, ErrorKind::Timeout, "");
-		return;	// else: nothing to read after all (EAGAIN)
-	}
-	if (m->empty()) {
-		handle_failure(*p, *w, ErrorKind::Crash, "");
-		return;
-	}
-	w->disarm();
-	auto type = msg_type(*m);
-	if (type == MsgType::Ready && w->req == Worker::Req::Init) {
-		auto r = decode_ready(*m);
-		if (r) {
-			handle_ready(*p, *w, std::move(*r));
-			return;
+	// every message that is there (a reply that is already there wins over
+	// its deadline), then the deadline if the request is still open
+	for (;;) {
+		w = find_worker(serial, &p);	// a handler may have ended it, or its policy
+		if (!w)
+			break;
+		auto m = recv_msg(w->proc->fd(), true);
+		if (!m) {
+			if (timeout && w->req != Worker::Req::None)
+				handle_failure(*p, *w, ErrorKind::Timeout, "");
+			break;
 		}
-	} else if (type == MsgType::TickDone && w->req == Worker::Req::Tick) {
-		auto r = decode_tick_done(*m);
-		if (r) {
-			handle_tick_done(*p, *w, std::move(*r));
-			return;
+		if (m->empty()) {
+			handle_failure(*p, *w, ErrorKind::Crash, "");
+			break;
 		}
-	} else if (type == MsgType::EvalDone && w->req == Worker::Req::Eval) {
-		auto r = decode_eval_done(*m);
-		if (r) {
-			w->req = Worker::Req::None;
-			if (p->busy == w)
-				p->busy = nullptr;
-			forward_logs(*p, r->logs, r->logs_dropped);
-			w->eval_done = std::move(*r);
-			return;
+		auto type = msg_type(*m);
+		bool handled = false;
+		if (type == MsgType::EvalDone) {
+			if (auto r = decode_eval_done(*m)) {
+				handle_eval_done(*p, *w, std::move(*r));
+				handled = true;
+			}
+		} else if (type == MsgType::Ready && w->req == Worker::Req::Init) {
+			if (auto r = decode_ready(*m)) {
+				w->disarm();
+				handle_ready(*p, *w, std::move(*r));
+				handled = true;
+			}
+		} else if (type == MsgType::TickDone && w->req == Worker::Req::Tick) {
+			if (auto r = decode_tick_done(*m)) {
+				w->disarm();
+				handle_tick_done(*p, *w, std::move(*r));
+				handled = true;
+			}
 		}
+		if (!handled) {
+			handle_failure(*p, *w, ErrorKind::Crash, "sent a message out of turn");
+			break;
+		}
+		if (!timeout)
+			break;	// level-triggered: more comes as another event
 	}
-	handle_failure(*p, *w, ErrorKind::Crash, "sent a message out of turn");
+	run_completions();
 }
 
 // ------------------------------------------------------------------ init
@@ -434,6 +445,8 @@ void Engine::on_worker_event(uint64_t serial, WorkerEvent ev)
 void Engine::handle_ready(Policy &p, Worker &w, ReadyMsg m)
 {
 	w.req = Worker::Req::None;
+	if (p.busy == &w)
+		p.busy = nullptr;
 	forward_logs(p, m.logs, m.logs_dropped);
 	if (!m.ok) {
 		record(p, m.error.kind, m.error.message, m.error.traceback);
@@ -446,14 +459,15 @@ void Engine::handle_ready(Policy &p, Worker &w, ReadyMsg m)
 		else
 			spdlog::error("policy {}: {}", p.label(), m.error.message);
 		kill_worker(p, &w);
+		if (!p.version)
+			load_failed(p);
 		return;
 	}
 	w.ready = true;
 	w.info = std::move(m);
 	if (w.candidate) {
-		if (w.info.name != p.name && find_name(w.info.name)) {
-			std::string msg = p.path + ": policy name \"" + w.info.name + "\" is already used by " +
-					  find_name(w.info.name)->path;
+		if (w.info.name != p.name && name_taken(w.info.name, &p)) {
+			std::string msg = p.path + ": policy name \"" + w.info.name + "\" is already used by another policy";
 			record(p, ErrorKind::Policy, msg);
 			spdlog::error("policy {}: reload failed, version {} keeps running: {}", p.label(), p.version, msg);
 			kill_worker(p, &w);
@@ -463,26 +477,48 @@ void Engine::handle_ready(Policy &p, Worker &w, ReadyMsg m)
 			     p.label());
 		return;
 	}
-	if (!p.version)
-		activate(p, w, w.info);
-	else
-		spdlog::info("policy {}: fresh worker (pid {}) ready", p.label(), w.proc->pid());
+	if (!p.version) {
+		first_tick(p, w);
+		return;
+	}
+	spdlog::info("policy {}: fresh worker (pid {}) ready", p.label(), w.proc->pid());
+	pump_evals(p);
 }
 
-void Engine::activate(Policy &p, Worker &w, const ReadyMsg &m)
+bool Engine::name_taken(const std::string &name, const Policy *except) const
 {
-	if (Policy *other = find_name(m.name); other && other != &p) {
-		std::string msg = p.path + ": policy name \"" + m.name + "\" is already used by " + other->path;
+	for (auto &q : policies_)
+		if (q.get() != except && !q->name.empty() && q->name == name)
+			return true;
+	return false;
+}
+
+// Compiled and initialised: the load's first tick decides.
+void Engine::first_tick(Policy &p, Worker &w)
+{
+	if (name_taken(w.info.name, &p)) {
+		std::string other;
+		for (auto &q : policies_)
+			if (q.get() != &p && q->name == w.info.name)
+				other = q->path;
+		std::string msg = p.path + ": policy name \"" + w.info.name + "\" is already used by " + other;
 		record(p, ErrorKind::Policy, msg);
 		spdlog::error("policy {}: {}", p.label(), msg);
 		kill_worker(p, &w);
+		load_failed(p);
 		return;
 	}
-	p.name = m.name;
-	p.interval_ms = m.interval_ms;
-	p.budget_cfg = m.budget_ms;
-	p.description = m.description;
+	p.name = w.info.name;
+	p.interval_ms = w.info.interval_ms;
+	p.budget_cfg = w.info.budget_ms;
+	p.description = w.info.description;
 	p.source = w.source;
+	start_tick(p, w, ++p.sched);
+}
+
+// The first tick succeeded: the policy is loaded.
+void Engine::activate(Policy &p)
+{
 	p.version = 1;
 	p.loaded_at = std::chrono::system_clock::now();
 	p.deleted = false;
@@ -502,12 +538,34 @@ void Engine::activate(Policy &p, Worker &w, const ReadyMsg &m)
 		     budget_ms(p));
 }
 
+// A load that did not make it (file, compile, init, first tick): the
+// policy is dropped, or kept listed with its error (keep_on_failure) and
+// loaded when its file is saved again.
+void Engine::load_failed(Policy &p, std::optional<Error> e)
+{
+	Completion done = std::move(p.on_loaded);
+	p.on_loaded = nullptr;
+	Error why = e ? *e : err(p.last_error.empty() ? p.path + ": failed to load" : p.last_error);
+	if (p.keep_on_failure) {
+		kill_worker(p, p.cur.get());
+		kill_worker(p, p.cand.get());
+		p.name.clear();
+		if (auto r = watcher_->watch_file(p.path); !r)
+			spdlog::warn("policy {}: {}", p.label(), r.error().msg);
+	} else {
+		destroy(&p);
+	}
+	complete(done, why);
+}
+
 void Engine::promote(Policy &p)
 {
 	std::string old_name = p.name;
 	uint32_t old_interval = p.interval_ms;
 	if (p.busy == p.cur.get())
 		p.busy = nullptr;
+	if (p.cur)
+		abandon_evals(p, *p.cur, "policy " + p.name + " was reloaded during the evaluation; try again");
 	p.cur = std::move(p.cand);	// the old worker is killed here
 	Worker &w = *p.cur;
 	w.candidate = false;
@@ -533,6 +591,10 @@ void Engine::promote(Policy &p)
 
 void Engine::on_timer(Policy &p, uint64_t missed)
 {
+	struct Flush {
+		Engine *e;
+		~Flush() { e->run_completions(); }
+	} flush{this};
 	p.sched += 1 + missed;
 	if (missed) {
 		p.overruns += missed;
@@ -584,8 +646,12 @@ void Engine::start_tick(Policy &p, Worker &w, uint64_t index)
 	w.trial = w.candidate;
 	w.tick_started = t0;
 	p.busy = &w;
-	// a candidate runs under the budget of its own policy table
-	w.budget_ms = w.candidate ? budget_for(w.info.budget_ms, w.info.interval_ms) : budget_ms(p);
+	// a candidate runs under the budget of its own policy table; a load's
+	// first tick (cold: JIT, caches, maybe a busy machine at boot) under
+	// the init budget, so that it stops only what runs away
+	w.budget_ms = !p.version ? double(opts_.init_budget.count())
+		      : w.candidate ? budget_for(w.info.budget_ms, w.info.interval_ms)
+				    : budget_ms(p);
 	w.arm(w.budget_ms);
 	if (auto r = send_msg(w.proc->fd(), encode(m)); !r)
 		handle_failure(p, w, ErrorKind::Crash, r.error().msg);
@@ -597,9 +663,10 @@ void Engine::handle_tick_done(Policy &p, Worker &w, TickDoneMsg m)
 	if (p.busy == &w)
 		p.busy = nullptr;
 	bool trial = w.trial;
+	bool first = !p.version;
 	uint64_t index = w.tick_index;
 	forward_logs(p, m.logs, m.logs_dropped);
-	if (!(trial && !m.ok)) {
+	if (!(trial && !m.ok) && !(first && !m.ok)) {
 		// the snapshot this tick wrote is the one the next tick reads
 		p.prev_idx ^= 1;
 		p.prev_valid = true;
@@ -607,6 +674,13 @@ void Engine::handle_tick_done(Policy &p, Worker &w, TickDoneMsg m)
 	}
 	if (!m.ok) {
 		record(p, m.error.kind, m.error.message, m.error.traceback);
+		if (first) {
+			spdlog::error("policy {}: its first tick failed, so it is not loaded: {}", p.label(),
+				      m.error.message);
+			kill_worker(p, &w);
+			load_failed(p);
+			return;
+		}
 		if (!trial)
 			spdlog::error("policy {}: tick failed, the tickets of its last good tick stay: {}", p.name,
 				      m.error.message);
@@ -615,6 +689,8 @@ void Engine::handle_tick_done(Policy &p, Worker &w, TickDoneMsg m)
 	}
 	if (trial)
 		promote(p);	// `w` is now p.cur
+	if (first)
+		activate(p);
 	auto t_out = SteadyClock::now();
 	book_.policy_output(p.name, p.mem()->output, w.tick_n);
 	double output_us = us_since(t_out);
@@ -636,10 +712,13 @@ void Engine::handle_tick_done(Policy &p, Worker &w, TickDoneMsg m)
 		after_tick_(rep);
 	else
 		book_.apply();
+	if (first)
+		complete(p.on_loaded, p.name);
 	if (p.reload_queued) {
 		p.reload_queued = false;
 		(void)begin_reload(p, true);
 	}
+	pump_evals(p);
 }
 
 void Engine::after_tick_failed(Policy &p, Worker &w, bool trial, uint64_t index, bool spent)
@@ -661,6 +740,7 @@ void Engine::after_tick_failed(Policy &p, Worker &w, bool trial, uint64_t index,
 		p.reload_queued = false;
 		(void)begin_reload(p, true);
 	}
+	pump_evals(p);
 }
 
 // A worker that overran its deadline, died, or broke the protocol.
@@ -695,8 +775,15 @@ void Engine::handle_failure(Policy &p, Worker &w, ErrorKind kind, std::string de
 	}
 	record(p, kind, msg);
 	spdlog::error("policy {}: {}", p.label(), msg);
+	if (req == Worker::Req::Eval && w.admin_eval)
+		complete(w.admin_eval->done, err(msg));
+	w.admin_eval.reset();
 	kill_worker(p, &w);	// `w` is gone from here on
 
+	if (!p.version && (req == Worker::Req::Init || req == Worker::Req::Tick) && !candidate) {
+		load_failed(p);	// the load's compile, init or first tick
+		return;
+	}
 	if (candidate) {
 		spdlog::error("policy {}: reload failed, version {} keeps running", p.label(), p.version);
 		if (trial && p.cur && p.cur->ready && !p.busy)
@@ -710,24 +797,28 @@ void Engine::handle_failure(Policy &p, Worker &w, ErrorKind kind, std::string de
 		p.reload_queued = false;
 		(void)begin_reload(p, true);
 	}
+	pump_evals(p);
 }
 
 // ------------------------------------------------------------------ files
 
 Result<void> Engine::begin_reload(Policy &p, bool from_file)
 {
-	auto src = read_file(p.path);
+	auto src = read_source(p, p.file_owner.has_value());
 	if (!src) {
 		record(p, ErrorKind::File, src.error().msg);
 		spdlog::error("policy {}: {}", p.label(), src.error().msg);
 		return src.error();
 	}
 	if (!p.version) {
-		// never loaded (a --policy-dir file that failed): load it now
+		// never loaded (a --policy-dir or state-file entry that failed):
+		// load it now
 		kill_worker(p, p.cur.get());
 		auto w = spawn(p, *src, false);
-		if (!w)
+		if (!w) {
+			record(p, ErrorKind::Internal, p.path + ": " + w.error().msg);
 			return w.error();
+		}
 		return {};
 	}
 	if (p.cand && p.busy == p.cand.get()) {
@@ -752,6 +843,10 @@ Result<void> Engine::begin_reload(Policy &p, bool from_file)
 
 void Engine::file_event(const std::string &path, bool exists)
 {
+	struct Flush {
+		Engine *e;
+		~Flush() { e->run_completions(); }
+	} flush{this};
 	Policy *p = find_path(path);
 	if (!p) {
 		auto dir = fs::path(path).parent_path().string();
@@ -764,13 +859,15 @@ void Engine::file_event(const std::string &path, bool exists)
 		}
 		spdlog::info("policy dir: new file {}", path);
 		(void)watcher_->watch_file(path);
-		(void)begin_reload(**c, true);
+		if (!begin_reload(**c, true))
+			load_failed(**c);
 		return;
 	}
 	if (!exists) {
 		if (!p->version) {
-			destroy(p);
-			return;
+			if (p->from_dir && !p->loading())
+				destroy(p);	// a failed --policy-dir file removed: forgotten
+			return;		// a state-file entry stays listed until unloaded
 		}
 		if (!p->deleted)
 			spdlog::warn("policy {}: {} was deleted; its last good version (version {}) keeps running "
@@ -784,52 +881,92 @@ void Engine::file_event(const std::string &path, bool exists)
 	if (p->deleted)
 		spdlog::info("policy {}: {} is back", p->label(), p->path);
 	p->deleted = false;
-	(void)begin_reload(*p, true);
+	if (!p->loading())
+		(void)begin_reload(*p, true);
 }
 
 // ------------------------------------------------------------------ API
 
-Result<std::string> Engine::load(const std::string &path_in)
+void Engine::load(const std::string &path, const Credentials &owner, Completion done, bool keep_on_failure)
+{
+	start_load(path, owner, std::move(done), keep_on_failure, false);
+	run_completions();
+}
+
+void Engine::start_load(const std::string &path_in, const Credentials &owner, Completion done, bool keep,
+			bool from_dir)
 {
 	std::string path = absolute_path(path_in);
-	if (Policy *p = find_path(path))
-		return err(path + ": already loaded" + (p->version ? " as policy " + p->name : ""));
-	auto src = read_file(path);
-	if (!src)
-		return src.error();
-	auto c = create(path, false);
-	if (!c)
-		return c.error();
-	Policy *p = *c;
-	auto w = spawn(*p, *src, false);
-	if (!w) {
-		destroy(p);
-		return w.error();
+	if (Policy *p = find_path(path)) {
+		if (p->version || p->loading()) {
+			complete(done, err(path + ": already loaded" + (p->version ? " as policy " + p->name : "")));
+			return;
+		}
+		// listed but never loaded: try again, as this requester
+		if (p->on_loaded)
+			complete(p->on_loaded, err(path + ": superseded by another load of the same file"));
+		p->owner = owner;
+		p->file_owner.reset();
+		p->keep_on_failure = p->keep_on_failure || keep;
+		p->on_loaded = std::move(done);
+		if (auto r = begin_reload(*p, false); !r)
+			load_failed(*p, r.error());
+		return;
 	}
-	wait_sync(*p, **w);
-	if (p->version)
-		return p->name;
-	std::string e = p->last_error.empty() ? path + ": failed to load" : p->last_error;
-	destroy(p);
-	return err(e);
+	auto c = create(path, from_dir);
+	if (!c) {
+		complete(done, c.error());
+		return;
+	}
+	Policy *p = *c;
+	p->owner = owner;
+	p->keep_on_failure = keep || from_dir;
+	p->on_loaded = std::move(done);
+	auto src = read_source(*p, false);
+	if (!src) {
+		record(*p, ErrorKind::File, src.error().msg);
+		load_failed(*p, src.error());
+		return;
+	}
+	if (auto w = spawn(*p, *src, false); !w) {
+		record(*p, ErrorKind::Internal, p->path + ": " + w.error().msg);
+		load_failed(*p);
+	}
+}
+
+Result<std::string> Engine::load(const std::string &path, const Credentials &owner, bool keep_on_failure)
+{
+	std::optional<Result<std::string>> out;
+	load(path, owner, [&](Result<std::string> r) { out.emplace(std::move(r)); }, keep_on_failure);
+	wait_until([&] { return out.has_value(); });
+	if (!out)
+		return err(path + ": the load did not finish");
+	return std::move(*out);
 }
 
 Result<void> Engine::unload(const std::string &name)
 {
-	Policy *p = find_name(name);
+	Policy *p = find_listed(name);
 	if (!p)
-		return err("no policy named " + name);
-	spdlog::info("policy {} unloaded", name);
+		return err(Errc::not_found, "no policy named " + name + " (see `policy list`)");
+	spdlog::info("policy {} unloaded", p->label());
 	destroy(p);
+	run_completions();
 	return {};
 }
 
 Result<void> Engine::reload(const std::string &name)
 {
-	Policy *p = find_name(name);
+	Policy *p = find_listed(name);
 	if (!p)
-		return err("no policy named " + name);
-	return begin_reload(*p, false);
+		return err(Errc::not_found, "no policy named " + name + " (see `policy list`)");
+	if (p->loading())
+		return {};	// its load is under way
+	auto r = begin_reload(*p, false);
+	if (!r && !p->version)
+		load_failed(*p, r.error());
+	run_completions();
+	return r;
 }
 
 Result<void> Engine::watch_dir(const std::string &dir_in)
@@ -839,7 +976,7 @@ Result<void> Engine::watch_dir(const std::string &dir_in)
 		dir.pop_back();
 	std::error_code ec;
 	if (!fs::is_directory(dir, ec))
-		return err(dir + ": not a directory");
+		return err(Errc::not_found, dir + ": not a directory");
 	if (auto r = watcher_->watch_dir(dir); !r)
 		return r;
 	if (std::find(dirs_.begin(), dirs_.end(), dir) == dirs_.end())
@@ -854,12 +991,10 @@ Result<void> Engine::watch_dir(const std::string &dir_in)
 	for (auto &f : files) {
 		if (find_path(f))
 			continue;
-		auto r = load(f);
-		if (r)
-			continue;
-		// keep it as a failed entry: saving a fixed version loads it
-		if (auto c = create(f, true); c)
-			(void)watcher_->watch_file(f);
+		// failures stay listed: saving a fixed version loads it
+		bool finished = false;
+		start_load(f, Credentials::of_process(), [&](Result<std::string>) { finished = true; }, true, true);
+		wait_until([&] { return finished; });
 	}
 	return {};
 }
@@ -898,57 +1033,6 @@ std::vector<PolicyError> Engine::errors() const
 	return {errors_.begin(), errors_.end()};
 }
 
-Result<std::string> Engine::eval(const std::string &expr_in, bool admin)
-{
-	std::string expr = expr_in;
-	Policy *p = nullptr;
-	if (!expr.empty() && expr[0] == '@') {
-		auto sp = expr.find_first_of(" \t");
-		std::string name = expr.substr(1, sp == std::string::npos ? std::string::npos : sp - 1);
-		expr = sp == std::string::npos ? "" : expr.substr(sp + 1);
-		p = find_name(name);
-		if (!p)
-			return err("no policy named " + name);
-	} else {
-		for (auto &q : policies_)
-			if (q->version) {
-				p = q.get();
-				break;
-			}
-		if (!p)
-			return err("no policy is loaded: `lua` runs inside a policy's worker");
-	}
-	if (expr.find_first_not_of(" \t\n") == std::string::npos)
-		return err("usage: lua [@POLICY] EXPRESSION");
-	while (p->busy)
-		wait_sync(*p, *p->busy);	// a tick in flight finishes first
-	if (!p->cur || !p->cur->ready)
-		return err("policy " + p->name + " has no worker ready (it is restarting); try again");
-	Worker &w = *p->cur;
-	EvalMsg m;
-	m.admin = admin;
-	m.slots_hw = std::min<uint32_t>(backend_.slots_hw(), LOTTO_MAX_TASKS);
-	m.expr = expr;
-	w.req = Worker::Req::Eval;
-	w.eval_done.reset();
-	p->busy = &w;
-	w.arm(double(opts_.budget_limit.count()));
-	if (auto r = send_msg(w.proc->fd(), encode(m)); !r) {
-		handle_failure(*p, w, ErrorKind::Crash, r.error().msg);
-		return err("policy " + p->name + ": its worker died; try again");
-	}
-	uint64_t serial = w.serial;
-	wait_sync(*p, w);
-	Worker *x = p->by_serial(serial);
-	if (!x || !x->eval_done)
-		return err(p->last_error.empty() ? "evaluation failed" : p->last_error);
-	EvalDoneMsg done = std::move(*x->eval_done);
-	x->eval_done.reset();
-	if (!done.ok)
-		return err(done.text);
-	return done.text;
-}
-
 Result<TickReport> Engine::tick_now(const std::string &name)
 {
 	Policy *p = find_name(name);
@@ -964,6 +1048,7 @@ Result<TickReport> Engine::tick_now(const std::string &name)
 	start_tick(*p, *w, index);
 	while (p->busy)
 		wait_sync(*p, *p->busy);
+	run_completions();
 	// (after a failed new version, the old one ran this tick: that counts)
 	if (p->last_report && p->last_report->index == index)
 		return *p->last_report;

@@ -3,11 +3,24 @@
 // turns their outputs into tickets through the TicketBook, and reloads a
 // policy when its file changes.
 //
-// Single-threaded: everything runs on the host's EventLoop. A tick is a
-// request to the policy's worker and a reply handled when it arrives; the
-// engine waits synchronously only in load(), eval() and tick_now(), and never
-// longer than the budget in force (at most EngineOptions::budget_limit, or
-// init_budget for load()).
+// Single-threaded: everything runs on the host's EventLoop. A tick, a load
+// and a `lua` evaluation are requests to a policy's worker whose replies are
+// handled when they arrive; the daemon uses only these asynchronous forms.
+// The synchronous load(), eval() and tick_now() (start-up, tests,
+// lotto-bench) wait on the policy workers alone, never longer than the
+// budgets in force (at most EngineOptions::budget_limit, init_budget for
+// compile + init).
+//
+// Load: compile + init, then the policy's first tick (bounded, like compile
+// + init, by init_budget); only when that tick succeeds is the policy loaded (its tickets applied, its timer started, its
+// file watched). A load's file is read with the rights of whoever asked
+// (Credentials), as are its reloads later, which also refuse a file whose
+// owner changed (a symlink swapped in to make root read something else).
+//
+// `lua`: an admin's evaluation runs in the policy's worker (it may set the
+// policy's globals and ctx.state); a read-only one runs in a disposable
+// child of the worker with the requester's rights (eval_child.h), while the
+// policy ticks on.
 //
 // Reload (file saved in place, renamed over, or reload()): the new version
 // starts in a fresh worker (compile + init) while the old one keeps ticking.
@@ -18,7 +31,9 @@
 #pragma once
 
 #include "core/backend.h"
+#include "core/credentials.h"
 #include "core/event_loop.h"
+#include "core/limits.h"
 #include "core/result.h"
 #include "core/ticket_book.h"
 #include "policy/channel.h"
@@ -29,6 +44,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,13 +53,19 @@ namespace lotto::policy {
 struct EngineOptions {
 	bool unsafe = false;				// --unsafe-policies: no sandbox
 	double budget_fraction = 0.5;			// default tick budget = this x interval_ms
-	std::chrono::milliseconds budget_limit{1000};	// hard limit of any tick/eval budget
-	std::chrono::milliseconds init_budget{1000};	// compile + init(ctx)
+	std::chrono::milliseconds budget_limit = limits::kMaxBudget;	// hard limit of any tick/eval budget
+	std::chrono::milliseconds init_budget = limits::kMaxBudget;	// compile + init(ctx)
 	size_t memory_cap = size_t(64) << 20;		// Lua heap bytes per policy
 	std::chrono::milliseconds debounce{25};		// file events settle this long
 	bool timers = true;	// false: no tick timers; ticks only through tick_now()
 	size_t max_errors_kept = 100;			// errors() history
+	size_t max_queued_evals = limits::kMaxQueuedEvals;	// `lua` requests waiting, all policies
 };
+
+// How an asynchronous load or evaluation ended: the policy's name or the
+// evaluation's text, or the error (Errc: not_found, permission, not_regular,
+// too_large for the file; busy for too many evaluations waiting).
+using Completion = std::function<void(Result<std::string>)>;
 
 struct PolicyError {
 	std::string policy;	// policy name, or the file name if it never loaded
@@ -58,7 +80,7 @@ struct PolicyInfo {
 	std::string name;
 	std::string path;
 	std::string description;
-	bool running = false;		// a version is loaded and ticking
+	bool running = false;		// a version is loaded and ticking (false: it never loaded; see last_error)
 	bool worker_ready = false;	// its worker is initialised (false while one restarts)
 	bool file_deleted = false;	// its file is gone: the last good version runs on
 	bool reload_pending = false;	// a new version waits for its first tick
@@ -97,10 +119,18 @@ public:
 	Engine(const Engine &) = delete;
 	Engine &operator=(const Engine &) = delete;
 
-	// Compile, check and init a policy file (waits up to init_budget); on
+	// Load a policy file read as `owner`: compile, init, first tick; on
 	// success it ticks every interval_ms from now and its file is watched.
-	// Returns the policy's name. Errors are "file:line: message".
-	Result<std::string> load(const std::string &path);
+	// `done` gets the policy's name or "file:line: message". With
+	// keep_on_failure a policy that fails stays listed (not running, its
+	// error kept) and loads when its file is saved again (policies restored
+	// from the state file). `done` may run before load() returns.
+	void load(const std::string &path, const Credentials &owner, Completion done, bool keep_on_failure = false);
+	// The same, waiting for the outcome (start-up, tests, lotto-bench).
+	Result<std::string> load(const std::string &path, const Credentials &owner = Credentials::of_process(),
+				 bool keep_on_failure = false);
+	// By name; a listed policy that never loaded also by its file's stem
+	// or path.
 	Result<void> unload(const std::string &name);
 	// Reload from the file now (as if it was saved). The outcome shows in
 	// list()/errors() and the log: the new version takes over at its next
@@ -116,8 +146,12 @@ public:
 	// `lua EXPR` from the REPL, evaluated in the worker of a policy: the
 	// first loaded, or NAME when expr is "@NAME EXPR". `tasks`, `ctx`,
 	// `policy` and the policy's globals are visible; without admin every
-	// write fails ("permission denied: ..."); tickets are never writable
-	// here (pins are). Returns the value(s) rendered as text.
+	// write fails ("permission denied: ...") and nothing the expression
+	// does outlives it (it runs in a child with `who`'s rights); tickets
+	// are never writable here (pins are). `done` gets the value(s)
+	// rendered as text.
+	void eval(const std::string &expr, const Credentials &who, bool admin, Completion done);
+	// The same, as this process, waiting for the outcome.
 	Result<std::string> eval(const std::string &expr, bool admin);
 
 	// Run one tick of `name` now and wait for it (lotto-bench, tests;
@@ -132,22 +166,32 @@ public:
 
 	struct Policy;
 	struct Worker;
+	struct PendingEval;
 
 private:
 	Policy *find_name(const std::string &name) const;
+	Policy *find_listed(const std::string &name) const;
 	Policy *find_path(const std::string &path) const;
+	Worker *find_worker(uint64_t serial, Policy **p) const;
+	bool name_taken(const std::string &name, const Policy *except) const;
+	void start_load(const std::string &path, const Credentials &owner, Completion done, bool keep, bool from_dir);
 	Result<Policy *> create(const std::string &path, bool from_dir);
+	Result<std::string> read_source(Policy &p, bool check_owner);
 	void destroy(Policy *p);
 	Result<Worker *> spawn(Policy &p, const std::string &source, bool candidate);
 	void kill_worker(Policy &p, Worker *w);
 	bool wait_sync(Policy &p, Worker &w);
+	void wait_until(const std::function<bool()> &done);
 
 	enum class WorkerEvent { Readable, TimerFd, DeadlinePassed };
 	void on_worker_event(uint64_t serial, WorkerEvent ev);
 	void handle_ready(Policy &p, Worker &w, ReadyMsg m);
 	void handle_tick_done(Policy &p, Worker &w, TickDoneMsg m);
+	void handle_eval_done(Policy &p, Worker &w, EvalDoneMsg m);
 	void handle_failure(Policy &p, Worker &w, ErrorKind kind, std::string message);
-	void activate(Policy &p, Worker &w, const ReadyMsg &m);
+	void first_tick(Policy &p, Worker &w);
+	void activate(Policy &p);
+	void load_failed(Policy &p, std::optional<Error> e = std::nullopt);
 	void promote(Policy &p);
 
 	void on_timer(Policy &p, uint64_t missed);
@@ -157,6 +201,12 @@ private:
 	Result<void> begin_reload(Policy &p, bool from_file);
 
 	void record(Policy &p, ErrorKind kind, std::string message, std::string traceback = {});
+	void complete(Completion &done, Result<std::string> r);
+	void run_completions();
+	void pump_evals(Policy &p);
+	void abandon_evals(Policy &p, Worker &w, const std::string &why);
+	void expire_evals();
+	size_t queued_evals() const;
 	void forward_logs(const Policy &p, const std::vector<LogLine> &logs, uint32_t dropped);
 	void sync_order();
 	double budget_ms(const Policy &p) const;
@@ -172,6 +222,12 @@ private:
 	std::unique_ptr<class Watcher> watcher_;
 	std::vector<std::string> dirs_;
 	uint64_t next_serial_ = 1;
+	uint64_t next_eval_ = 1;
+	EventLoop::Id eval_timer_ = 0;	// gives up on evaluations nobody answers, while any wait
+	// callbacks are run when the engine's state is settled, never in the
+	// middle of a change (they may call the engine again)
+	std::vector<std::function<void()>> completions_;
+	bool completing_ = false;
 };
 
 } // namespace lotto::policy

@@ -309,6 +309,10 @@ if not UNSAFE then
 	package.loaders = {}
 	debug = nil
 	dofile, loadfile, require = nil, nil, nil
+	-- the string metatable is shared by every string of the state: a policy
+	-- reaches the real string library only through ("").method calls,
+	-- never through getmetatable("") (which would let it rewrite them)
+	getmetatable("").__metatable = false
 end
 
 -- ---------------------------------------------------------------- policy

@@ -38,10 +38,12 @@ bool is_policy_name(const std::string &name)
 	return name.size() > 4 && name[0] != '.' && name.compare(name.size() - 4, 4, ".lua") == 0;
 }
 
-bool is_regular(const std::string &path)
+// something is at the path (a FIFO or a device too: the engine's reader
+// says what is wrong with it); ENOENT, a dangling symlink included, is gone
+bool exists(const std::string &path)
 {
 	struct stat st;
-	return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+	return stat(path.c_str(), &st) == 0 || errno != ENOENT;
 }
 
 } // namespace
@@ -186,7 +188,7 @@ void Watcher::on_timer()
 	}
 	arm();
 	for (auto &path : due)
-		cb_(path, is_regular(path));
+		cb_(path, exists(path));
 }
 
 } // namespace lotto::policy

@@ -5,7 +5,8 @@
 // --policy-dir only shows up as a directory event. Events on one path are
 // settled for `debounce` (an editor may truncate, write, then close; vim
 // renames the old file away first) and then reported once, as what the
-// path is at that moment: there (changed) or gone (deleted).
+// path is at that moment: there (changed; whatever it is, a FIFO included)
+// or gone (deleted).
 #pragma once
 
 #include "core/event_loop.h"

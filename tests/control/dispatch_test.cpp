@@ -12,8 +12,8 @@ using Catch::Matchers::ContainsSubstring;
 using Catch::Matchers::StartsWith;
 
 namespace {
-const Peer kAdmin{0, 0, 1, true};
-const Peer kUser{65534, 65534, 2, false};
+const Peer kAdmin{0, 0, 1, true, {}};
+const Peer kUser{65534, 65534, 2, false, {}};
 
 struct Fixture {
 	World w;
@@ -235,4 +235,38 @@ TEST_CASE("cpu share and cpu percent come from runtime deltas between samples", 
 	for (auto &r : after)
 		if (r["pid"] == 201)
 			CHECK(r["delta_ns"] == 0);
+}
+
+TEST_CASE("a pin, unpin or unpin all that cannot be saved is refused and not made", "[protocol][state]")
+{
+	Fixture f;
+	CHECK(f.call(R"({"cmd":"tickets","pid":200,"tickets":5000})")["ok"] == true);
+	f.w.saves_fail = true;
+	CHECK(f.code(R"({"cmd":"tickets","pid":101,"tickets":7})") == "not_saved");
+	CHECK(f.w.book.pins().count(101) == 0);
+	CHECK(f.code(R"({"cmd":"tickets","comm":"str*","tickets":7})") == "not_saved");
+	CHECK(f.w.book.pins().size() == 1);
+	CHECK(f.code(R"({"cmd":"unpin","pid":200})") == "not_saved");
+	CHECK(f.code(R"({"cmd":"unpin","all":true})") == "not_saved");
+	CHECK(f.w.book.pins().at(200) == 5000);
+	CHECK(f.w.backend.ctl_tickets(200) == 5000);
+	CHECK_THAT(f.message(R"({"cmd":"tickets","pid":101,"tickets":7})"),
+		   Catch::Matchers::ContainsSubstring("could not be written"));
+	// boosts are not saved: they work without the state file
+	CHECK(f.call(R"({"cmd":"boost","pid":101,"factor":2})")["ok"] == true);
+	f.w.saves_fail = false;
+	CHECK(f.call(R"({"cmd":"unpin","all":true})")["result"]["unpinned"] == 2);
+}
+
+TEST_CASE("protocol version 1.0 is 1; a duplicate key is refused by name", "[protocol]")
+{
+	Fixture f;
+	CHECK(f.call(R"({"cmd":"hello","v":1.0,"version":1.0})")["ok"] == true);
+	CHECK(f.code(R"({"cmd":"hello","v":1.5})") == "unsupported_version");
+	CHECK(f.code(R"({"cmd":"hello","v":"1"})") == "unsupported_version");
+	CHECK(f.message(R"({"cmd":"tickets","pid":200,"tickets":5,"tickets":6})") ==
+	      "request has a duplicate key \"tickets\" (give each key once)");
+	CHECK(f.w.book.pins().empty());
+	CHECK(f.code(R"({"cmd":"hello","client":{"a":1,"a":2}})") == "bad_json");
+	CHECK(f.message("{\"cmd\":\"hello\",\"x\\ny\":1}") == "unknown field 'x\\ny' for 'hello'");	// one line
 }

@@ -85,7 +85,7 @@ TEST_CASE("the dispatcher answers every mutated request with one JSON line", "[f
 	int n = 0;
 	while (std::chrono::steady_clock::now() < until) {
 		std::string req = mutate(rng);
-		Peer p{(uint32_t)(rng() % 2 ? 0 : 1000), 0, 0, rng() % 2 == 0};
+		Peer p{(uint32_t)(rng() % 2 ? 0 : 1000), 0, 0, rng() % 2 == 0, {}};
 		std::string out = d.handle(req, p);
 		REQUIRE(!out.empty());
 		REQUIRE(out.find('\n') == out.size() - 1);

@@ -94,7 +94,7 @@ TEST_CASE("an unknown admin group is a start error that names the group", "[serv
 	ControlServer srv(loop, w.host, cfg);
 	auto r = srv.start();
 	REQUIRE_FALSE(r.ok());
-	CHECK(r.error().msg == "--admin-group: no group named 'no-such-group-lotto' (create it with: groupadd no-such-group-lotto)");
+	CHECK(r.error().msg == "--admin-group: no group named 'no-such-group-lotto' (create it with: groupadd no-such-group-lotto, or give a number)");
 }
 
 TEST_CASE("admins are root and members of the admin group", "[server][permissions]")
@@ -134,6 +134,7 @@ TEST_CASE("clients beyond the cap get busy and are closed", "[server][robustness
 {
 	ServerConfig cfg;
 	cfg.max_clients = 2;
+	cfg.admin_reserve = 0;	// (the test runs as root, an admin)
 	ServedWorld s(cfg);
 	SockClient a(s.path()), b(s.path());
 	REQUIRE(a.send_all("{\"cmd\":\"hello\"}\n"));

@@ -27,6 +27,7 @@ public:
 			fd_.reset();
 	}
 	bool ok() const { return fd_.valid(); }
+	int fd() const { return fd_.get(); }
 	bool send_all(const std::string &s)
 	{
 		size_t off = 0;

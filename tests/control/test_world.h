@@ -32,7 +32,10 @@ struct World {
 	std::map<std::string, FakePolicy> policies;
 	std::vector<PolicyErrorInfo> errors;
 	HostImpl host{backend, book, hooks(), "9.9.9-test"};
-	int tickets_changed = 0;
+	int tickets_changed = 0;	// pins saved (before each pin change)
+	bool saves_fail = false;	// the "state file" cannot be written
+	bool defer_eval = false;	// `lua` is answered when the test calls deferred[i]
+	std::vector<Reply<std::string>> deferred;
 
 	World()
 	{
@@ -74,13 +77,13 @@ struct World {
 			return v;
 		};
 		h.errors = [this]() -> HostResult<std::vector<PolicyErrorInfo>> { return errors; };
-		h.load = [this](const std::string &file) -> HostResult<std::string> {
+		h.load = [this](const std::string &file, const Peer &, Reply<std::string> done) {
 			if (!std::filesystem::exists(file))
-				return HostError{ErrorCode::policy_error, file + ": cannot open: No such file or directory"};
+				return done(HostError{ErrorCode::policy_error, file + ": cannot open: No such file or directory"});
 			std::string name = std::filesystem::path(file).stem().string();
 			add_policy(FakePolicy{name, file, "editor", 77});
 			tick();
-			return name;
+			done(name);
 		};
 		h.unload = [this](const std::string &name) -> HostResult<Ok> {
 			if (!policies.erase(name))
@@ -97,14 +100,22 @@ struct World {
 							 std::chrono::system_clock::now()});
 			return Ok{};
 		};
-		h.eval = [](const std::string &expr, bool admin) -> HostResult<std::string> {
-			if (expr.find('=') != std::string::npos && !admin)
-				return HostError{ErrorCode::eval_error, "permission denied: the policy context is read-only for you"};
+		h.eval = [this](const std::string &expr, const Peer &peer, Reply<std::string> done) {
+			if (defer_eval)
+				return deferred.push_back(std::move(done));
+			if (expr.find('=') != std::string::npos && !peer.admin)
+				return done(HostError{ErrorCode::eval_error,
+						      "permission denied: the policy context is read-only for you"});
 			if (expr == "#tasks")
-				return std::string("4");
-			return HostError{ErrorCode::eval_error, "[string \"expr\"]:1: unexpected symbol near '" + expr + "'"};
+				return done(std::string("4"));
+			done(HostError{ErrorCode::eval_error, "[string \"expr\"]:1: unexpected symbol near '" + expr + "'"});
 		};
-		h.tickets_changed = [this] { tickets_changed++; };
+		h.save_pins = [this](const Pins &) -> HostResult<Ok> {
+			if (saves_fail)
+				return HostError{ErrorCode::not_saved, "the state file /test/state.json could not be written"};
+			tickets_changed++;
+			return Ok{};
+		};
 		return h;
 	}
 };

@@ -64,10 +64,11 @@ expect_in "$T/out" "exported 3 samples" "export reports its samples"
 [ "$(head -1 "$T/x.csv")" = "iteration,timestamp,pid,comm,runtime_ns,delta_ns,rolling_runtime_ms,wins,nice,tickets,ticket_share,cpu_share" ] &&
 	ok "csv header" || fail "csv header: $(head -1 "$T/x.csv")"
 [ "$(grep -c '^3,' "$T/x.csv")" -ge 5 ] && ok "csv has the third sample" || fail "csv: $(cat "$T/x.csv")"
-timeout --preserve-status -s INT 2 "$SHELL_BIN" --socket "$SOCK" -c 'watch stats 0.5' >"$T/out" 2>&1
+timeout --preserve-status -s INT 2 "$SHELL_BIN" --socket "$SOCK" -c 'watch stats 0.5; stats --json' >"$T/out" 2>&1
 rc=$?
 [ "$(grep -c 'backend' "$T/out")" -ge 2 ] && ok "watch repeats" || fail "watch: $(cat "$T/out")"
-[ $rc = 0 ] && ok "Ctrl-C ends watch with success" || fail "watch after SIGINT: rc $rc"
+[ $rc = 130 ] && ok "Ctrl-C ends a -c script in watch with 130" || fail "watch after SIGINT: rc $rc"
+expect_not_in "$T/out" '"backend":' "the command after the interrupted watch did not run"
 
 # piped scripts go through the same dispatcher
 printf 'stats\n# a comment\ntasks --top 1\n' | sh_ >"$T/out" 2>&1

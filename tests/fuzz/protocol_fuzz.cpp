@@ -24,6 +24,7 @@
 
 #include "control/dispatch.h"
 #include "control/protocol.h"
+#include "core/strict_json.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -100,9 +101,10 @@ struct Req {
 Req peek(std::string_view line)
 {
 	Req r;
-	json j = json::parse(line.begin(), line.end(), nullptr, false);
-	if (j.is_discarded() || !j.is_object())
+	auto parsed = parse_json_strict(line);	// a duplicate key: refused, no id echoed
+	if (!parsed || !parsed->is_object())
 		return r;
+	json &j = *parsed;
 	if (auto c = j.find("cmd"); c != j.end() && c->is_string())
 		r.cmd = c->get<std::string>();
 	if (auto i = j.find("id"); i != j.end() && (i->is_number_integer() || i->is_number_unsigned()))
@@ -190,8 +192,8 @@ void decode_anything(std::string_view line)
 
 void one_line(World &w, Dispatcher &d, std::string_view line)
 {
-	static const Peer reader{1000, 1000, 4242, false};
-	static const Peer admin{0, 0, 4243, true};
+	static const Peer reader{1000, 1000, 4242, false, {}};
+	static const Peer admin{0, 0, 4243, true, {}};
 	decode_anything(line);
 	Req req = peek(line);
 

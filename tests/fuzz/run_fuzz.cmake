@@ -23,7 +23,7 @@ execute_process(
   RESULT_VARIABLE rc
   OUTPUT_FILE ${WORK}/fuzz.log ERROR_FILE ${WORK}/fuzz.log)
 file(READ ${WORK}/fuzz.log log)
-string(REGEX MATCHALL "(ERROR: [A-Za-z]+Sanitizer|runtime error:|ERROR: libFuzzer|protocol_fuzz: )" reports "${log}")
+string(REGEX MATCHALL "(ERROR: [A-Za-z]+Sanitizer|runtime error:|ERROR: libFuzzer|[a-z]+_fuzz: )" reports "${log}")
 file(GLOB artifacts ${WORK}/crash-* ${WORK}/leak-* ${WORK}/timeout-* ${WORK}/oom-* ${WORK}/slow-unit-*)
 if(NOT rc EQUAL 0 OR reports OR artifacts)
   string(LENGTH "${log}" n)

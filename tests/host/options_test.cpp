@@ -3,6 +3,7 @@
 #include "daemon/options.h"
 
 #include <catch2/catch_test_macros.hpp>
+#include <sys/stat.h>
 #include <cstdio>
 #include <fstream>
 #include <unistd.h>
@@ -91,5 +92,35 @@ TEST_CASE("a config file is read first and the command line wins", "[options][co
 
 	o = parse({"--config", "/nonexistent/lotto.conf"});
 	REQUIRE_FALSE(o);
-	CHECK(o.error().msg.find("cannot read") != std::string::npos);
+	CHECK(o.error().msg.find("--config: /nonexistent/lotto.conf: cannot open") != std::string::npos);
+
+	// a FIFO or a device is refused at once, never read
+	REQUIRE(mkfifo(path, 0600) == 0);
+	o = parse({"--config", path});
+	REQUIRE_FALSE(o);
+	CHECK(o.error().msg.find("not a regular file (a FIFO)") != std::string::npos);
+	unlink(path);
+	o = parse({"--config", "/dev/zero"});
+	REQUIRE_FALSE(o);
+	CHECK(o.error().msg.find("not a regular file (a character device)") != std::string::npos);
+}
+
+TEST_CASE("the control socket limits are options with ranges", "[options]")
+{
+	auto o = parse({"--max-clients", "10", "--max-clients-per-user", "2", "--client-timeout-s", "0.5"});
+	REQUIRE(o);
+	CHECK(o->max_clients == 10);
+	CHECK(o->max_clients_per_user == 2);
+	CHECK(o->client_timeout_s == 0.5);
+	o = parse({});
+	REQUIRE(o);
+	CHECK(o->max_clients == 64);
+	CHECK(o->max_clients_per_user == 8);
+	CHECK(o->client_timeout_s == 60);
+	for (auto bad : {std::vector<std::string>{"--max-clients", "0"}, {"--max-clients-per-user", "x"},
+			 {"--client-timeout-s", "0"}, {"--client-timeout-s", "1e9"}}) {
+		o = parse(bad);
+		REQUIRE_FALSE(o);
+		CHECK(o.error().msg.find(bad[0]) == 0);
+	}
 }

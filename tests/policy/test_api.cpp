@@ -109,7 +109,6 @@ TEST_CASE("tasks[i] gives every field of the task in its slot", "[api]")
 			slot = t.slot, tickets = t.tickets, n = #tasks }
 	)"));
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("f").ok());
 	CHECK(h.eval("f", "ctx.state.f") ==
 	      "{cgroup = 77, comm = \"worker-thread\", drawn_tickets = 99, last_cpu = 2, n = 1, nice = -5, "
 	      "pid = 4242, rescues = 1, runtime_delta_ns = 0, runtime_ns = 123456789, slot = 3, tgid = 4200, "
@@ -123,7 +122,6 @@ TEST_CASE("a full 16-byte comm is read without running past it", "[api]")
 	memcpy(s.comm, "0123456789abcdef", 16);	// no NUL inside the field
 	s.cgroup_id = 0x4142434445464748ull;	// the bytes right after comm are not text
 	REQUIRE(h.engine->load(h.write("p.lua", policy_src("c", "ctx.state.c = tasks[1].comm"))).ok());
-	REQUIRE(h.engine->tick_now("c").ok());
 	CHECK(h.eval("c", "ctx.state.c") == "\"0123456789abcdef\"");
 }
 
@@ -143,7 +141,6 @@ TEST_CASE("#tasks counts the used slots and tasks[i] skips free ones", "[api]")
 			tasks[-1] == nil }
 	)"));
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("n").ok());
 	CHECK(h.eval("n", "#tasks") == "3");
 	CHECK(h.eval("n", "ctx.state.pids") == "{[1] = 100, [2] = 102, [3] = 105}");
 	CHECK(h.eval("n", "ctx.state.outside") == "{[1] = true, [2] = true, [3] = true, [4] = true, [5] = true}");
@@ -161,7 +158,6 @@ TEST_CASE("runtime_delta_ns is the runtime since the policy's previous tick", "[
 		ctx.state.dt = ctx.dt
 	)"));
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("d").ok());
 	CHECK(h.eval("d", "ctx.state.d") == "{[100] = 0, [101] = 0}");	// first tick: no earlier snapshot
 	CHECK(h.eval("d", "ctx.state.dt") == "0");
 
@@ -214,7 +210,7 @@ TEST_CASE("ctx gives name, interval, ncpus, now, time, dt, tick and state across
 		ctx.interval_ms = 1  -- a policy scribbling on ctx does not change its schedule
 	)", 300));
 	REQUIRE(h.engine->load(path).ok());
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 2; i++)	// tick 1 is part of the load
 		REQUIRE(h.engine->tick_now("c").ok());
 	CHECK(h.eval("c", "ctx.state.count") == "3");
 	CHECK(h.eval("c", "ctx.state.seen") ==
@@ -229,10 +225,10 @@ TEST_CASE("init runs once with ctx before the first tick", "[api]")
 	auto path = h.write("p.lua", policy_src("i", "ctx.state.ticks = ctx.state.ticks + 1", 100,
 						"  init = function(ctx) ctx.state.ticks = 0; ctx.state.init_tick = ctx.tick end,\n"));
 	REQUIRE(h.engine->load(path).ok());
-	CHECK(h.eval("i", "ctx.state.ticks") == "0");
+	CHECK(h.eval("i", "ctx.state.ticks") == "1");	// init, then the load's first tick
 	REQUIRE(h.engine->tick_now("i").ok());
 	REQUIRE(h.engine->tick_now("i").ok());
-	CHECK(h.eval("i", "ctx.state.ticks") == "2");
+	CHECK(h.eval("i", "ctx.state.ticks") == "3");
 	CHECK(h.eval("i", "ctx.state.init_tick") == "0");
 }
 
@@ -259,7 +255,6 @@ TEST_CASE("ctx.log and print reach the host log tagged with the policy name", "[
 		print("printed", 1, true)
 	)"));
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("lg").ok());
 	CHECK(h.log.contains("warning: policy lg: hello 42"));
 	CHECK(h.log.contains("info: policy lg: just text"));
 	CHECK(h.log.contains("info: policy lg: printed\t1\ttrue"));
@@ -322,7 +317,6 @@ TEST_CASE("the after-tick hook replaces the engine's own apply", "[api]")
 	std::vector<policy::TickReport> seen;
 	h.engine->set_after_tick([&](const policy::TickReport &r) { seen.push_back(r); });
 	REQUIRE(h.engine->load(h.write("p.lua", policy_src("k", "tasks[1].tickets = 55"))).ok());
-	REQUIRE(h.engine->tick_now("k").ok());
 	REQUIRE(seen.size() == 1);
 	CHECK(seen[0].name == "k");
 	CHECK(seen[0].index == 1);
@@ -342,8 +336,7 @@ TEST_CASE("a task from an earlier tick cannot be used", "[api]")
 	REQUIRE(h.engine->load(h.write("p.lua", policy_src("s", R"(
 		if ctx.state.old then return ctx.state.old.pid end
 		ctx.state.old = tasks[1]
-	)"))).ok());
-	REQUIRE(h.engine->tick_now("s").ok());
+	)"))).ok());	// its first tick keeps tasks[1]
 	auto r = h.engine->tick_now("s");
 	REQUIRE_FALSE(r.ok());
 	CHECK_THAT(r.error().msg, ContainsSubstring("p.lua:6: a task from an earlier tick was used"));
@@ -354,10 +347,10 @@ TEST_CASE("fields other than tickets are read-only and unknown fields are errors
 	Harness h;
 	h.backend.add(0, 100);
 	REQUIRE(h.engine->load(h.write("p.lua", policy_src("ro", R"(
-		if ctx.tick == 1 then tasks[1].nice = 3 end
-		if ctx.tick == 2 then local x = tasks[1].nicee end
-		if ctx.tick == 3 then tasks[1] = 5 end
-	)"))).ok());
+		if ctx.tick == 2 then tasks[1].nice = 3 end
+		if ctx.tick == 3 then local x = tasks[1].nicee end
+		if ctx.tick == 4 then tasks[1] = 5 end
+	)"))).ok());	// tick 1, part of the load, does nothing
 	auto r = h.engine->tick_now("ro");
 	REQUIRE_FALSE(r.ok());
 	CHECK_THAT(r.error().msg, ContainsSubstring("p.lua:6: tasks[i].nice is read-only"));

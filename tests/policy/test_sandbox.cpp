@@ -74,7 +74,6 @@ TEST_CASE("each forbidden function fails inside a tick too", "[sandbox]")
 	       "  end }\n";
 	auto path = h.write("s.lua", src);
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("sb").ok());
 	for (size_t i = 0; i < std::size(kForbidden); i++) {
 		INFO(kForbidden[i][0]);
 		auto got = h.eval("sb", "ctx.state.r[" + std::to_string(i + 1) + "]");
@@ -99,7 +98,6 @@ TEST_CASE("the allowed libraries work in the sandbox", "[sandbox]")
 			collectgarbage("count") > 0 }
 	)"));
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("ok").ok());
 	CHECK(h.eval("ok", "ctx.state.r") ==
 	      "{[1] = \"003.1\", [2] = \"1,2,3\", [3] = 2, [4] = \"number\", [5] = \"number\", [6] = \"1970\", "
 	      "[7] = 3, [8] = true, [9] = 2, [10] = 5, [11] = \"ABC\", [12] = \"nil\", [13] = 16, [14] = true, "
@@ -115,7 +113,7 @@ TEST_CASE("policies cannot reach the real globals or another policy's globals", 
 	REQUIRE(h.engine->load(h.write("b.lua", R"(
 		return { name = 'b', tick = function(tasks, ctx)
 			ctx.state.r = { shared_name == nil, rawget(_G, 'io') == nil, rawget(_G, 'ffi') == nil,
-				getmetatable('').__index.dump == nil, getmetatable(tasks), getmetatable(tasks[1]),
+				getmetatable('') == false and (''):len() == 0 and ('').dump == nil, getmetatable(tasks), getmetatable(tasks[1]),
 				(pcall(setmetatable, tasks, {})) }
 		end }
 	)")).ok());
@@ -135,7 +133,6 @@ TEST_CASE("the operator flag --unsafe-policies lifts the sandbox", "[sandbox]")
 						      "ctx.state.ffi = require('ffi').C ~= nil\n"
 						      "ctx.state.jit = jit.status()"));
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("u").ok());
 	CHECK(h.eval("u", "ctx.state.r") == "\"hello\"");
 	CHECK(h.eval("u", "ctx.state.ffi") == "true");
 	CHECK(h.eval("u", "ctx.state.jit") == "true");	// policies run JIT-compiled
@@ -158,7 +155,6 @@ TEST_CASE("a worker holds no file descriptor of the host but its channel", "[san
 		ctx.state.open = open
 	)"));
 	REQUIRE(h.engine->load(path).ok());
-	REQUIRE(h.engine->tick_now("fd").ok());
 	auto open = h.eval("fd", "#ctx.state.open");
 	CHECK(open == "4");	// stdin, stdout, stderr and the channel
 	CHECK(h.eval("fd", "ctx.state.open[4] > 2") == "true");
@@ -173,7 +169,8 @@ TEST_CASE("a worker cannot write the backend's control table even with ffi", "[s
 	Harness h(o);
 	h.backend.add(0, 100);
 	auto addr = std::to_string(reinterpret_cast<uintptr_t>(h.backend.ctl()));
-	auto path = h.write("u.lua", policy_src("w", "require('ffi').cast('uint32_t *', " + addr + "ULL)[1] = 5"));
+	auto path = h.write("u.lua", policy_src("w", "if ctx.tick > 1 then require('ffi').cast('uint32_t *', " + addr +
+							     "ULL)[1] = 5 end"));
 	REQUIRE(h.engine->load(path).ok());
 	auto r = h.engine->tick_now("w");
 	REQUIRE_FALSE(r.ok());

@@ -53,7 +53,6 @@ TEST_CASE("interactive boosts sleepers and trims hogs by the documented formula"
 	h.backend.add(1, 101, 0, 1000, "hog");
 	h.backend.add(2, 102, 5, 1000, "half");
 	REQUIRE(h.engine->load(shipped("interactive.lua")).ok());
-	REQUIRE(h.engine->tick_now("interactive").ok());
 	// first tick: nothing measured yet, weight(nice) each
 	CHECK(h.backend.ctl_tickets(0) == 1024);
 	CHECK(h.backend.ctl_tickets(1) == 1024);
@@ -89,7 +88,6 @@ TEST_CASE("fair_share funds each user equally and splits it by nice inside the u
 	h.backend.add(9, 300, 0, 3000, "c0");
 	h.backend.add(10, 301, 5, 3000, "c5");
 	REQUIRE(h.engine->load(shipped("fair_share.lua")).ok());
-	REQUIRE(h.engine->tick_now("fair_share").ok());
 	CHECK(h.backend.ctl_tickets(0) == 1000000);
 	uint64_t many = 0;
 	for (uint32_t i = 0; i < 8; i++) {
