@@ -80,7 +80,7 @@
 #define LOTTO_CGROUP_GROUPS	512
 #define LOTTO_POLICY_GROUP_BASE	LOTTO_CGROUP_GROUPS
 #define LOTTO_FUNDING_DEFAULT	100	/* cgroup v2's default cpu.weight */
-#define LOTTO_PIN_GROUPS	64	/* groups with tasks pinned to one CPU, per CPU */
+#define LOTTO_PIN_GROUPS	16	/* groups with tasks pinned to one CPU, per CPU */
 #define LOTTO_DSQ_GROUP_BASE	0x40000	/* + gid: shared tasks of group gid */
 #define LOTTO_DSQ_PGROUP_BASE	0x80000	/* + cpu * LOTTO_PIN_GROUPS + slot: pinned tasks of a group */
 
@@ -189,7 +189,8 @@ struct lotto_ctl {
 	X(WAKE_SHRINKS, "wake_shrinks", "wake-ups that cut a quantum to the minimum run") \
 	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick") \
 	X(HANDOFFS, "handoffs", "wake-ups queued on the waker's CPU first") \
-	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken")
+	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken") \
+	X(NO_GROUP, "no_group", "cgroups left in the root group (no gid free)")
 
 enum lotto_stat_idx {
 #define LOTTO_STAT_ENUM(id, name, help) LOTTO_STAT_##id,

@@ -206,10 +206,22 @@ void RunQueue::represented(uint32_t group, uint32_t cur, uint64_t d)
 		c.represented += d;
 }
 
+uint32_t RunQueue::waiting_shared() const
+{
+	size_t n = 0;
+	for (const Group &g : groups_)
+		if (!g.single)
+			n += g.by_key.size() + g.outer.size();
+	return uint32_t(n);
+}
+
 uint32_t RunQueue::waiting_pinned(uint32_t cpu) const
 {
-	int64_t g = single_of_[cpu];
-	return g < 0 ? 0 : uint32_t(groups_[size_t(g)].by_wait.size());
+	int64_t i = single_of_[cpu];
+	if (i < 0)
+		return 0;
+	const Group &g = groups_[size_t(i)];
+	return uint32_t(g.by_key.size() + g.outer.size());
 }
 
 std::optional<RunQueue::Entry> RunQueue::oldest(uint32_t cpu) const

@@ -110,9 +110,10 @@ public:
 	uint32_t take_debt(uint32_t group, uint32_t cur);
 
 	size_t size() const { return size_; }
-	// waiting tasks the way the BPF core counts them for a quantum: those
-	// allowed on several CPUs (its shared DSQs) and those pinned to `cpu`
-	uint32_t waiting_shared() const { return uint32_t(size_ - pinned_); }
+	// what waits, the way the BPF core counts it for a quantum: root tasks
+	// and groups (a group with tasks waiting counts once), allowed on
+	// several CPUs (its shared domain) and pinned to `cpu`
+	uint32_t waiting_shared() const;
 	uint32_t waiting_pinned(uint32_t cpu) const;
 
 private:
