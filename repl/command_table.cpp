@@ -127,7 +127,9 @@ const std::vector<CommandSpec> &commands()
 			.args = {{"EXPR", ArgKind::lua}},
 			.synopsis = "lua EXPR",
 			.summary = "evaluate a Lua expression in the host's policy context",
-			.help = "Read-only unless you are an admin: lua #tasks, lua ctx.nr_cpus",
+			.help = "An admin may change the policy's globals and ctx.state; anyone else's expression "
+				"runs apart, with their own rights, changes nothing and stops after 1 s: "
+				"lua #tasks, lua @interactive ctx.state",
 		},
 		{
 			.name = "help",
