@@ -148,8 +148,8 @@ Result<double> parse_factor(std::string_view s)
 	auto v = to_double(t);
 	if (!v)
 		return err(fmt::format("not a boost factor: '{}' (write it like x2 or x0.5)", s));
-	if (*v < 0.01 || *v > 1000)
-		return err(fmt::format("boost factor out of range: {} (use x0.01..x1000)", s));
+	if (!lotto_boost_valid(*v))
+		return err(fmt::format("boost factor out of range: {} (use x{}..x{})", s, LOTTO_BOOST_MIN, LOTTO_BOOST_MAX));
 	return *v;
 }
 
@@ -172,8 +172,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view s)
 	if (!num || ms_per == 0)
 		return err(fmt::format("not a duration: '{}' (write it like 500ms, 30s, 5m or 1h)", s));
 	double ms = *num * ms_per;
-	if (ms < 1 || ms > 365.0 * 24 * 3600 * 1000)
-		return err(fmt::format("duration out of range: {} (use 1ms..365 days)", s));
+	if (ms < 1 || ms > double(LOTTO_BOOST_MS_MAX))
+		return err(fmt::format("duration out of range: {} (use 1ms..{} days)", s, LOTTO_BOOST_DAYS_MAX));
 	return std::chrono::milliseconds((int64_t)std::llround(ms));
 }
 

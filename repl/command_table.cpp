@@ -1,5 +1,7 @@
 #include "command_table.h"
 
+#include "bpf/lotto_limits.h"
+
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -38,7 +40,7 @@ const std::vector<CommandSpec> &commands()
 			.name = "tickets",
 			.args = {{"PID|PATTERN", ArgKind::pid_or_comm}, {"N", ArgKind::tickets}},
 			.synopsis = "tickets PID|PATTERN N",
-			.summary = "pin N tickets (1..1000000) on a task, or on every task whose comm matches",
+			.summary = "pin N tickets (" LOTTO_TICKETS_RANGE ") on a task, or on every task whose comm matches",
 			.help = "A pin overrides every policy until `unpin`. PATTERN is a glob on the\n"
 				"command name: tickets 'stress*' 500",
 			.write = true,
@@ -57,7 +59,7 @@ const std::vector<CommandSpec> &commands()
 			.synopsis = "boost PID xF [for DURATION]",
 			.summary = "multiply a task's tickets by F, until DURATION passes or `unpin`",
 			.help = "Waldspurger's ticket transfer by hand: boost 1234 x4 for 30s.\n"
-				"F is 0.01..1000 (x0.5 halves); DURATION is like 500ms, 30s, 5m, 1h.",
+				"F is " LOTTO_BOOST_RANGE " (x0.5 halves); DURATION is like 500ms, 30s, 5m, 1h.",
 			.write = true,
 		},
 		{

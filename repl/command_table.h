@@ -17,7 +17,7 @@ enum class ArgKind {
 	pid_or_comm,	// PID or a comm glob pattern, completes PIDs and comm names
 	comm,		// a comm glob pattern, completes comm names
 	user,		// user name or uid
-	tickets,	// 1..1000000
+	tickets,	// LOTTO_TICKETS_MIN..LOTTO_TICKETS_MAX (bpf/lotto_limits.h)
 	factor,		// xF: x2, x0.5, 3
 	duration,	// 30s, 500ms, 2m, 1h, or plain seconds
 	seconds,	// positive number of seconds (0.1..3600)

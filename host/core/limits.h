@@ -1,8 +1,11 @@
 // limits.h — every bound lotto-host puts on what clients, files and policy
 // scripts can make it do, in one place. docs/operations.md ("Threat model")
 // states them for operators; the defaults of ServerConfig, EngineOptions and
-// the readers come from here.
+// the readers come from here. The ranges of values (tickets, boosts, policy
+// intervals and budgets) are in bpf/lotto_limits.h.
 #pragma once
+
+#include "bpf/lotto_limits.h"
 
 #include <chrono>
 #include <cstddef>
@@ -24,7 +27,7 @@ inline constexpr size_t kMaxStateFile = 16u << 20;	// 131072 pins are ~2.5 MiB
 inline constexpr size_t kMaxConfigFile = 1u << 20;
 
 // ---- policies
-inline constexpr std::chrono::milliseconds kMaxBudget{1000};	// any tick, init or `lua`
+inline constexpr std::chrono::milliseconds kMaxBudget{LOTTO_BUDGET_MS_MAX};	// any tick, init or `lua`
 inline constexpr size_t kMaxQueuedEvals = 128;		// `lua` requests waiting, all policies
 
 } // namespace lotto::limits

@@ -307,7 +307,7 @@ bool LuaRuntime::start(ReadyMsg &r)
 
 	// the trusted prelude, with its arguments; it returns its functions
 	auto push_args = [&](lua_State *L) {
-		lua_createtable(L, 0, 16);
+		lua_createtable(L, 0, 24);
 		lua_pushstring(L, kTaskStatCdef);
 		lua_setfield(L, -2, "cdef");
 		lua_createtable(L, 0, 16);
@@ -332,10 +332,17 @@ bool LuaRuntime::start(ReadyMsg &r)
 		ptr("delta", delta_.data());
 		lua_pushinteger(L, LOTTO_COMM_LEN);
 		lua_setfield(L, -2, "comm_len");
-		lua_pushinteger(L, LOTTO_TICKETS_MIN);
-		lua_setfield(L, -2, "tickets_min");
-		lua_pushinteger(L, LOTTO_TICKETS_MAX);
-		lua_setfield(L, -2, "tickets_max");
+		// the ranges of bpf/lotto_limits.h the prelude checks against
+		auto limit = [&](const char *k, lua_Integer v) {
+			lua_pushinteger(L, v);
+			lua_setfield(L, -2, k);
+		};
+		limit("tickets_min", LOTTO_TICKETS_MIN);
+		limit("tickets_max", LOTTO_TICKETS_MAX);
+		limit("interval_ms_min", LOTTO_INTERVAL_MS_MIN);
+		limit("interval_ms_max", LOTTO_INTERVAL_MS_MAX);
+		limit("budget_ms_min", LOTTO_BUDGET_MS_MIN);
+		limit("budget_ms_max", LOTTO_BUDGET_MS_MAX);
 		lua_pushinteger(L, s_.ncpus);
 		lua_setfield(L, -2, "ncpus");
 		lua_pushstring(L, s_.default_name.c_str());
