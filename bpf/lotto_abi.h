@@ -149,11 +149,29 @@ struct lotto_task_stat {
 	char comm[LOTTO_COMM_LEN];
 };
 
-/* One slot of lotto_ctl. Written as a single 64-bit store by the host. */
+/* One slot of lotto_ctl. Written as a single 64-bit store by the host and
+ * read as a single 64-bit load, so that the pid and its tickets agree: the
+ * word is lotto_ctl_pack(pid, tickets). */
 struct lotto_ctl {
 	__u32 pid;		/* 0 or a stale pid: use the default tickets */
 	__u32 tickets;
 };
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "lotto_ctl_pack assumes a little-endian machine (pid in the low half)"
+#endif
+static inline __u64 lotto_ctl_pack(__u32 pid, __u32 tickets)
+{
+	return (__u64)tickets << 32 | pid;
+}
+static inline __u32 lotto_ctl_pid(__u64 word)
+{
+	return (__u32)word;
+}
+static inline __u32 lotto_ctl_tickets(__u64 word)
+{
+	return (__u32)(word >> 32);
+}
 
 /* The global counters: X(ID, "name", "what it counts"). One list makes the
  * enum here and every table of names on the host side. */
