@@ -57,20 +57,17 @@ void HostImpl::sample()
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const lotto_task_stat &s = t[i];
-		Prev &p = prev_[i];
+		RuntimeMark &p = prev_[i];
 		if (!s.pid) {
-			p = Prev{};
+			p = RuntimeMark{};
 			delta_[i] = 0;
 			continue;
 		}
-		if (p.pid == s.pid && p.gen == s.gen && s.runtime_ns >= p.runtime_ns)
-			delta_[i] = sampled_ ? s.runtime_ns - p.runtime_ns : 0;
-		else
-			delta_[i] = sampled_ ? s.runtime_ns : 0;	// new in this slot during the interval
-		p = Prev{s.pid, s.gen, s.runtime_ns};
+		delta_[i] = sampled_ ? p.since(s.pid, s.gen, s.runtime_ns) : 0;
+		p = RuntimeMark{s.runtime_ns, s.gen, s.pid};
 	}
 	for (size_t i = n; i < prev_.size(); i++) {
-		prev_[i] = Prev{};
+		prev_[i] = RuntimeMark{};
 		delta_[i] = 0;
 	}
 	uint64_t draws = b_.stats().total[LOTTO_STAT_DRAWS];
@@ -109,7 +106,7 @@ TaskRow HostImpl::row_of(uint32_t slot, const lotto_task_stat &s)
 			r.boost = b->second.factor;
 	r.runtime_ns = s.runtime_ns;
 	// delta_ belongs to the task only if the slot still holds the sampled task
-	if (slot < prev_.size() && prev_[slot].pid == s.pid && prev_[slot].gen == s.gen)
+	if (slot < prev_.size() && prev_[slot].same_task(s.pid, s.gen))
 		r.delta_ns = delta_[slot];
 	r.cpu_pct = interval_s_ > 0 ? 100.0 * (double)r.delta_ns / (interval_s_ * 1e9) : 0;
 	r.wins = s.wins;

@@ -11,6 +11,7 @@
 #include "control/user_names.h"
 #include "core/backend.h"
 #include "core/event_loop.h"
+#include "core/runtime_mark.h"
 #include "core/ticket_book.h"
 
 #include <functional>
@@ -61,11 +62,6 @@ public:
 	HostResult<Ok> policy_reload(const std::string &name) override;
 
 private:
-	struct Prev {
-		uint32_t pid = 0;
-		uint32_t gen = 0;
-		uint64_t runtime_ns = 0;
-	};
 	TaskRow row_of(uint32_t slot, const lotto_task_stat &s);
 	uint32_t tickets_of(uint32_t slot, const lotto_task_stat &s) const;
 	void fill_shares(std::vector<TaskRow> &rows) const;
@@ -83,7 +79,7 @@ private:
 	EventLoop *loop_ = nullptr;
 	EventLoop::Id timer_ = 0;
 	// sampler state: per slot, the runtime at the previous and last sample
-	std::vector<Prev> prev_;
+	std::vector<RuntimeMark> prev_;
 	std::vector<uint64_t> delta_;		// per slot, runtime over the last interval
 	double interval_s_ = 0;			// length of the last interval
 	uint64_t prev_draws_ = 0;

@@ -445,15 +445,7 @@ uint32_t LuaRuntime::scan(uint32_t n, bool deltas, uint32_t prev_idx, bool prev_
 		}
 		uint32_t gen = st[s].gen;
 		uint64_t rt = __atomic_load_n(&st[s].runtime_ns, __ATOMIC_RELAXED);
-		double d = 0;
-		if (prev_valid) {
-			const PrevSlot &p = prev[s];
-			if (p.pid == pid && p.gen == gen)
-				d = rt >= p.runtime_ns ? double(rt - p.runtime_ns) : 0.0;
-			else
-				d = double(rt);	// a task that arrived since the last tick
-		}
-		delta_[s] = d;
+		delta_[s] = prev_valid ? double(prev[s].since(pid, gen, rt)) : 0.0;
 		next[s] = PrevSlot{rt, gen, pid};
 		used_[k++] = s;
 	}
