@@ -183,7 +183,7 @@ private:
 	bool wait_sync(Policy &p, Worker &w);
 	void wait_until(const std::function<bool()> &done);
 
-	enum class WorkerEvent { Readable, TimerFd, DeadlinePassed };
+	enum class WorkerEvent { Readable, DeadlinePassed };
 	void on_worker_event(uint64_t serial, WorkerEvent ev);
 	void handle_ready(Policy &p, Worker &w, ReadyMsg m);
 	void handle_tick_done(Policy &p, Worker &w, TickDoneMsg m);
