@@ -81,7 +81,7 @@ Result<void> check_value(ArgKind kind, const std::string &v, const char *name)
 			return r.error();
 		return {};
 	case ArgKind::count:
-		if (auto r = parse_count(v, name, 1000000000); !r)
+		if (auto r = parse_count(v, name, kMaxCount); !r)
 			return r.error();
 		return {};
 	case ArgKind::seed:
@@ -106,7 +106,6 @@ Result<void> check_value(ArgKind kind, const std::string &v, const char *name)
 	}
 }
 
-const char *const kWatchable = "tasks, show, stats, shares, draw, policy list, policy errors";
 
 } // namespace
 
@@ -267,11 +266,8 @@ Result<ParsedCommand> parse_command(const Statement &st)
 		if (!r)
 			return r.error();
 		const ParsedCommand &in = *r;
-		bool ok = in.spec->watchable;
-		if (std::string_view(in.spec->name) == "policy")
-			ok = in.sub && (std::string_view(in.sub->name) == "list" || std::string_view(in.sub->name) == "errors");
-		if (!ok)
-			return err(fmt::format("watch repeats read commands only ({}); '{}' is not one", kWatchable,
+		if (!in.handler().view)
+			return err(fmt::format("watch repeats read commands only ({}); '{}' is not one", watchable_names(),
 					       in.spec->name));
 		pc.inner = std::make_shared<ParsedCommand>(std::move(*r));
 		pc.json = pc.inner->json;

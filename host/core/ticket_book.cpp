@@ -84,6 +84,12 @@ Result<void> TicketBook::pin(uint32_t pid, uint32_t tickets)
 	return {};
 }
 
+void TicketBook::pin_found(const std::vector<uint32_t> &pids, uint32_t tickets)
+{
+	for (uint32_t pid : pids)
+		pins_[pid] = lotto_clamp_tickets(tickets);
+}
+
 Result<void> TicketBook::unpin(uint32_t pid)
 {
 	if (!pins_.erase(pid) && !boosts_.erase(pid))

@@ -1006,7 +1006,7 @@ std::vector<PolicyInfo> Engine::list() const
 		i.budget_ms = p->version ? budget_ms(*p) : 0;
 		i.version = p->version;
 		i.ticks = p->ticks;
-		i.overruns = p->overruns;
+		i.overruns = p->overruns + p->timeouts;
 		i.timeouts = p->timeouts;
 		i.errors = p->errors;
 		i.last_error = p->last_error;

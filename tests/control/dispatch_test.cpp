@@ -178,7 +178,7 @@ TEST_CASE("a host without a policy engine answers unavailable", "[protocol][poli
 	FakeBackend b;
 	b.add(1, "x");
 	TicketBook book(b, 100);
-	HostImpl h(b, book, PolicyHooks{}, "v");
+	HostImpl h(b, book, nullptr, nullptr, "v");
 	Dispatcher d(h, DispatchConfig{"v", ""});
 	auto j = json::parse(d.handle(R"({"cmd":"policy.list"})", kAdmin));
 	CHECK(j["error"]["code"] == "unavailable");
