@@ -21,6 +21,14 @@ inline constexpr size_t kAdminReserve = 8;		// more connections only admins get
 inline constexpr std::chrono::seconds kClientIdleTimeout{60};	// no complete request: closed
 inline constexpr size_t kMaxPendingOutput = 8u << 20;	// unread reply bytes before a client is dropped
 
+// ---- the metrics endpoint (--metrics ADDR:PORT; off by default)
+inline constexpr size_t kMaxMetricsRequest = 8 * 1024;	// request line and headers, bytes
+inline constexpr size_t kMaxMetricsConnections = 8;	// open at once; more are refused
+inline constexpr std::chrono::seconds kMetricsTimeout{10};	// a connection's whole life
+inline constexpr size_t kDefaultMetricsTasks = 10;	// --metrics-top: tasks with series of their own
+inline constexpr size_t kMaxMetricsTasks = 1000;
+inline constexpr size_t kMaxMetricsPolicies = 64;	// policies with series of their own
+
 // ---- files lotto-host reads (regular files only, size checked first)
 inline constexpr size_t kMaxPolicyFile = 1u << 20;
 inline constexpr size_t kMaxStateFile = 16u << 20;	// 131072 pins are ~2.5 MiB

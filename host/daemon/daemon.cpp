@@ -42,6 +42,7 @@ Daemon::Daemon(Options opts) : opts_(std::move(opts)), state_(opts_.state_file) 
 Daemon::~Daemon()
 {
 	// reverse order of start(): nobody may reach a backend that is gone
+	metrics_.reset();
 	if (server_)
 		server_->stop();
 	server_.reset();
@@ -135,6 +136,15 @@ Result<void> Daemon::start()
 	if (auto r = server_->start(); !r)
 		return err("control socket " + opts_.socket_path + ": " + r.error().msg +
 			   " (use --socket PATH to put it elsewhere)");
+
+	if (!opts_.metrics.empty()) {
+		control::MetricsConfig mc;
+		mc.address = opts_.metrics;
+		mc.top_tasks = opts_.metrics_top;
+		metrics_ = std::make_unique<control::MetricsServer>(loop_, *host_, mc);
+		if (auto r = metrics_->start(); !r)
+			return r;
+	}
 
 	auto poll = loop_.add_timer(std::chrono::milliseconds(backend_->poll_interval_ms()),
 				    [this](uint64_t) { on_poll(); });

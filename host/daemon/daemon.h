@@ -3,6 +3,7 @@
 #pragma once
 
 #include "control/host_impl.h"
+#include "control/metrics_server.h"
 #include "control/server.h"
 #include "core/backend.h"
 #include "core/event_loop.h"
@@ -49,6 +50,7 @@ private:
 	std::unique_ptr<policy::Engine> engine_;
 	std::unique_ptr<control::HostImpl> host_;
 	std::unique_ptr<control::ControlServer> server_;
+	std::unique_ptr<control::MetricsServer> metrics_;
 	StateFile state_;
 	SavedState saved_;
 	std::vector<SavedPolicy> shell_policies_;	// loaded from lotto-shell (or restored): in the state file

@@ -1,5 +1,7 @@
 #include "daemon/options.h"
 
+#include "control/metrics_server.h"
+
 #include <algorithm>
 #include <charconv>
 #include <fmt/format.h>
@@ -70,6 +72,10 @@ const char *usage()
 	       "                       default 8)\n"
 	       "  --client-timeout-s S close a connection that makes no request for S\n"
 	       "                       seconds (0.1..86400, default 60)\n"
+	       "  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	       "                       (off by default; read-only; e.g. 127.0.0.1:9477)\n"
+	       "  --metrics-top N      tasks with series of their own: the N with the most\n"
+	       "                       CPU time in the last second (0..1000, default 10)\n"
 	       "  --state-file PATH    pins and policies survive restarts here\n"
 	       "                       (default /var/lib/lotto/state.json)\n"
 	       "  --no-state           do not read or write a state file\n"
@@ -118,7 +124,8 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
 	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY,
-	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF, O_MAXCLIENTS, O_PERUSER, O_CLIENTTIMEOUT };
+	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF, O_MAXCLIENTS, O_PERUSER, O_CLIENTTIMEOUT,
+	       O_METRICS, O_METRICSTOP };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
@@ -143,6 +150,8 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		{"max-clients", required_argument, nullptr, O_MAXCLIENTS},
 		{"max-clients-per-user", required_argument, nullptr, O_PERUSER},
 		{"client-timeout-s", required_argument, nullptr, O_CLIENTTIMEOUT},
+		{"metrics", required_argument, nullptr, O_METRICS},
+		{"metrics-top", required_argument, nullptr, O_METRICSTOP},
 		{"state-file", required_argument, nullptr, O_STATE},
 		{"no-state", no_argument, nullptr, O_NOSTATE},
 		{"config", required_argument, nullptr, O_CONFIG},
@@ -248,6 +257,15 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 			break;
 		case O_CLIENTTIMEOUT:
 			if (auto r = set_num<double>("--client-timeout-s", optarg, 0.1, 86400, o.client_timeout_s); !r)
+				return r;
+			break;
+		case O_METRICS:
+			if (auto r = control::split_host_port(optarg); !r)
+				return r.error();
+			o.metrics = optarg;
+			break;
+		case O_METRICSTOP:
+			if (auto r = set_num<uint32_t>("--metrics-top", optarg, 0, limits::kMaxMetricsTasks, o.metrics_top); !r)
 				return r;
 			break;
 		case O_STATE:
