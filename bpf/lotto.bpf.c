@@ -682,7 +682,7 @@ static __always_inline u32 task_tickets(const struct task_struct *p, s32 slot)
 
 		if (w) {
 			u64 v = READ_ONCE(*w);	/* one load: pid and tickets agree */
-			u32 pid = (u32)v, t = (u32)(v >> 32);
+			u32 pid = lotto_ctl_pid(v), t = lotto_ctl_tickets(v);
 
 			if (pid == (u32)p->pid && lotto_tickets_valid(t))
 				return t;
