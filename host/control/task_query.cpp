@@ -38,13 +38,12 @@ void apply_query(std::vector<TaskRow> &rows, const TaskQuery &q)
 				return a.delta_ns > b.delta_ns;
 			return a.pid < b.pid;
 		};
-		if (q.top && *q.top < rows.size()) {
-			// only the first N need their order: a partial sort, stable
-			// by the tie-break on pid (pids are unique)
+		// the tie-break on pid (pids are unique) makes the order total, so
+		// neither sort needs to be stable; only the first N need their order
+		if (q.top && *q.top < rows.size())
 			std::partial_sort(rows.begin(), rows.begin() + *q.top, rows.end(), by);
-		} else {
-			std::stable_sort(rows.begin(), rows.end(), by);
-		}
+		else
+			std::sort(rows.begin(), rows.end(), by);
 	}
 	if (q.top && rows.size() > *q.top)
 		rows.resize(*q.top);
