@@ -719,7 +719,7 @@ static __always_inline u32 slot_tickets(u32 pid, s32 slot)
 
 		if (w) {
 			u64 v = READ_ONCE(*w);	/* one load: pid and tickets agree */
-			u32 owner = (u32)v, t = (u32)(v >> 32);
+			u32 owner = lotto_ctl_pid(v), t = lotto_ctl_tickets(v);
 
 			if (owner == pid && lotto_tickets_valid(t))
 				return t;

@@ -45,24 +45,7 @@
 #define LOTTO_MAX_TASKS		131072	/* slots: lotto tasks alive at once */
 #define LOTTO_COMM_LEN		16
 
-#define LOTTO_TICKETS_MIN	1
-#define LOTTO_TICKETS_MAX	1000000
-#define LOTTO_TICKETS_DEFAULT	100
-
-#define LOTTO_SLICE_US_DEFAULT	20000	/* 20 ms: the longest quantum */
-#define LOTTO_SLICE_US_MIN	100
-#define LOTTO_SLICE_US_MAX	1000000
-/* quanta shrink with load: latency / (tasks waiting per CPU + 1), >= min_run */
-#define LOTTO_LATENCY_US_DEFAULT 10000
-#define LOTTO_MIN_RUN_US_DEFAULT 500	/* also the least a wake-up lets a task run */
-#define LOTTO_HANDOFF_US_DEFAULT 500	/* a woken task's wait for its waker's CPU */
-#define LOTTO_HANDOFF_US_MAX	10000
-/* compensation charges use against the longest quantum, within [1/1024, 8] of
- * it (lotto_math.h): the shortest quantum must be at least 1/1024 of it */
-#define LOTTO_SLICE_RANGE	1024
-#define LOTTO_STARVE_MS_DEFAULT	5000	/* kernel watchdog ejects at 30 s */
-#define LOTTO_STARVE_MS_MIN	10
-#define LOTTO_STARVE_MS_MAX	20000
+#include "lotto_limits.h"	/* tickets, boost, scheduling settings: their ranges */
 
 #define LOTTO_DSQ		0x10770	/* tasks that may run on more than one CPU */
 #define LOTTO_DSQ_PIN_BASE	0x20000	/* + c: tasks pinned to CPU c alone */
@@ -167,11 +150,29 @@ struct lotto_task_stat {
 	char comm[LOTTO_COMM_LEN];
 };
 
-/* One slot of lotto_ctl. Written as a single 64-bit store by the host. */
+/* One slot of lotto_ctl. Written as a single 64-bit store by the host and
+ * read as a single 64-bit load, so that the pid and its tickets agree: the
+ * word is lotto_ctl_pack(pid, tickets). */
 struct lotto_ctl {
 	__u32 pid;		/* 0 or a stale pid: use the default tickets */
 	__u32 tickets;
 };
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "lotto_ctl_pack assumes a little-endian machine (pid in the low half)"
+#endif
+static inline __u64 lotto_ctl_pack(__u32 pid, __u32 tickets)
+{
+	return (__u64)tickets << 32 | pid;
+}
+static inline __u32 lotto_ctl_pid(__u64 word)
+{
+	return (__u32)word;
+}
+static inline __u32 lotto_ctl_tickets(__u64 word)
+{
+	return (__u32)(word >> 32);
+}
 
 /* The global counters: X(ID, "name", "what it counts"). One list makes the
  * enum here and every table of names on the host side. */

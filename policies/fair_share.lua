@@ -1,11 +1,12 @@
 -- fair_share.lua — Waldspurger's currencies: every user is funded equally.
 --
--- Each uid is a currency funded with FUNDING base tickets. Inside a user,
--- the funding is split between that user's tasks by nice weight:
+-- Each uid is a currency funded with F = ctx.tickets_max base tickets (the
+-- most one task may hold). Inside a user, the funding is split between that
+-- user's tasks by nice weight:
 --
---     tickets(task) = FUNDING * weight(nice) / W(uid)
+--     tickets(task) = F * weight(nice) / W(uid)
 --
--- so a user's tasks hold FUNDING tickets between them however many there
+-- so a user's tasks hold F tickets between them however many there
 -- are: a user running 8 CPU-bound processes gets the same share of a
 -- contended CPU as a user running 1.
 --
@@ -17,7 +18,6 @@
 -- fairly the moment it wakes, and counts as active from the next tick on.
 -- The window is seconds, not one tick, because a CPU-bound task may lose
 -- every draw of a short interval while it is runnable all along.
-local FUNDING = 1000000	-- the most tickets one task may hold
 local ACTIVE_S = 5
 
 return {
@@ -33,6 +33,7 @@ return {
 	tick = function(tasks, ctx)
 		local weight = ctx.nice_to_weight
 		local floor = math.floor
+		local funding, least = ctx.tickets_max, ctx.tickets_min
 		local now = ctx.now
 		local young = now - ctx.state.since < ACTIVE_S
 		local last, ran = ctx.state.ran, {}
@@ -56,8 +57,8 @@ return {
 			local w = weight(t.nice)
 			local W = total[t.uid] or 0
 			if not active[i] then W = W + w end
-			local n = floor(FUNDING * w / W + 0.5)
-			if n < 1 then n = 1 elseif n > FUNDING then n = FUNDING end
+			local n = floor(funding * w / W + 0.5)
+			if n < least then n = least elseif n > funding then n = funding end
 			t.tickets = n
 		end
 	end,

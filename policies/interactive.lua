@@ -11,7 +11,7 @@
 -- and its tickets are its nice weight scaled by a factor between BOOST
 -- (never runs) and 1/BOOST (runs all the time), 1 at half a CPU:
 --
---     tickets = weight(nice) * BOOST ^ (1 - 2 * s)    rounded, 1..1000000
+--     tickets = weight(nice) * BOOST ^ (1 - 2 * s)    rounded, in ctx.tickets_min..ctx.tickets_max
 --
 -- With BOOST = 4, a nice-0 task that sleeps 95% of the time (s = 0.05) holds
 -- 1024 * 4^0.9 = 3558 tickets and a nice-0 hog (s = 1) holds 256: when the
@@ -35,6 +35,7 @@ return {
 	tick = function(tasks, ctx)
 		local weight = ctx.nice_to_weight
 		local floor = math.floor
+		local lo, hi = ctx.tickets_min, ctx.tickets_max
 		local prev, cur = ctx.state.s, {}
 		local wall_ns = ctx.dt * 1e9
 		for i = 1, #tasks do
@@ -49,7 +50,7 @@ return {
 				f = BOOST ^ (1 - 2 * s)
 			end
 			local n = floor(weight(t.nice) * f + 0.5)
-			if n < 1 then n = 1 elseif n > 1000000 then n = 1000000 end
+			if n < lo then n = lo elseif n > hi then n = hi end
 			t.tickets = n
 		end
 		ctx.state.s = cur	-- tasks that are gone are forgotten

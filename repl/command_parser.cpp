@@ -81,7 +81,7 @@ Result<void> check_value(ArgKind kind, const std::string &v, const char *name)
 			return r.error();
 		return {};
 	case ArgKind::count:
-		if (auto r = parse_count(v, name, 1000000000); !r)
+		if (auto r = parse_count(v, name, kMaxCount); !r)
 			return r.error();
 		return {};
 	case ArgKind::seed:
@@ -106,7 +106,6 @@ Result<void> check_value(ArgKind kind, const std::string &v, const char *name)
 	}
 }
 
-const char *const kWatchable = "tasks, show, stats, shares, draw, policy list, policy errors";
 
 } // namespace
 
@@ -148,8 +147,8 @@ Result<double> parse_factor(std::string_view s)
 	auto v = to_double(t);
 	if (!v)
 		return err(fmt::format("not a boost factor: '{}' (write it like x2 or x0.5)", s));
-	if (*v < 0.01 || *v > 1000)
-		return err(fmt::format("boost factor out of range: {} (use x0.01..x1000)", s));
+	if (!lotto_boost_valid(*v))
+		return err(fmt::format("boost factor out of range: {} (use x{}..x{})", s, LOTTO_BOOST_MIN, LOTTO_BOOST_MAX));
 	return *v;
 }
 
@@ -172,8 +171,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view s)
 	if (!num || ms_per == 0)
 		return err(fmt::format("not a duration: '{}' (write it like 500ms, 30s, 5m or 1h)", s));
 	double ms = *num * ms_per;
-	if (ms < 1 || ms > 365.0 * 24 * 3600 * 1000)
-		return err(fmt::format("duration out of range: {} (use 1ms..365 days)", s));
+	if (ms < 1 || ms > double(LOTTO_BOOST_MS_MAX))
+		return err(fmt::format("duration out of range: {} (use 1ms..{} days)", s, LOTTO_BOOST_DAYS_MAX));
 	return std::chrono::milliseconds((int64_t)std::llround(ms));
 }
 
@@ -267,11 +266,8 @@ Result<ParsedCommand> parse_command(const Statement &st)
 		if (!r)
 			return r.error();
 		const ParsedCommand &in = *r;
-		bool ok = in.spec->watchable;
-		if (std::string_view(in.spec->name) == "policy")
-			ok = in.sub && (std::string_view(in.sub->name) == "list" || std::string_view(in.sub->name) == "errors");
-		if (!ok)
-			return err(fmt::format("watch repeats read commands only ({}); '{}' is not one", kWatchable,
+		if (!in.handler().view)
+			return err(fmt::format("watch repeats read commands only ({}); '{}' is not one", watchable_names(),
 					       in.spec->name));
 		pc.inner = std::make_shared<ParsedCommand>(std::move(*r));
 		pc.json = pc.inner->json;

@@ -30,6 +30,11 @@ struct ParsedCommand {
 	std::shared_ptr<ParsedCommand> inner;
 	double seconds = 2.0;
 
+	// the subcommand's handler, or the command's (export csv: export's)
+	const Handler &handler() const
+	{
+		return sub && (sub->handler.view || sub->handler.run) ? sub->handler : spec->handler;
+	}
 	bool has(const std::string &flag) const { return flags.count(flag) != 0; }
 	std::string flag(const std::string &f, std::string def = "") const
 	{
@@ -41,6 +46,10 @@ struct ParsedCommand {
 Result<ParsedCommand> parse_command(const Statement &st);
 // Convenience for tests: one statement from text.
 Result<ParsedCommand> parse_command(std::string_view text);
+
+// The shell's own bounds: counts (--top, --count, draw N), and draws
+inline constexpr uint64_t kMaxCount = 1000000000;
+inline constexpr uint64_t kMaxDraws = 100000000;
 
 // Value parsers shared with the executors; messages are complete sentences.
 Result<uint32_t> parse_pid(std::string_view s);

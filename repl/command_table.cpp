@@ -1,5 +1,9 @@
 #include "command_table.h"
 
+#include "handlers.h"
+
+#include "bpf/lotto_limits.h"
+
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -23,7 +27,7 @@ const std::vector<CommandSpec> &commands()
 				"CPU% is percent of one CPU over the host's last sample interval (1 s);\n"
 				"TKT% and CPU%SH are shares among all lotto tasks (they sum to 100).\n"
 				"example: tasks --sort tickets --comm 'stress*' --top 10",
-			.watchable = true,
+			.handler = {.view = view_tasks},
 		},
 		{
 			.name = "show",
@@ -32,16 +36,17 @@ const std::vector<CommandSpec> &commands()
 			.summary = "everything about one task, including its ticket history",
 			.help = "The history lists each change of the task's tickets with its time and\n"
 				"source (a policy tick, a pin, an unpin, a boost).",
-			.watchable = true,
+			.handler = {.view = view_show},
 		},
 		{
 			.name = "tickets",
 			.args = {{"PID|PATTERN", ArgKind::pid_or_comm}, {"N", ArgKind::tickets}},
 			.synopsis = "tickets PID|PATTERN N",
-			.summary = "pin N tickets (1..1000000) on a task, or on every task whose comm matches",
+			.summary = "pin N tickets (" LOTTO_TICKETS_RANGE ") on a task, or on every task whose comm matches",
 			.help = "A pin overrides every policy until `unpin`. PATTERN is a glob on the\n"
 				"command name: tickets 'stress*' 500",
 			.write = true,
+			.handler = {.run = do_tickets},
 		},
 		{
 			.name = "unpin",
@@ -50,6 +55,7 @@ const std::vector<CommandSpec> &commands()
 			.summary = "drop a pin (and boost): policies decide the tickets again",
 			.help = "unpin all drops every pin and boost made from any shell.",
 			.write = true,
+			.handler = {.run = do_unpin},
 		},
 		{
 			.name = "boost",
@@ -57,21 +63,26 @@ const std::vector<CommandSpec> &commands()
 			.synopsis = "boost PID xF [for DURATION]",
 			.summary = "multiply a task's tickets by F, until DURATION passes or `unpin`",
 			.help = "Waldspurger's ticket transfer by hand: boost 1234 x4 for 30s.\n"
-				"F is 0.01..1000 (x0.5 halves); DURATION is like 500ms, 30s, 5m, 1h.",
+				"F is " LOTTO_BOOST_RANGE " (x0.5 halves); DURATION is like 500ms, 30s, 5m, 1h.",
 			.write = true,
+			.handler = {.run = do_boost},
 		},
 		{
 			.name = "policy",
-			.subs = {{"list", {}, "loaded policies, their interval, ticks, overruns, last error"},
-				 {"load", {{"FILE", ArgKind::policy_file}}, "load a policy file (path on this machine)", true},
-				 {"unload", {{"NAME", ArgKind::policy_name}}, "stop and drop a policy", true},
-				 {"reload", {{"NAME", ArgKind::policy_name}}, "re-read a policy's file now", true},
-				 {"errors", {}, "the last error of each policy, as file:line: message"}},
+			.subs = {{"list", {}, "loaded policies, their interval, ticks, overruns, last error", false,
+				  {.view = view_policy_list}},
+				 {"load", {{"FILE", ArgKind::policy_file}}, "load a policy file (path on this machine)", true,
+				  {.run = do_policy_load}},
+				 {"unload", {{"NAME", ArgKind::policy_name}}, "stop and drop a policy", true,
+				  {.run = do_policy_unload}},
+				 {"reload", {{"NAME", ArgKind::policy_name}}, "re-read a policy's file now", true,
+				  {.run = do_policy_reload}},
+				 {"errors", {}, "the last error of each policy, as file:line: message", false,
+				  {.view = view_policy_errors}}},
 			.synopsis = "policy list|load FILE|unload NAME|reload NAME|errors",
 			.summary = "manage the Lua policies that set tickets",
 			.help = "A failed load or reload keeps the old version running; `policy errors`\n"
 				"shows why it failed.",
-			.watchable = true,
 		},
 		{
 			.name = "stats",
@@ -79,7 +90,7 @@ const std::vector<CommandSpec> &commands()
 			.summary = "backend, scheduler state, uptime, draws/s and the per-CPU counters",
 			.help = "state is `enabled` while lotto schedules, `exited` with the kernel's\n"
 				"reason once it stopped.",
-			.watchable = true,
+			.handler = {.view = view_stats},
 		},
 		{
 			.name = "shares",
@@ -89,7 +100,7 @@ const std::vector<CommandSpec> &commands()
 			.summary = "bar chart: each task's ticket share against its measured CPU share",
 			.help = "Over a long enough interval, CPU share follows ticket share among the\n"
 				"tasks that are runnable; sleepers get less than their tickets say.",
-			.watchable = true,
+			.handler = {.view = view_shares},
 		},
 		{
 			.name = "draw",
@@ -100,7 +111,7 @@ const std::vector<CommandSpec> &commands()
 			.help = "Runs the core's own draw (bpf/lotto_math.h, exponential race) here in\n"
 				"the shell with every task runnable, and prints each task's wins against\n"
 				"its theoretical share tickets/total.",
-			.watchable = true,
+			.handler = {.view = view_draw},
 		},
 		{
 			.name = "watch",
@@ -108,8 +119,10 @@ const std::vector<CommandSpec> &commands()
 			.synopsis = "watch CMD [SECONDS]",
 			.summary = "re-run a read command full screen every SECONDS (default 2) until Ctrl-C",
 			.help = "CMD is any of tasks, show, stats, shares, draw, policy list|errors with\n"
-				"its arguments: watch tasks --top 20 1",
+				"its arguments: watch tasks --top 20 1. On a terminal, tasks without --top\n"
+				"shows (and asks the host for) as many rows as fit the screen.",
 			.needs_host = false,
+			.handler = {.run = do_watch},
 		},
 		{
 			.name = "export",
@@ -121,13 +134,17 @@ const std::vector<CommandSpec> &commands()
 			.help = "Columns: iteration,timestamp,pid,comm,runtime_ns,delta_ns,rolling_runtime_ms,\n"
 				"wins,nice,tickets,ticket_share,cpu_share (docs/shell.md explains each).\n"
 				"Ctrl-C stops early and keeps the rows written so far.",
+			.handler = {.run = do_export},
 		},
 		{
 			.name = "lua",
 			.args = {{"EXPR", ArgKind::lua}},
 			.synopsis = "lua EXPR",
 			.summary = "evaluate a Lua expression in the host's policy context",
-			.help = "Read-only unless you are an admin: lua #tasks, lua ctx.nr_cpus",
+			.help = "An admin may change the policy's globals and ctx.state; anyone else's expression "
+				"runs apart, with their own rights, changes nothing and stops after 1 s: "
+				"lua #tasks, lua @interactive ctx.state",
+			.handler = {.run = do_lua},
 		},
 		{
 			.name = "help",
@@ -136,6 +153,7 @@ const std::vector<CommandSpec> &commands()
 			.summary = "this list, or the details of one command",
 			.help = "",
 			.needs_host = false,
+			.handler = {.run = do_help},
 		},
 		{
 			.name = "quit",
@@ -144,9 +162,34 @@ const std::vector<CommandSpec> &commands()
 			.summary = "leave the shell (also exit, Ctrl-D)",
 			.help = "",
 			.needs_host = false,
+			.handler = {.run = do_quit},
 		},
 	};
 	return table;
+}
+
+bool watchable(const CommandSpec &c)
+{
+	if (c.handler.view)
+		return true;
+	for (auto &s : c.subs)
+		if (s.handler.view)
+			return true;
+	return false;
+}
+
+std::string watchable_names()
+{
+	std::string out;
+	auto add = [&](std::string name) { out += (out.empty() ? "" : ", ") + name; };
+	for (auto &c : commands()) {
+		if (c.handler.view)
+			add(c.name);
+		for (auto &s : c.subs)
+			if (s.handler.view)
+				add(std::string(c.name) + " " + s.name);
+	}
+	return out;
 }
 
 const CommandSpec *find_command(std::string_view name)

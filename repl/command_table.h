@@ -1,13 +1,34 @@
 // command_table.h — the one table lotto-shell is driven by: parsing,
-// validation, `help` text and tab completion all read it (like sqlite3's
-// shell.c azHelp/do_meta_command or redis-cli's command docs).
+// validation, `help` text, tab completion and what runs all read it (like
+// sqlite3's shell.c azHelp/do_meta_command or redis-cli's command docs).
+//
+// Adding a command is one entry in commands() (command_table.cpp) naming its
+// handler, and the handler: a view (views.cpp) for a read command, whose text
+// `watch` can repeat, or an action (actions.cpp); handlers.h declares them.
 #pragma once
+
+#include "core/result.h"
 
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace lotto::shell {
+
+class Shell;
+struct ParsedCommand;
+
+// interrupted: Ctrl-C in a script (-c or piped): the script stops there
+// (exit status 130); interactively Ctrl-C only ends the command.
+enum class Status { ok, error, quit, interrupted };
+
+// What a command does. A view prints what it returns (text or a JSON line)
+// and can be repeated by `watch`; an action does the rest (writes, long
+// commands, help).
+struct Handler {
+	Result<std::string> (*view)(Shell &, const ParsedCommand &) = nullptr;
+	Status (*run)(Shell &, const ParsedCommand &) = nullptr;
+};
 
 // What a positional argument or a flag value is; decides validation and completion.
 enum class ArgKind {
@@ -17,7 +38,7 @@ enum class ArgKind {
 	pid_or_comm,	// PID or a comm glob pattern, completes PIDs and comm names
 	comm,		// a comm glob pattern, completes comm names
 	user,		// user name or uid
-	tickets,	// 1..1000000
+	tickets,	// LOTTO_TICKETS_MIN..LOTTO_TICKETS_MAX (bpf/lotto_limits.h)
 	factor,		// xF: x2, x0.5, 3
 	duration,	// 30s, 500ms, 2m, 1h, or plain seconds
 	seconds,	// positive number of seconds (0.1..3600)
@@ -49,6 +70,7 @@ struct SubSpec {
 	std::vector<ArgSpec> args = {};
 	const char *summary = "";
 	bool write = false;	// needs the admin permission on the host
+	Handler handler = {};
 };
 
 struct CommandSpec {
@@ -61,11 +83,15 @@ struct CommandSpec {
 	const char *summary = "";
 	const char *help = "";			// details, examples
 	bool write = false;		// needs the admin permission on the host
-	bool watchable = false;		// a read command that `watch` may repeat
 	bool needs_host = true;
+	Handler handler = {};		// commands with subcommands: theirs
 };
 
 const std::vector<CommandSpec> &commands();
+// `watch` repeats views: a command is watchable when it or one of its
+// subcommands has one; the list as text: "tasks, show, ..., policy list"
+bool watchable(const CommandSpec &c);
+std::string watchable_names();
 
 // by name or alias
 const CommandSpec *find_command(std::string_view name);

@@ -84,7 +84,7 @@ Completion complete_words(const std::vector<Word> &done, std::string_view prefix
 		}
 		std::vector<std::string> keep;
 		for (auto &c : out.candidates)
-			if (auto *s = find_command(c); s && s->watchable)
+			if (auto *s = find_command(c); s && watchable(*s))
 				keep.push_back(c);
 		out.candidates = keep;
 		return out;

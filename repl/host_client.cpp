@@ -47,11 +47,37 @@ Result<void> HostClient::connect()
 	return {};
 }
 
-Result<json> HostClient::roundtrip(const json &req_in)
+Result<json> HostClient::roundtrip(const json &req)
+{
+	uint64_t id = 0;
+	auto line = exchange(req, id);
+	if (!line)
+		return line.error();
+	return result_of(*line);
+}
+
+// The reply's result, or the host's error (last_code() its code).
+Result<json> HostClient::result_of(const std::string &line)
+{
+	json j = json::parse(line, nullptr, false);
+	if (j.is_discarded() || !j.is_object())
+		return err("lotto-host sent a reply that is not JSON; is the socket really lotto-host's?");
+	if (j.value("ok", false)) {
+		last_code_.clear();
+		return j.contains("result") ? j["result"] : json::object();
+	}
+	const json &e = j.contains("error") && j["error"].is_object() ? j["error"] : json::object();
+	last_code_ = e.value("code", "internal");
+	return err(e.value("message", "lotto-host refused the request"));
+}
+
+// Send one request (with a fresh id) and wait for the reply line that
+// answers it (without its '\n').
+Result<std::string> HostClient::exchange(const json &req_in, uint64_t &id)
 {
 	using namespace std::chrono;
 	json req = req_in;
-	uint64_t id = next_id_++;
+	id = next_id_++;
 	req["id"] = id;
 	std::string line = req.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 	if (line.size() > control::kMaxLine)
@@ -74,25 +100,23 @@ Result<json> HostClient::roundtrip(const json &req_in)
 		}
 		off += n;
 	}
+	std::string ours = "{\"id\":" + std::to_string(id) + ",";
 	auto deadline = steady_clock::now() + milliseconds(timeout_ms_);
+	size_t scanned = 0;	// in_ has no '\n' before this (a large reply comes in many reads)
 	for (;;) {
 		size_t nl;
-		while ((nl = in_.find('\n')) != std::string::npos) {
+		while ((nl = in_.find('\n', scanned)) != std::string::npos) {
 			std::string reply = in_.substr(0, nl);
 			in_.erase(0, nl + 1);
-			json j = json::parse(reply, nullptr, false);
-			if (j.is_discarded() || !j.is_object())
-				return err("lotto-host sent a reply that is not JSON; is the socket really lotto-host's?");
-			if (j.contains("id") && j["id"] != json(id))
-				continue;	// a reply to an older request that timed out
-			if (j.value("ok", false)) {
-				last_code_.clear();
-				return j.contains("result") ? j["result"] : json::object();
+			scanned = 0;
+			if (reply.compare(0, ours.size(), ours) != 0) {
+				json j = json::parse(reply, nullptr, false);
+				if (j.is_object() && j.contains("id") && j["id"] != json(id))
+					continue;	// a reply to an older request that timed out
 			}
-			const json &e = j.contains("error") && j["error"].is_object() ? j["error"] : json::object();
-			last_code_ = e.value("code", "internal");
-			return err(e.value("message", "lotto-host refused the request"));
+			return reply;
 		}
+		scanned = in_.size();
 		int left = (int)duration_cast<milliseconds>(deadline - steady_clock::now()).count();
 		if (left <= 0) {
 			fd_.reset();
@@ -107,7 +131,7 @@ Result<json> HostClient::roundtrip(const json &req_in)
 		}
 		if (r <= 0)
 			continue;
-		char buf[65536];
+		char buf[256 * 1024];
 		ssize_t n = recv(fd_.get(), buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -142,7 +166,7 @@ std::string HostClient::last_words()
 	return j["error"].value("message", "");
 }
 
-Result<json> HostClient::call(const std::string &cmd, json params)
+Result<std::string> HostClient::request(const std::string &cmd, json params, uint64_t &id)
 {
 	last_code_.clear();
 	if (!fd_.valid()) {
@@ -154,15 +178,40 @@ Result<json> HostClient::call(const std::string &cmd, json params)
 	}
 	json req = std::move(params);
 	req["cmd"] = cmd;
-	auto r = roundtrip(req);
+	auto r = exchange(req, id);
 	if (!r && !fd_.valid() && last_code_.empty()) {
 		// the host may have restarted: one fresh connection, one retry
 		if (auto c = connect(); c)
-			r = roundtrip(req);
+			r = exchange(req, id);
 	}
 	if (!r && last_code_.empty())
 		last_code_ = "unreachable";
 	return r;
+}
+
+Result<json> HostClient::call(const std::string &cmd, json params)
+{
+	uint64_t id = 0;
+	auto line = request(cmd, std::move(params), id);
+	if (!line)
+		return line.error();
+	return result_of(*line);
+}
+
+Result<std::string> HostClient::call_text(const std::string &cmd, json params)
+{
+	uint64_t id = 0;
+	auto line = request(cmd, std::move(params), id);
+	if (!line)
+		return line.error();
+	if (auto text = control::ok_result_text(*line, json(id))) {
+		last_code_.clear();
+		return std::string(*text);
+	}
+	auto r = result_of(*line);	// an error, or a reply in another layout
+	if (!r)
+		return r.error();
+	return r->dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace lotto::shell

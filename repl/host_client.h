@@ -29,6 +29,9 @@ public:
 	// Send {"cmd": cmd, ...params}; returns the reply's "result". On a host
 	// error, Error.msg is the host's message and last_code() its code.
 	Result<json> call(const std::string &cmd, json params = json::object());
+	// The same, the result as the JSON text the host sent (not parsed:
+	// `tasks --json` of 100,000 tasks is passed on as it came).
+	Result<std::string> call_text(const std::string &cmd, json params = json::object());
 
 	const std::string &path() const { return path_; }
 	bool admin() const { return admin_; }
@@ -40,6 +43,9 @@ public:
 
 private:
 	Result<json> roundtrip(const json &req);
+	Result<std::string> request(const std::string &cmd, json params, uint64_t &id);
+	Result<std::string> exchange(const json &req, uint64_t &id);
+	Result<json> result_of(const std::string &line);
 	std::string last_words();
 
 	std::string path_;

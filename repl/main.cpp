@@ -43,15 +43,16 @@ static const char *usage()
 	       "it do not run). History is kept in ~/.lotto_history ($LOTTO_HISTORY).\n";
 }
 
-static int terminal_width()
+// the terminal's columns or rows: the window size, else $COLUMNS / $LINES, else `dflt`
+static int terminal_size(bool rows, int dflt)
 {
 	winsize ws{};
-	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-		return ws.ws_col;
-	if (const char *c = getenv("COLUMNS"))
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && (rows ? ws.ws_row : ws.ws_col) > 0)
+		return rows ? ws.ws_row : ws.ws_col;
+	if (const char *c = getenv(rows ? "LINES" : "COLUMNS"))
 		if (int v = atoi(c); v > 0)
 			return v;
-	return 80;
+	return dflt;
 }
 
 int main(int argc, char **argv)
@@ -112,7 +113,8 @@ int main(int argc, char **argv)
 	ShellIo io;
 	io.out_tty = isatty(STDOUT_FILENO);
 	io.err_tty = isatty(STDERR_FILENO);
-	io.width = [tty = io.out_tty] { return tty ? terminal_width() : 0; };
+	io.width = [tty = io.out_tty] { return tty ? terminal_size(false, 80) : 0; };
+	io.height = [tty = io.out_tty] { return tty ? terminal_size(true, 0) : 0; };
 	Shell shell(client, signals, io, json);
 
 	constexpr int kInterrupted = 128 + SIGINT;	// as a shell reports a script stopped by Ctrl-C

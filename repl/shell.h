@@ -1,7 +1,7 @@
 // shell.h — the one dispatcher every way of using lotto-shell goes through
 // (interactive line, -c 'A; B', piped stdin): split a line into statements,
-// parse each against the command table, run it against the host, print text
-// or JSON. Stops at the first error unless keep_going.
+// parse each against the command table, run its handler (handlers.h), print
+// text or JSON. Stops at the first error unless keep_going.
 #pragma once
 
 #include "command_parser.h"
@@ -15,10 +15,6 @@
 #include <string>
 
 namespace lotto::shell {
-
-// interrupted: Ctrl-C in a script (-c or piped): the script stops there
-// (exit status 130); interactively Ctrl-C only ends the command.
-enum class Status { ok, error, quit, interrupted };
 
 // How the shell waits and reports while a long command (watch, export) runs.
 struct Waiter {
@@ -35,6 +31,7 @@ struct ShellIo {
 	bool out_tty = false;	// stdout is a terminal: colors, fit to width, full-screen watch
 	bool err_tty = false;	// stderr is a terminal: \r progress lines
 	std::function<int()> width;	// terminal columns now (0: unlimited)
+	std::function<int()> height;	// terminal rows now (0: unknown)
 };
 
 class Shell {
@@ -49,10 +46,26 @@ public:
 	Status run_line(std::string_view line, bool keep_going);
 	// -c and piped commands: Ctrl-C ends the script, not just the command
 	void set_script(bool script) { script_ = script; }
+	// One parsed command: its handler from the command table.
 	Status run(const ParsedCommand &pc);
 
 	// Completion of live values through the host (cached briefly).
 	CompletionSource &completion_source() { return completion_; }
+
+	// ---- for the handlers (views.cpp, actions.cpp)
+	HostClient &client() { return client_; }
+	Waiter &waiter() { return waiter_; }
+	const ShellIo &io() const { return io_; }
+	bool want_json(const ParsedCommand &pc) const { return pc.json || json_default_; }
+	Style style() const;
+	void print(const std::string &text);
+	void print_json(const json &j);
+	// one error line (or JSON error object); Status::error
+	Status fail(const ParsedCommand *pc, const std::string &msg, const std::string &code);
+	// a failed request: the host's message and code
+	Status fail_host(const ParsedCommand &pc, const Error &e);
+	// how a command that Ctrl-C ended ends: ok interactively, the end of a script
+	Status stopped_by_ctrl_c() const { return script_ ? Status::interrupted : Status::ok; }
 
 private:
 	class LiveCompletion : public CompletionSource {
@@ -69,33 +82,6 @@ private:
 		std::vector<std::string> pids_, comms_;
 		std::chrono::steady_clock::time_point fetched_{};
 	};
-
-	Status fail(const ParsedCommand *pc, const std::string &msg, const std::string &code);
-	Status fail_host(const ParsedCommand &pc, const Error &e);
-	Status stopped_by_ctrl_c() const { return script_ ? Status::interrupted : Status::ok; }
-	void print(const std::string &text);
-	void print_json(const json &j);
-	bool want_json(const ParsedCommand &pc) const { return pc.json || json_default_; }
-	Style style() const;
-
-	// one function per command; `pc` is validated
-	Status cmd_tasks(const ParsedCommand &pc);
-	Status cmd_show(const ParsedCommand &pc);
-	Status cmd_tickets(const ParsedCommand &pc);
-	Status cmd_unpin(const ParsedCommand &pc);
-	Status cmd_boost(const ParsedCommand &pc);
-	Status cmd_policy(const ParsedCommand &pc);
-	Status cmd_stats(const ParsedCommand &pc);
-	Status cmd_shares(const ParsedCommand &pc);
-	Status cmd_draw(const ParsedCommand &pc);
-	Status cmd_watch(const ParsedCommand &pc);
-	Status cmd_export(const ParsedCommand &pc);
-	Status cmd_lua(const ParsedCommand &pc);
-	Status cmd_help(const ParsedCommand &pc);
-
-	// The text (or JSON line) a read command prints, for `watch`.
-	Result<std::string> render(const ParsedCommand &pc);
-	Result<std::vector<TaskRow>> fetch_tasks();
 
 	HostClient &client_;
 	Waiter &waiter_;

@@ -1,235 +1,170 @@
+// views.cpp — the read commands (handlers.h): each fetches what it shows
+// and returns it as text or as a JSON line. `watch` repeats them.
 #include "views.h"
 
-#include "text_table.h"
+#include "command_parser.h"
+#include "handlers.h"
+#include "shell.h"
 
 #include "control/protocol.h"
 
 #include <algorithm>
-#include <cmath>
 #include <fmt/format.h>
-#include <fnmatch.h>
 
 namespace lotto::shell {
 
-void apply_query(std::vector<TaskRow> &rows, const TaskQuery &q)
+namespace {
+
+std::string json_line(const json &j) { return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n"; }
+
+// --sort, --comm, --user, --pid, --top
+TaskQuery query_of(const ParsedCommand &pc, const char *default_sort)
 {
-	std::erase_if(rows, [&](const TaskRow &r) {
-		if (q.pid && r.pid != *q.pid)
-			return true;
-		if (!q.comm.empty() && fnmatch(q.comm.c_str(), r.comm.c_str(), 0) != 0)
-			return true;
-		if (!q.user.empty() && q.user != r.user && q.user != std::to_string(r.uid))
-			return true;
-		return false;
-	});
-	auto by = [&](const TaskRow &a, const TaskRow &b) {
-		if (q.sort == "tickets" && a.tickets != b.tickets)
-			return a.tickets > b.tickets;
-		if (q.sort == "wait" && a.wait_avg_ns != b.wait_avg_ns)
-			return a.wait_avg_ns > b.wait_avg_ns;
-		if (q.sort == "cpu" && a.delta_ns != b.delta_ns)
-			return a.delta_ns > b.delta_ns;
-		return a.pid < b.pid;
-	};
-	std::stable_sort(rows.begin(), rows.end(), by);
-	if (q.top && rows.size() > *q.top)
-		rows.resize(*q.top);
+	TaskQuery q;
+	q.sort = pc.flag("--sort", default_sort);
+	q.comm = pc.flag("--comm");
+	q.user = pc.flag("--user");
+	if (pc.has("--pid"))
+		q.pid = *parse_pid(pc.flag("--pid"));
+	if (pc.has("--top"))
+		q.top = *parse_count(pc.flag("--top"), "top", kMaxCount);
+	return q;
 }
 
-std::string format_ns(uint64_t ns)
+// `cmd`'s result: as the host sent it with --json, else decoded by `decode`
+// and rendered by `render`
+template <typename Decode, typename Render>
+Result<std::string> fetch_view(Shell &sh, const ParsedCommand &pc, const char *cmd, json params, Decode decode,
+			       Render render)
 {
-	if (ns == 0)
-		return "0";
-	if (ns < 1000)
-		return fmt::format("{}ns", ns);
-	if (ns < 1000000)
-		return fmt::format("{}us", ns / 1000);
-	if (ns < 1000000000)
-		return fmt::format("{:.1f}ms", ns / 1e6);
-	if (ns < 60000000000ull)
-		return fmt::format("{:.2f}s", ns / 1e9);
-	uint64_t s = ns / 1000000000ull;
-	return fmt::format("{}m{:02}s", s / 60, s % 60);
-}
-
-std::string format_pct(double share) { return fmt::format("{:.1f}", share * 100); }
-
-static std::string tickets_cell(const TaskRow &r)
-{
-	std::string t = std::to_string(r.tickets);
-	if (r.boost != 1.0)
-		t += fmt::format(" (x{:g})", r.boost);
-	return t;
-}
-
-std::string render_tasks(const std::vector<TaskRow> &rows, const Style &st)
-{
-	if (rows.empty())
-		return "no lotto tasks match\n";
-	TextTable t({{"PID", true, 0},
-		     {"COMM", false, 0, true},
-		     {"USER", false, 5},
-		     {"NICE", true, 4},
-		     {"TICKETS", true, 0},
-		     {"SOURCE", false, 3},
-		     {"TKT%", true, 0},
-		     {"CPU%SH", true, 6},
-		     {"CPU%", true, 0},
-		     {"WINS", true, 7},
-		     {"AVGWAIT", true, 2},
-		     {"MAXWAIT", true, 8}});
-	for (auto &r : rows)
-		t.add({std::to_string(r.pid), r.comm, r.user, std::to_string(r.nice), tickets_cell(r), r.source,
-		       format_pct(r.ticket_share), format_pct(r.cpu_share), fmt::format("{:.1f}", r.cpu_pct),
-		       std::to_string(r.wins), format_ns(r.wait_avg_ns), format_ns(r.wait_max_ns)});
-	return t.render(st.width, st.tty);
-}
-
-std::string render_show(const TaskDetail &d)
-{
-	const TaskRow &r = d.row;
-	std::string o;
-	o += fmt::format("pid          {}\n", r.pid);
-	o += fmt::format("tgid         {}\n", r.tgid);
-	o += fmt::format("comm         {}\n", r.comm);
-	o += fmt::format("user         {} (uid {})\n", r.user, r.uid);
-	o += fmt::format("nice         {}\n", r.nice);
-	o += fmt::format("tickets      {}  source: {}\n", r.tickets, r.source);
-	if (d.pin)
-		o += fmt::format("pinned       {} tickets (unpin {} to give it back to the policies)\n", *d.pin, r.pid);
-	if (d.boost_factor) {
-		if (d.boost_left_s)
-			o += fmt::format("boost        x{:g} for {:.1f}s more\n", *d.boost_factor, *d.boost_left_s);
-		else
-			o += fmt::format("boost        x{:g} until unpin\n", *d.boost_factor);
+	if (sh.want_json(pc)) {
+		auto text = sh.client().call_text(cmd, std::move(params));
+		if (!text)
+			return text.error();
+		return *text + "\n";
 	}
-	o += fmt::format("at last draw {} tickets, compensation x{:.2f}\n", d.stat_tickets, d.comp_q10 / 1024.0);
-	o += fmt::format("ticket share {}%\n", format_pct(r.ticket_share));
-	o += fmt::format("cpu share    {}%  ({:.1f}% of a CPU over the last interval)\n", format_pct(r.cpu_share),
-			 r.cpu_pct);
-	o += fmt::format("runtime      {}\n", format_ns(r.runtime_ns));
-	o += fmt::format("wins         {}\n", r.wins);
-	o += fmt::format("waits        {}  avg {}  max {}\n", r.waits, format_ns(r.wait_avg_ns), format_ns(r.wait_max_ns));
-	o += fmt::format("rescues      {}  (starvation guard)\n", r.rescues);
-	o += fmt::format("last cpu     {}\n", r.last_cpu);
-	o += fmt::format("cgroup id    {}\n", r.cgroup_id);
-	if (d.history.empty()) {
-		o += "history      (no ticket changes recorded)\n";
-	} else {
-		o += "history:\n";
-		for (auto &h : d.history)
-			o += fmt::format("  {}  {:>8}  {}\n", control::iso_time(h.when), h.tickets, h.source);
-	}
-	return o;
+	auto r = sh.client().call(cmd, std::move(params));
+	if (!r)
+		return r.error();
+	auto v = decode(*r);
+	if (!v)
+		return v.error();
+	return render(*v);
 }
 
-std::string render_stats(const HostStats &s, const Style &st)
+// {"key": [object...]} decoded element by element
+template <typename T, typename Decode> auto list_decoder(const char *key, Decode decode)
 {
-	std::string o;
-	o += fmt::format("backend      {}\n", s.backend);
-	o += fmt::format("lotto-host   {}\n", s.version);
-	if (s.exit)
-		o += fmt::format("state        exited: {} ({}) code {}\n", s.exit->reason, s.exit->msg, s.exit->exit_code);
-	else
-		o += fmt::format("state        {}\n", s.state);
-	uint64_t up = (uint64_t)s.uptime_s;
-	o += fmt::format("uptime       {}d {:02}:{:02}:{:02}\n", up / 86400, up / 3600 % 24, up / 60 % 60, up % 60);
-	o += fmt::format("cpus         {}\n", s.nr_cpus);
-	o += fmt::format("tasks        {}  ({} tickets in all)\n", s.nr_tasks, s.total_tickets);
-	o += fmt::format("pins         {}  boosts {}  policies {}\n", s.pins, s.boosts, s.policies);
-	o += fmt::format("draws/s      {:.1f}\n", s.draws_per_s);
-	std::vector<Column> cols{{"CPU", true, 0}};
-	for (int i = 0; i < LOTTO_STAT_NR; i++)
-		cols.push_back({control::stat_name(i), true, i >= 3 ? 10 - i : 0});
-	TextTable t(cols);
-	for (size_t c = 0; c < s.per_cpu.size(); c++) {
-		std::vector<std::string> row{std::to_string(c)};
-		for (int i = 0; i < LOTTO_STAT_NR; i++)
-			row.push_back(std::to_string(s.per_cpu[c][i]));
-		t.add(row);
-	}
-	std::vector<std::string> row{"all"};
-	for (int i = 0; i < LOTTO_STAT_NR; i++)
-		row.push_back(std::to_string(s.total[i]));
-	t.add(row);
-	return o + "\n" + t.render(st.width, st.tty);
-}
-
-// a bar of `frac` of `w` cells, in eighths
-static std::string bar(double frac, int w, bool unicode)
-{
-	frac = std::clamp(frac, 0.0, 1.0);
-	int eighths = (int)std::lround(frac * w * 8);
-	std::string s;
-	if (!unicode) {
-		s.assign(eighths / 8, '#');
-		return s;
-	}
-	static const char *const part[] = {"", "▏", "▎", "▍", "▌", "▋", "▊", "▉"};
-	for (int i = 0; i < eighths / 8; i++)
-		s += "█";
-	s += part[eighths % 8];
-	return s;
-}
-
-std::string render_shares(const std::vector<TaskRow> &rows, const Style &st)
-{
-	if (rows.empty())
-		return "no lotto tasks match\n";
-	size_t label_w = 0;
-	double max_share = 0;
-	for (auto &r : rows) {
-		label_w = std::max(label_w, display_width(fmt::format("{} {}", r.pid, r.comm)));
-		max_share = std::max({max_share, r.ticket_share, r.cpu_share});
-	}
-	label_w = std::min<size_t>(label_w, 24);
-	int width = st.width > 0 ? st.width : 80;
-	int bar_w = std::max(10, width - (int)label_w - 4 - 13);
-	double scale = max_share > 0 ? 1.0 / max_share : 1;	// the longest bar fills the width
-	std::string o = fmt::format("{:<{}}     {} = tickets share, {} = measured CPU share (last interval)\n", "",
-				    label_w, st.tty ? "\033[36mT\033[0m" : "T", st.tty ? "\033[33mC\033[0m" : "C");
-	for (auto &r : rows) {
-		std::string label = fmt::format("{} {}", r.pid, r.comm);
-		if (display_width(label) > label_w)
-			label = label.substr(0, label_w - 1) + "~";
-		std::string tb = bar(r.ticket_share * scale, bar_w, st.tty);
-		std::string cb = bar(r.cpu_share * scale, bar_w, st.tty);
-		if (st.tty) {
-			tb = "\033[36m" + tb + "\033[0m";
-			cb = "\033[33m" + cb + "\033[0m";
+	return [key, decode](const json &r) -> Result<std::vector<T>> {
+		std::vector<T> out;
+		for (auto &x : r.value(key, json::array())) {
+			auto v = decode(x);
+			if (!v)
+				return v.error();
+			out.push_back(std::move(*v));
 		}
-		o += fmt::format("{:<{}}  T {:>5}% {}\n", label, label_w, format_pct(r.ticket_share), tb);
-		o += fmt::format("{:<{}}  C {:>5}% {}\n", "", label_w, format_pct(r.cpu_share), cb);
-	}
-	return o;
+		return out;
+	};
 }
 
-std::string render_policies(const std::vector<PolicyInfo> &p, const Style &st)
+} // namespace
+
+static Result<std::vector<TaskRow>> rows_of(const json &r)
 {
-	if (p.empty())
-		return "no policies loaded (tasks run on default tickets); load one with: policy load FILE\n";
-	TextTable t({{"NAME", false, 0},
-		     {"INTERVAL", true, 0},
-		     {"STATE", false, 0},
-		     {"TICKS", true, 2},
-		     {"OVERRUNS", true, 3},
-		     {"ERRORS", true, 4},
-		     {"FILE", false, 1, true},
-		     {"LAST ERROR", false, 5, true}});
-	for (auto &x : p)
-		t.add({x.name, fmt::format("{}ms", x.interval_ms), x.active ? "active" : "stopped", std::to_string(x.ticks),
-		       std::to_string(x.overruns), std::to_string(x.errors), x.file, x.last_error});
-	return t.render(st.width, st.tty);
+	if (!r.is_object() || !r.contains("tasks"))
+		return err("bad reply from lotto-host: no 'tasks'");
+	return control::task_rows_from_json(r["tasks"]);
 }
 
-std::string render_policy_errors(const std::vector<PolicyErrorInfo> &e)
+Result<std::vector<TaskRow>> fetch_tasks(HostClient &client, const TaskQuery &q)
 {
-	if (e.empty())
-		return "no policy errors\n";
-	std::string o;
-	for (auto &x : e)
-		o += fmt::format("{}  {}: {}\n", control::iso_time(x.when), x.name, x.message);
-	return o;
+	auto r = client.call("tasks", control::query_request(q));
+	if (!r)
+		return r.error();
+	return rows_of(*r);
+}
+
+Result<std::string> view_tasks(Shell &sh, const ParsedCommand &pc)
+{
+	return fetch_view(sh, pc, "tasks", control::query_request(query_of(pc, "cpu")), rows_of,
+			  [&](const std::vector<TaskRow> &rows) { return render_tasks(rows, sh.style()); });
+}
+
+Result<std::string> view_shares(Shell &sh, const ParsedCommand &pc)
+{
+	auto rows = fetch_tasks(sh.client(), query_of(pc, "tickets"));
+	if (!rows)
+		return rows.error();
+	if (!sh.want_json(pc))
+		return render_shares(*rows, sh.style());
+	json a = json::array();
+	for (auto &r : *rows)
+		a.push_back(json{{"pid", r.pid},
+				 {"comm", r.comm},
+				 {"tickets", r.tickets},
+				 {"ticket_share", r.ticket_share},
+				 {"cpu_share", r.cpu_share}});
+	return json_line(json{{"tasks", std::move(a)}});
+}
+
+Result<std::string> view_show(Shell &sh, const ParsedCommand &pc)
+{
+	return fetch_view(sh, pc, "show", json{{"pid", *parse_pid(pc.args[0])}}, control::task_detail_from_json,
+			  [](const TaskDetail &d) { return render_show(d); });
+}
+
+Result<std::string> view_stats(Shell &sh, const ParsedCommand &pc)
+{
+	return fetch_view(sh, pc, "stats", json::object(), control::host_stats_from_json,
+			  [&](const HostStats &s) { return render_stats(s, sh.style()); });
+}
+
+Result<std::string> view_policy_list(Shell &sh, const ParsedCommand &pc)
+{
+	return fetch_view(sh, pc, "policy.list", json::object(),
+			  list_decoder<PolicyInfo>("policies", control::policy_info_from_json),
+			  [&](const std::vector<PolicyInfo> &p) { return render_policies(p, sh.style()); });
+}
+
+Result<std::string> view_policy_errors(Shell &sh, const ParsedCommand &pc)
+{
+	return fetch_view(sh, pc, "policy.errors", json::object(),
+			  list_decoder<PolicyError>("errors", control::policy_error_from_json),
+			  [](const std::vector<PolicyError> &e) { return render_policy_errors(e); });
+}
+
+Result<std::string> view_draw(Shell &sh, const ParsedCommand &pc)
+{
+	uint64_t draws = pc.args.empty() ? 10000 : *parse_count(pc.args[0], "N", kMaxCount);
+	if (draws > kMaxDraws)
+		return err(fmt::format("draw: {} draws is too many for the shell (use at most {})", draws, kMaxDraws));
+	uint64_t seed = pc.has("--seed") ? *parse_seed(pc.flag("--seed")) : 1;
+	auto rows = fetch_tasks(sh.client());
+	if (!rows)
+		return rows.error();
+	if (rows->empty())
+		return err("draw: there are no lotto tasks to draw from (see `tasks`)");
+	std::vector<DrawTask> tasks;
+	for (auto &r : *rows)
+		tasks.push_back(DrawTask{r.pid, r.comm, r.tickets});
+	DrawResult d = simulate_draws(tasks, draws, seed);
+	std::stable_sort(d.rows.begin(), d.rows.end(), [](auto &a, auto &b) { return a.tickets > b.tickets; });
+	if (!sh.want_json(pc))
+		return render_draws(d, sh.style());
+	json a = json::array();
+	for (auto &r : d.rows)
+		a.push_back(json{{"pid", r.pid},
+				 {"comm", r.comm},
+				 {"tickets", r.tickets},
+				 {"expected_share", r.expected_share},
+				 {"wins", r.wins},
+				 {"share", r.share},
+				 {"z", r.z}});
+	return json_line(json{{"draws", d.draws},
+			      {"seed", d.seed},
+			      {"total_tickets", d.total_tickets},
+			      {"max_abs_z", d.max_abs_z},
+			      {"tasks", std::move(a)}});
 }
 
 } // namespace lotto::shell

@@ -1,7 +1,11 @@
-// views.h — what each read command prints: filters and sorts on task rows,
-// and the text renderings (tables, the `show` page, the `shares` bar chart).
-// JSON output does not come through here: it is the protocol's own objects.
+// views.h — what each read command prints. The views (handlers.h) fetch
+// what they show from the host and turn it into text or a JSON line; the
+// renderers below (render.cpp) are the text: tables, the `show` page, the
+// `shares` bar chart. Filtering, sorting and --top are done by the host
+// (control/task_query.h) before it encodes the rows.
 #pragma once
+
+#include "draw_sim.h"
 
 #include "control/host_api.h"
 
@@ -11,21 +15,16 @@
 
 namespace lotto::shell {
 
+class HostClient;
+
+using control::apply_query;
 using control::HostStats;
-using control::PolicyErrorInfo;
-using control::PolicyInfo;
 using control::TaskDetail;
+using control::TaskQuery;
 using control::TaskRow;
 
-struct TaskQuery {
-	std::string sort = "cpu";	// cpu | tickets | wait | pid
-	std::string comm;		// glob, "" = all
-	std::string user;		// name or uid, "" = all
-	std::optional<uint32_t> pid;
-	std::optional<size_t> top;
-};
-
-void apply_query(std::vector<TaskRow> &rows, const TaskQuery &q);
+// The tasks the query selects, as the host sends them.
+Result<std::vector<TaskRow>> fetch_tasks(HostClient &client, const TaskQuery &q = {});
 
 struct Style {
 	int width = 0;		// 0: unlimited (not a terminal)
@@ -40,6 +39,7 @@ std::string render_show(const TaskDetail &d);
 std::string render_stats(const HostStats &s, const Style &st);
 std::string render_shares(const std::vector<TaskRow> &rows, const Style &st);
 std::string render_policies(const std::vector<PolicyInfo> &p, const Style &st);
-std::string render_policy_errors(const std::vector<PolicyErrorInfo> &e);
+std::string render_policy_errors(const std::vector<PolicyError> &e);
+std::string render_draws(const DrawResult &d, const Style &st);
 
 } // namespace lotto::shell

@@ -50,8 +50,9 @@ if [ $ASAN = 1 ]; then
 	cmake --build "$BUILD" -j"$(nproc)" --target lotto-host lotto-shell policy_tests control_tests security_tests
 	ARGS=(-L 'policy|control|security' ${ARGS[@]+"${ARGS[@]}"})
 	# fill freed memory (max_free_fill_size) so that a use after free by
-	# uninstrumented code shows as a fault; halt on any report
-	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:max_free_fill_size=1048576:free_fill_byte=190:abort_on_error=1}
+	# uninstrumented code shows as a fault; halt on any report; no symbolizing
+	# (slower than a tick's budget: a worker would be killed mid-report)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:max_free_fill_size=1048576:free_fill_byte=190:abort_on_error=1:symbolize=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 elif [ $SETUP = 1 ]; then
 	BUILD=${LOTTO_BUILD:-$ROOT/build}

@@ -1,23 +1,19 @@
 // dispatch.h — one request line in, one reply line out. No sockets here:
 // the ControlServer feeds it complete lines, the tests and the fuzz target
-// call it directly. It validates everything and never throws. Most replies
-// are made at once; `lua` and `policy load` answer when the policy engine
-// is done (the event loop runs on meanwhile).
+// call it directly. It checks what every request has in common (JSON, `id`,
+// `v`, the command and its fields from the table in commands.h, the peer's
+// right to write), runs the command's handler and sends exactly one reply.
+// It never throws. Most replies are made at once; `lua` and `policy load`
+// answer when the policy engine is done (the event loop runs on meanwhile).
 #pragma once
 
-#include "control/host_api.h"
-#include "control/protocol.h"
+#include "control/commands.h"
 
 #include <functional>
 #include <string>
 #include <string_view>
 
 namespace lotto::control {
-
-struct DispatchConfig {
-	std::string server_version;	// "0.1.0"
-	std::string admin_group;	// for "permission denied" messages; "" = root only
-};
 
 class Dispatcher {
 public:
@@ -35,8 +31,8 @@ public:
 	uint64_t errors() const { return errors_; }
 
 private:
-	void run(const std::string &cmd, const json &req, const json &id, const Peer &peer, Send &send);
-	std::string run_sync(const std::string &cmd, const json &req, const json &id, const Peer &peer);
+	// the command, or the error that stops the request before its handler
+	HostResult<const Command *> check(const json &req, const Peer &peer) const;
 
 	HostApi &host_;
 	DispatchConfig cfg_;

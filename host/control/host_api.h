@@ -1,7 +1,9 @@
-// host_api.h — everything the control socket needs from lotto-host, as one
-// abstract interface. The ControlServer only ever talks to a HostApi; the
-// daemon provides one (HostImpl, host_impl.h, built from the Backend, the
-// TicketBook and hooks into the policy engine), the tests provide fakes.
+// host_api.h — everything the control socket (and the metrics endpoint)
+// needs from lotto-host, as one abstract interface, and the values it
+// answers with. The ControlServer only ever talks to a HostApi; the daemon
+// provides one (HostImpl, host_impl.h, built from the Backend, the
+// TicketBook, the policy engine's PolicyApi and the state file). lotto-shell
+// decodes the same values (protocol.h) and links nothing else of the host.
 //
 // All calls happen on the host's event-loop thread; none may block for long.
 // Errors are values: the message is one line meant for a person, and the
@@ -9,9 +11,12 @@
 // docs/protocol.md).
 #pragma once
 
+#include "control/task_query.h"
 #include "core/backend.h"
 #include "core/credentials.h"
+#include "core/policy_api.h"
 #include "core/result.h"
+#include "core/ticket_change.h"
 
 #include <array>
 #include <chrono>
@@ -54,12 +59,25 @@ struct HostError {
 	std::string message;
 };
 
-// Result-like: either a value or a HostError. Kept separate from lotto::Result
-// because the protocol needs the code, not only the message.
-template <typename T> using HostResult = std::variant<T, HostError>;
-struct Ok {};
+// Either a value or a HostError: lotto::Result with the protocol's code
+// instead of an Errc (the layer below decides the kind, the control layer
+// which code a client sees).
+template <typename T> class [[nodiscard]] HostResult {
+public:
+	HostResult(T v) : v_(std::move(v)) {}
+	HostResult(HostError e) : v_(std::move(e)) {}
 
-template <typename T> bool is_ok(const HostResult<T> &r) { return r.index() == 0; }
+	bool ok() const { return v_.index() == 0; }
+	explicit operator bool() const { return ok(); }
+	T &operator*() { return std::get<0>(v_); }
+	const T &operator*() const { return std::get<0>(v_); }
+	T *operator->() { return &std::get<0>(v_); }
+	const HostError &error() const { return std::get<1>(v_); }
+
+private:
+	std::variant<T, HostError> v_;
+};
+struct Ok {};
 
 // How an asynchronous call ends: called once, maybe before the call returns.
 template <typename T> using Reply = std::function<void(HostResult<T>)>;
@@ -102,12 +120,6 @@ struct TaskRow {
 	uint32_t last_cpu = 0;
 };
 
-struct TicketHistoryEntry {
-	std::chrono::system_clock::time_point when;
-	uint32_t tickets;
-	std::string source;	// "policy nice_weighted", "pin", "unpin", "boost x2", ...
-};
-
 // `show PID`: the row plus what is only worth fetching for one task.
 struct TaskDetail {
 	TaskRow row;
@@ -116,25 +128,7 @@ struct TaskDetail {
 	std::optional<double> boost_left_s;		// none: until unpinned/forever
 	uint32_t stat_tickets = 0;			// tickets the core used at the last draw
 	uint32_t comp_q10 = 1024;			// compensation factor at the last draw
-	std::vector<TicketHistoryEntry> history;	// oldest first
-};
-
-struct PolicyInfo {
-	std::string name;
-	std::string file;
-	uint32_t interval_ms = 0;
-	bool active = true;		// false: stopped after an error / overrun
-	uint64_t ticks = 0;
-	uint64_t overruns = 0;
-	uint64_t errors = 0;
-	std::string last_error;		// "file:line: message", empty when none
-};
-
-struct PolicyErrorInfo {
-	std::string name;
-	std::string file;
-	std::string message;		// "file:line: message"
-	std::chrono::system_clock::time_point when;
+	std::vector<TicketChange> history;		// oldest first
 };
 
 struct HostStats {
@@ -163,11 +157,13 @@ public:
 	virtual ~HostApi() = default;
 
 	// ---- read-only
-	virtual std::vector<TaskRow> tasks() = 0;
+	// The lotto tasks the query selects, in its order (slot order by
+	// default); shares are of all tasks, whatever the query keeps.
+	virtual std::vector<TaskRow> tasks(const TaskQuery &q = {}) = 0;
 	virtual HostResult<TaskDetail> task(uint32_t pid) = 0;
 	virtual HostStats stats() = 0;
 	virtual HostResult<std::vector<PolicyInfo>> policies() = 0;
-	virtual HostResult<std::vector<PolicyErrorInfo>> policy_errors() = 0;
+	virtual HostResult<std::vector<PolicyError>> policy_errors() = 0;
 	// `lua EXPR`: a peer that is not an admin gets a view where nothing
 	// can be changed (writes fail with eval_error "permission denied:
 	// ...") and that runs with its own rights. The value rendered as text.
@@ -180,10 +176,14 @@ public:
 	// written the change is not made (not_saved).
 	// tickets in LOTTO_TICKETS_MIN..LOTTO_TICKETS_MAX
 	virtual HostResult<Ok> pin(uint32_t pid, uint32_t tickets) = 0;
+	// Every task whose comm matches the glob, in one pass and one save
+	// (no_match when none does). The pids pinned, in slot order.
+	virtual HostResult<std::vector<uint32_t>> pin_matching(const std::string &pattern, uint32_t tickets) = 0;
 	virtual HostResult<Ok> unpin(uint32_t pid) = 0;
 	virtual HostResult<size_t> unpin_all() = 0;
-	// factor in [0.01, 1000]; duration none = until unpinned. unpin drops
-	// the pin and the boost of a task. (Boosts are not kept across restarts.)
+	// factor in LOTTO_BOOST_MIN..LOTTO_BOOST_MAX; duration none = until
+	// unpinned. unpin drops the pin and the boost of a task. (Boosts are
+	// not kept across restarts.)
 	virtual HostResult<Ok> boost(uint32_t pid, double factor,
 				     std::optional<std::chrono::milliseconds> duration) = 0;
 	// the file is read with the peer's rights; the loaded policy's name.

@@ -5,11 +5,20 @@ extern "C" {
 }
 
 #include <cmath>
+#include <filesystem>
 #include <fmt/format.h>
+#include <fnmatch.h>
 
 namespace lotto::control {
 
 static HostError herr(ErrorCode c, std::string m) { return HostError{c, std::move(m)}; }
+
+static std::string absolute_path(const std::string &p)
+{
+	std::error_code ec;
+	auto a = std::filesystem::absolute(p, ec);
+	return ec ? p : a.lexically_normal().string();
+}
 
 static std::string comm_of(const lotto_task_stat &s)
 {
@@ -19,9 +28,9 @@ static std::string comm_of(const lotto_task_stat &s)
 	return std::string(s.comm, n);
 }
 
-HostImpl::HostImpl(Backend &backend, TicketBook &book, PolicyHooks hooks, std::string version,
+HostImpl::HostImpl(Backend &backend, TicketBook &book, PolicyApi *policies, StateKeeper *state, std::string version,
 		   uint32_t default_tickets)
-	: b_(backend), book_(book), hooks_(std::move(hooks)), version_(std::move(version)),
+	: b_(backend), book_(book), policies_(policies), state_(state), version_(std::move(version)),
 	  default_tickets_(default_tickets), started_(Clock::now())
 {
 }
@@ -57,20 +66,17 @@ void HostImpl::sample()
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const lotto_task_stat &s = t[i];
-		Prev &p = prev_[i];
+		RuntimeMark &p = prev_[i];
 		if (!s.pid) {
-			p = Prev{};
+			p = RuntimeMark{};
 			delta_[i] = 0;
 			continue;
 		}
-		if (p.pid == s.pid && p.gen == s.gen && s.runtime_ns >= p.runtime_ns)
-			delta_[i] = sampled_ ? s.runtime_ns - p.runtime_ns : 0;
-		else
-			delta_[i] = sampled_ ? s.runtime_ns : 0;	// new in this slot during the interval
-		p = Prev{s.pid, s.gen, s.runtime_ns};
+		delta_[i] = sampled_ ? p.since(s.pid, s.gen, s.runtime_ns) : 0;
+		p = RuntimeMark{s.runtime_ns, s.gen, s.pid};
 	}
 	for (size_t i = n; i < prev_.size(); i++) {
-		prev_[i] = Prev{};
+		prev_[i] = RuntimeMark{};
 		delta_[i] = 0;
 	}
 	uint64_t draws = b_.stats().total[LOTTO_STAT_DRAWS];
@@ -109,7 +115,7 @@ TaskRow HostImpl::row_of(uint32_t slot, const lotto_task_stat &s)
 			r.boost = b->second.factor;
 	r.runtime_ns = s.runtime_ns;
 	// delta_ belongs to the task only if the slot still holds the sampled task
-	if (slot < prev_.size() && prev_[slot].pid == s.pid && prev_[slot].gen == s.gen)
+	if (slot < prev_.size() && prev_[slot].same_task(s.pid, s.gen))
 		r.delta_ns = delta_[slot];
 	r.cpu_pct = interval_s_ > 0 ? 100.0 * (double)r.delta_ns / (interval_s_ * 1e9) : 0;
 	r.wins = s.wins;
@@ -135,17 +141,19 @@ void HostImpl::fill_shares(std::vector<TaskRow> &rows) const
 	}
 }
 
-std::vector<TaskRow> HostImpl::tasks()
+std::vector<TaskRow> HostImpl::tasks(const TaskQuery &q)
 {
 	std::vector<TaskRow> rows;
 	uint32_t n = b_.slots_hw();
 	const lotto_task_stat *t = b_.tasks();
+	rows.reserve(n);
 	for (uint32_t i = 0; i < n; i++) {
 		lotto_task_stat s = t[i];	// copy: the backend may be writing it
 		if (s.pid)
 			rows.push_back(row_of(i, s));
 	}
-	fill_shares(rows);
+	fill_shares(rows);	// shares among all tasks, whatever the query keeps
+	apply_query(rows, q);
 	return rows;
 }
 
@@ -162,20 +170,17 @@ HostResult<uint32_t> HostImpl::slot_for(uint32_t pid) const
 HostResult<TaskDetail> HostImpl::task(uint32_t pid)
 {
 	auto slot = slot_for(pid);
-	if (!is_ok(slot))
-		return std::get<HostError>(slot);
-	// the share needs every task: reuse tasks() and pick ours
-	auto rows = tasks();
-	TaskDetail d;
-	bool found = false;
-	for (auto &r : rows)
-		if (r.pid == pid) {
-			d.row = r;
-			found = true;
-		}
-	if (!found)
+	if (!slot)
+		return slot.error();
+	// the shares need every task: the row as tasks() makes it
+	TaskQuery q;
+	q.pid = pid;
+	auto rows = tasks(q);
+	if (rows.empty())
 		return herr(ErrorCode::no_such_pid, fmt::format("no such pid: {} has just exited", pid));
-	lotto_task_stat s = b_.tasks()[std::get<uint32_t>(slot)];
+	TaskDetail d;
+	d.row = std::move(rows.back());
+	lotto_task_stat s = b_.tasks()[*slot];
 	d.stat_tickets = s.tickets;
 	d.comp_q10 = s.comp_q10;
 	if (auto p = book_.pins().find(pid); p != book_.pins().end())
@@ -189,8 +194,7 @@ HostResult<TaskDetail> HostImpl::task(uint32_t pid)
 		}
 	}
 	if (auto h = book_.history(pid))
-		for (auto &c : *h)
-			d.history.push_back(TicketHistoryEntry{c.when, c.tickets, c.source});
+		d.history.assign(h->begin(), h->end());
 	return d;
 }
 
@@ -221,11 +225,8 @@ HostStats HostImpl::stats()
 	for (auto &[pid, b] : book_.boosts())
 		if (!b.until || *b.until > now)
 			st.boosts++;
-	if (hooks_.list) {
-		auto l = hooks_.list();
-		if (is_ok(l))
-			st.policies = std::get<0>(l).size();
-	}
+	if (policies_)
+		st.policies = policies_->list().size();
 	return st;
 }
 
@@ -237,43 +238,57 @@ static HostError no_engine(const char *what)
 
 HostResult<std::vector<PolicyInfo>> HostImpl::policies()
 {
-	if (!hooks_.list)
+	if (!policies_)
 		return no_engine("policy list");
-	return hooks_.list();
+	return policies_->list();
 }
 
-HostResult<std::vector<PolicyErrorInfo>> HostImpl::policy_errors()
+HostResult<std::vector<PolicyError>> HostImpl::policy_errors()
 {
-	if (!hooks_.errors)
+	if (!policies_)
 		return no_engine("policy errors");
-	return hooks_.errors();
+	return policies_->errors();
 }
 
 void HostImpl::eval(const std::string &expr, const Peer &peer, Reply<std::string> done)
 {
-	if (!hooks_.eval)
+	if (!policies_)
 		return done(no_engine("lua"));
-	hooks_.eval(expr, peer, std::move(done));
+	policies_->eval(expr, peer.creds(), peer.admin, [done](Result<std::string> r) {
+		if (!r)
+			return done(HostError{r.error().code == Errc::busy ? ErrorCode::busy : ErrorCode::eval_error,
+					      r.error().msg});
+		done(std::move(*r));
+	});
 }
 
-HostResult<Ok> HostImpl::save(const Pins &pins)
+// ---- tickets
+
+HostResult<Ok> HostImpl::save_pins(const Pins &after)
 {
-	if (!hooks_.save_pins)
+	if (!state_)
 		return Ok{};
-	return hooks_.save_pins(pins);
+	if (auto r = state_->save_pins(after); !r)
+		return HostError{ErrorCode::not_saved, r.error().msg + "; nothing was changed"};
+	return Ok{};
+}
+
+static HostError tickets_out_of_range(uint32_t tickets)
+{
+	return herr(ErrorCode::out_of_range,
+		    fmt::format("tickets out of range: {} (use {}..{})", tickets, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX));
 }
 
 HostResult<Ok> HostImpl::pin(uint32_t pid, uint32_t tickets)
 {
 	if (!lotto_tickets_valid(tickets))
-		return herr(ErrorCode::out_of_range,
-			    fmt::format("tickets out of range: {} (use {}..{})", tickets, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX));
+		return tickets_out_of_range(tickets);
 	auto slot = slot_for(pid);
-	if (!is_ok(slot))
-		return std::get<HostError>(slot);
+	if (!slot)
+		return slot.error();
 	Pins after = book_.pins();
 	after[pid] = tickets;
-	if (auto r = save(after); !is_ok(r))
+	if (auto r = save_pins(after); !r)
 		return r;
 	if (auto r = book_.pin(pid, tickets); !r)
 		return herr(ErrorCode::bad_request, r.error().msg);
@@ -281,18 +296,42 @@ HostResult<Ok> HostImpl::pin(uint32_t pid, uint32_t tickets)
 	return Ok{};
 }
 
+HostResult<std::vector<uint32_t>> HostImpl::pin_matching(const std::string &pattern, uint32_t tickets)
+{
+	if (!lotto_tickets_valid(tickets))
+		return tickets_out_of_range(tickets);
+	std::vector<uint32_t> pids;
+	uint32_t n = b_.slots_hw();
+	const lotto_task_stat *t = b_.tasks();
+	for (uint32_t i = 0; i < n; i++) {
+		lotto_task_stat s = t[i];
+		if (s.pid && fnmatch(pattern.c_str(), comm_of(s).c_str(), 0) == 0)
+			pids.push_back(s.pid);
+	}
+	if (pids.empty())
+		return herr(ErrorCode::no_match, fmt::format("no lotto task has a comm matching '{}' (see `tasks`)", pattern));
+	Pins after = book_.pins();
+	for (uint32_t pid : pids)
+		after[pid] = tickets;
+	if (auto r = save_pins(after); !r)
+		return r.error();
+	book_.pin_found(pids, tickets);
+	book_.apply();
+	return pids;
+}
+
 HostResult<Ok> HostImpl::unpin(uint32_t pid)
 {
 	// the book's unpin drops the pin and the boost of the task
 	if (!book_.pins().count(pid) && !book_.boosts().count(pid)) {
-		if (auto s = slot_for(pid); !is_ok(s))
-			return std::get<HostError>(s);
+		if (auto s = slot_for(pid); !s)
+			return s.error();
 		return herr(ErrorCode::not_pinned, fmt::format("pid {} is not pinned (nothing to unpin)", pid));
 	}
 	if (book_.pins().count(pid)) {
 		Pins after = book_.pins();
 		after.erase(pid);
-		if (auto r = save(after); !is_ok(r))
+		if (auto r = save_pins(after); !r)
 			return r;
 	}
 	if (auto r = book_.unpin(pid); !r)
@@ -304,8 +343,8 @@ HostResult<Ok> HostImpl::unpin(uint32_t pid)
 HostResult<size_t> HostImpl::unpin_all()
 {
 	if (!book_.pins().empty())
-		if (auto r = save(Pins{}); !is_ok(r))
-			return std::get<HostError>(r);
+		if (auto r = save_pins(Pins{}); !r)
+			return r.error();
 	size_t n = book_.unpin_all();
 	book_.apply();
 	return n;
@@ -313,13 +352,14 @@ HostResult<size_t> HostImpl::unpin_all()
 
 HostResult<Ok> HostImpl::boost(uint32_t pid, double factor, std::optional<std::chrono::milliseconds> duration)
 {
-	if (!std::isfinite(factor) || factor < 0.01 || factor > 1000)
-		return herr(ErrorCode::out_of_range, fmt::format("boost factor out of range: {} (use 0.01..1000)", factor));
+	if (!lotto_boost_valid(factor))
+		return herr(ErrorCode::out_of_range, fmt::format("boost factor out of range: {} (use {}..{})", factor,
+								 LOTTO_BOOST_MIN, LOTTO_BOOST_MAX));
 	if (duration && duration->count() <= 0)
 		return herr(ErrorCode::out_of_range, "boost duration must be positive (e.g. `for 30s`)");
 	auto slot = slot_for(pid);
-	if (!is_ok(slot))
-		return std::get<HostError>(slot);
+	if (!slot)
+		return slot.error();
 	std::optional<Clock::duration> d;
 	if (duration)
 		d = std::chrono::duration_cast<Clock::duration>(*duration);
@@ -329,25 +369,61 @@ HostResult<Ok> HostImpl::boost(uint32_t pid, double factor, std::optional<std::c
 	return Ok{};
 }
 
+// ---- policies
+
+// a policy looked up by name that failed: which code a client sees
+static HostError policy_failure(const Error &e)
+{
+	switch (e.code) {
+	case Errc::not_found: return herr(ErrorCode::no_such_policy, e.msg);
+	case Errc::not_saved: return herr(ErrorCode::not_saved, e.msg);
+	default: return herr(ErrorCode::policy_error, e.msg);
+	}
+}
+
 void HostImpl::policy_load(const std::string &file, const Peer &peer, Reply<std::string> done)
 {
-	if (!hooks_.load)
+	if (!policies_)
 		return done(no_engine("policy load"));
-	hooks_.load(file, peer, std::move(done));
+	std::string abs = absolute_path(file);
+	Credentials owner = peer.creds();
+	policies_->load(abs, owner, [this, abs, owner, done](Result<std::string> r) {
+		// a load that failed is a policy_error, whatever the reason (a
+		// missing file is not a missing policy)
+		if (!r)
+			return done(herr(ErrorCode::policy_error, r.error().msg));
+		if (state_)
+			if (auto s = state_->add_policy(abs, owner); !s) {
+				(void)policies_->unload(*r);	// not on disk: not loaded
+				return done(herr(ErrorCode::not_saved, s.error().msg + "; the policy was not loaded"));
+			}
+		done(std::move(*r));
+	});
 }
 
 HostResult<Ok> HostImpl::policy_unload(const std::string &name)
 {
-	if (!hooks_.unload)
+	if (!policies_)
 		return no_engine("policy unload");
-	return hooks_.unload(name);
+	if (state_)
+		for (auto &p : policies_->list())
+			if (p.name == name || (!p.running && p.path == name)) {
+				if (auto s = state_->remove_policy(p.path); !s)
+					return herr(ErrorCode::not_saved, s.error().msg + "; the policy was not unloaded");
+				break;
+			}
+	if (auto r = policies_->unload(name); !r)
+		return policy_failure(r.error());
+	return Ok{};
 }
 
 HostResult<Ok> HostImpl::policy_reload(const std::string &name)
 {
-	if (!hooks_.reload)
+	if (!policies_)
 		return no_engine("policy reload");
-	return hooks_.reload(name);
+	if (auto r = policies_->reload(name); !r)
+		return policy_failure(r.error());
+	return Ok{};
 }
 
 } // namespace lotto::control

@@ -1,6 +1,7 @@
 // host_impl.h — the daemon's HostApi: task rows from the Backend's slot
-// table, tickets through the TicketBook, policies and `lua` through hooks the
-// daemon wires to its policy engine (so this library does not depend on it).
+// table, tickets through the TicketBook, policies and `lua` through the
+// policy engine's PolicyApi, and every change that must survive a restart
+// through a StateKeeper (the daemon's state file) before it is made.
 //
 // CPU% and CPU share need runtime deltas: sample() (every second on the
 // event loop after start_sampler()) keeps the previous runtime of every slot
@@ -11,31 +12,30 @@
 #include "control/user_names.h"
 #include "core/backend.h"
 #include "core/event_loop.h"
+#include "core/policy_api.h"
+#include "core/runtime_mark.h"
 #include "core/ticket_book.h"
 
-#include <functional>
 #include <unordered_map>
 
 namespace lotto::control {
 
-// Hooks into the policy engine and the state file. An empty policy hook
-// answers `unavailable`.
-struct PolicyHooks {
-	std::function<HostResult<std::vector<PolicyInfo>>()> list;
-	std::function<HostResult<std::vector<PolicyErrorInfo>>()> errors;
-	std::function<void(const std::string &file, const Peer &peer, Reply<std::string> done)> load;	// -> name
-	std::function<HostResult<Ok>(const std::string &name)> unload;
-	std::function<HostResult<Ok>(const std::string &name)> reload;
-	std::function<void(const std::string &expr, const Peer &peer, Reply<std::string> done)> eval;
-	// Called with the pins as they will be, before a pin, unpin or unpin
-	// all is made: an error (not_saved) stops the change. Empty: nothing
-	// is saved.
-	std::function<HostResult<Ok>(const Pins &pins)> save_pins;
+// What must be on disk before a change is made: each call gets the change,
+// and an error (Errc::not_saved) stops it.
+class StateKeeper {
+public:
+	virtual ~StateKeeper() = default;
+	virtual Result<void> save_pins(const Pins &pins_after) = 0;
+	// a policy loaded from a shell, read with `owner`'s rights (it is
+	// loaded again after a restart)
+	virtual Result<void> add_policy(const std::string &file, const Credentials &owner) = 0;
+	virtual Result<void> remove_policy(const std::string &file) = 0;
 };
 
 class HostImpl : public HostApi {
 public:
-	HostImpl(Backend &backend, TicketBook &book, PolicyHooks hooks, std::string version,
+	// policies: nullptr answers `unavailable`; state: nullptr saves nothing
+	HostImpl(Backend &backend, TicketBook &book, PolicyApi *policies, StateKeeper *state, std::string version,
 		 uint32_t default_tickets = LOTTO_TICKETS_DEFAULT);
 
 	// Sample runtimes now and then every `interval` on `loop`. The first
@@ -45,14 +45,15 @@ public:
 	// One sample (public for tests and for daemons that have their own timer).
 	void sample();
 
-	std::vector<TaskRow> tasks() override;
+	std::vector<TaskRow> tasks(const TaskQuery &q = {}) override;
 	HostResult<TaskDetail> task(uint32_t pid) override;
 	HostStats stats() override;
 	HostResult<std::vector<PolicyInfo>> policies() override;
-	HostResult<std::vector<PolicyErrorInfo>> policy_errors() override;
+	HostResult<std::vector<PolicyError>> policy_errors() override;
 	void eval(const std::string &expr, const Peer &peer, Reply<std::string> done) override;
 
 	HostResult<Ok> pin(uint32_t pid, uint32_t tickets) override;
+	HostResult<std::vector<uint32_t>> pin_matching(const std::string &pattern, uint32_t tickets) override;
 	HostResult<Ok> unpin(uint32_t pid) override;
 	HostResult<size_t> unpin_all() override;
 	HostResult<Ok> boost(uint32_t pid, double factor, std::optional<std::chrono::milliseconds> duration) override;
@@ -61,20 +62,16 @@ public:
 	HostResult<Ok> policy_reload(const std::string &name) override;
 
 private:
-	struct Prev {
-		uint32_t pid = 0;
-		uint32_t gen = 0;
-		uint64_t runtime_ns = 0;
-	};
 	TaskRow row_of(uint32_t slot, const lotto_task_stat &s);
 	uint32_t tickets_of(uint32_t slot, const lotto_task_stat &s) const;
 	void fill_shares(std::vector<TaskRow> &rows) const;
 	HostResult<uint32_t> slot_for(uint32_t pid) const;
-	HostResult<Ok> save(const Pins &pins);
+	HostResult<Ok> save_pins(const Pins &after);
 
 	Backend &b_;
 	TicketBook &book_;
-	PolicyHooks hooks_;
+	PolicyApi *policies_;
+	StateKeeper *state_;
 	std::string version_;
 	uint32_t default_tickets_;
 	UserNames users_;
@@ -82,8 +79,8 @@ private:
 
 	EventLoop *loop_ = nullptr;
 	EventLoop::Id timer_ = 0;
-	// sampler state: per slot, the runtime at the previous and last sample
-	std::vector<Prev> prev_;
+	// sampler state: per slot, the runtime at the last sample
+	std::vector<RuntimeMark> prev_;
 	std::vector<uint64_t> delta_;		// per slot, runtime over the last interval
 	double interval_s_ = 0;			// length of the last interval
 	uint64_t prev_draws_ = 0;

@@ -1,22 +1,18 @@
 #include "control/protocol.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <limits>
-#include <set>
+#include <type_traits>
 
 namespace lotto::control {
 
-bool is_write_command(const std::string &cmd)
-{
-	static const std::set<std::string> w = {
-		"tickets", "unpin", "boost", "policy.load", "policy.unload", "policy.reload",
-	};
-	return w.count(cmd) != 0;
-}
+using Counters = std::array<uint64_t, LOTTO_STAT_NR>;
+using SysTime = std::chrono::system_clock::time_point;
 
-std::string iso_time(std::chrono::system_clock::time_point t)
+std::string iso_time(SysTime t)
 {
 	using namespace std::chrono;
 	auto ms = duration_cast<milliseconds>(t.time_since_epoch()).count();
@@ -31,7 +27,7 @@ std::string iso_time(std::chrono::system_clock::time_point t)
 	return buf;
 }
 
-std::optional<std::chrono::system_clock::time_point> parse_iso_time(const std::string &s)
+std::optional<SysTime> parse_iso_time(const std::string &s)
 {
 	tm tmv{};
 	int msec = 0;
@@ -44,158 +40,288 @@ std::optional<std::chrono::system_clock::time_point> parse_iso_time(const std::s
 	return std::chrono::system_clock::from_time_t(secs) + std::chrono::milliseconds(msec);
 }
 
-json to_json(const TaskRow &r)
+// ---- one field list per object, walked by every visitor below: JsonOut
+// (to_json), TextOut (task_list_text) and JsonIn (the decoders). V is the
+// visitor, X the object (const when encoding). Wire names may differ from
+// member names. Task rows are listed in key order: TextOut writes them as
+// listed and must match the sorted keys of a dumped json object.
+
+template <typename V, typename X> void row_fields(V &v, X &r)
 {
-	return json{
-		{"pid", r.pid},
-		{"tgid", r.tgid},
-		{"comm", r.comm},
-		{"uid", r.uid},
-		{"user", r.user},
-		{"nice", r.nice},
-		{"tickets", r.tickets},
-		{"source", r.source},
-		{"pinned", r.pinned},
-		{"boost", r.boost},
-		{"ticket_share", r.ticket_share},
-		{"cpu_share", r.cpu_share},
-		{"cpu_pct", r.cpu_pct},
-		{"runtime_ns", r.runtime_ns},
-		{"delta_ns", r.delta_ns},
-		{"wins", r.wins},
-		{"wait_avg_ns", r.wait_avg_ns},
-		{"wait_max_ns", r.wait_max_ns},
-		{"waits", r.waits},
-		{"rescues", r.rescues},
-		{"cgroup_id", r.cgroup_id},
-		{"last_cpu", r.last_cpu},
-	};
+	v("boost", r.boost);
+	v("cgroup_id", r.cgroup_id);
+	v("comm", r.comm);
+	v("cpu_pct", r.cpu_pct);
+	v("cpu_share", r.cpu_share);
+	v("delta_ns", r.delta_ns);
+	v("last_cpu", r.last_cpu);
+	v("nice", r.nice);
+	v("pid", r.pid);
+	v("pinned", r.pinned);
+	v("rescues", r.rescues);
+	v("runtime_ns", r.runtime_ns);
+	v("source", r.source);
+	v("tgid", r.tgid);
+	v("ticket_share", r.ticket_share);
+	v("tickets", r.tickets);
+	v("uid", r.uid);
+	v("user", r.user);
+	v("wait_avg_ns", r.wait_avg_ns);
+	v("wait_max_ns", r.wait_max_ns);
+	v("waits", r.waits);
+	v("wins", r.wins);
 }
 
-json to_json(const TaskDetail &d)
+// `show`: a row plus these
+template <typename V, typename X> void detail_fields(V &v, X &d)
 {
-	json j = to_json(d.row);
-	j["pin"] = d.pin ? json(*d.pin) : json(nullptr);
-	j["boost_factor"] = d.boost_factor ? json(*d.boost_factor) : json(nullptr);
-	j["boost_left_s"] = d.boost_left_s ? json(*d.boost_left_s) : json(nullptr);
-	j["stat_tickets"] = d.stat_tickets;
-	j["comp_q10"] = d.comp_q10;
-	json h = json::array();
-	for (auto &e : d.history)
-		h.push_back(json{{"time", iso_time(e.when)}, {"tickets", e.tickets}, {"source", e.source}});
-	j["history"] = std::move(h);
-	return j;
+	v("pin", d.pin);
+	v("boost_factor", d.boost_factor);
+	v("boost_left_s", d.boost_left_s);
+	v("stat_tickets", d.stat_tickets);
+	v("comp_q10", d.comp_q10);
+	v("history", d.history);
 }
 
-static json counters(const std::array<uint64_t, LOTTO_STAT_NR> &c)
+template <typename V, typename X> void history_fields(V &v, X &e)
 {
-	json j = json::object();
-	for (int i = 0; i < LOTTO_STAT_NR; i++)
-		j[stat_name(i)] = c[i];
-	return j;
+	v("time", e.when);
+	v("tickets", e.tickets);
+	v("source", e.source);
 }
 
-json to_json(const HostStats &s)
+template <typename V, typename X> void exit_fields(V &v, X &x)
 {
-	json per = json::array();
-	for (size_t i = 0; i < s.per_cpu.size(); i++) {
-		json c = counters(s.per_cpu[i]);
-		c["cpu"] = i;
-		per.push_back(std::move(c));
-	}
-	json ex = nullptr;
-	if (s.exit)
-		ex = json{{"kind", s.exit->kind}, {"exit_code", s.exit->exit_code}, {"reason", s.exit->reason},
-			  {"msg", s.exit->msg}};
-	return json{
-		{"backend", s.backend},
-		{"version", s.version},
-		{"state", s.state},
-		{"exit", ex},
-		{"uptime_s", s.uptime_s},
-		{"nr_cpus", s.nr_cpus},
-		{"nr_tasks", s.nr_tasks},
-		{"total_tickets", s.total_tickets},
-		{"draws_per_s", s.draws_per_s},
-		{"pins", s.pins},
-		{"boosts", s.boosts},
-		{"policies", s.policies},
-		{"counters", counters(s.total)},
-		{"per_cpu", per},
-	};
+	v("kind", x.kind);
+	v("exit_code", x.exit_code);
+	v("reason", x.reason);
+	v("msg", x.msg);
 }
 
-json to_json(const PolicyInfo &p)
+template <typename V, typename X> void stats_fields(V &v, X &s)
 {
-	return json{
-		{"name", p.name},	  {"file", p.file},	{"interval_ms", p.interval_ms},
-		{"active", p.active},	  {"ticks", p.ticks},	{"overruns", p.overruns},
-		{"errors", p.errors},	  {"last_error", p.last_error},
-	};
+	v("backend", s.backend);
+	v("version", s.version);
+	v("state", s.state);
+	v("exit", s.exit);
+	v("uptime_s", s.uptime_s);
+	v("nr_cpus", s.nr_cpus);
+	v("nr_tasks", s.nr_tasks);
+	v("total_tickets", s.total_tickets);
+	v("draws_per_s", s.draws_per_s);
+	v("pins", s.pins);
+	v("boosts", s.boosts);
+	v("policies", s.policies);
+	v("counters", s.total);
+	v("per_cpu", s.per_cpu);
 }
 
-json to_json(const PolicyErrorInfo &e)
+template <typename V, typename X> void policy_fields(V &v, X &p)
 {
-	return json{{"name", e.name}, {"file", e.file}, {"message", e.message}, {"time", iso_time(e.when)}};
+	v("name", p.name);
+	v("file", p.path);
+	v("interval_ms", p.interval_ms);
+	v("active", p.running);
+	v("ticks", p.ticks);
+	v("overruns", p.overruns);
+	v("errors", p.errors);
+	v("last_error", p.last_error);
 }
 
-json error_json(const HostError &e)
+template <typename V, typename X> void policy_error_fields(V &v, X &e)
 {
-	return json{{"code", to_string(e.code)}, {"message", e.message}};
+	v("name", e.policy);
+	v("file", e.path);
+	v("message", e.message);
+	v("time", e.when);
 }
 
-static std::string line_of(const json &j)
-{
-	// replace: invalid UTF-8 from a client (echoed ids, comm names) must not throw
-	return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-}
-
-std::string reply_ok(const json &id, json result)
-{
-	json j{{"ok", true}, {"result", std::move(result)}};
-	if (!id.is_null())
-		j["id"] = id;
-	return line_of(j);
-}
-
-std::string reply_error(const json &id, const HostError &e)
-{
-	json j{{"ok", false}, {"error", error_json(e)}};
-	if (!id.is_null())
-		j["id"] = id;
-	return line_of(j);
-}
-
-// ---- decoding
+// the fields of one object type, as one callable (for nested objects)
+#define LOTTO_FIELDS(fn) [](auto &v, auto &x) { fn(v, x); }
 
 namespace {
 
-// Reads fields of one object, remembering the first type error.
-struct Reader {
-	const json &j;
-	std::string bad;
+// ---- encoding into nlohmann::json
+struct JsonOut {
+	json &j;
 
-	const json *at(const char *k)
+	template <typename T> void operator()(const char *k, const T &x) { j[k] = out(x); }
+
+	template <typename T> static json out(const T &x) { return json(x); }
+	static json out(const SysTime &t) { return iso_time(t); }
+	template <typename T> static json out(const std::optional<T> &x) { return x ? out(*x) : json(nullptr); }
+	static json out(const ExitInfo &x) { return object(x, LOTTO_FIELDS(exit_fields)); }
+	static json out(const TicketChange &x) { return object(x, LOTTO_FIELDS(history_fields)); }
+	static json out(const Counters &c)
 	{
-		if (!j.is_object())
-			return nullptr;
-		auto it = j.find(k);
-		if (it == j.end() || it->is_null())
-			return nullptr;
-		return &*it;
+		json o = json::object();
+		for (int i = 0; i < LOTTO_STAT_NR; i++)
+			o[stat_name(i)] = c[i];
+		return o;
 	}
-	template <typename T> void num(const char *k, T &out)
+	static json out(const std::vector<Counters> &per_cpu)
 	{
-		const json *v = at(k);
-		if (!v)
-			return;
-		if (!v->is_number() || !fits<T>(*v)) {
-			if (bad.empty())
-				bad = k;
+		json a = json::array();
+		for (size_t i = 0; i < per_cpu.size(); i++) {
+			json c = out(per_cpu[i]);
+			c["cpu"] = i;
+			a.push_back(std::move(c));
+		}
+		return a;
+	}
+	template <typename T> static json out(const std::vector<T> &v)
+	{
+		json a = json::array();
+		for (auto &x : v)
+			a.push_back(out(x));
+		return a;
+	}
+	template <typename X, typename F> static json object(const X &x, F fields)
+	{
+		json o = json::object();
+		JsonOut w{o};
+		fields(w, x);
+		return o;
+	}
+};
+
+// ---- encoding straight into text, byte for byte what json::dump gives
+// (compact, invalid UTF-8 replaced) for the scalars and strings of a row
+class TextOut {
+public:
+	explicit TextOut(std::string &s) : s_(s) {}
+
+	template <typename T> void operator()(const char *k, const T &x)
+	{
+		s_ += first_ ? "\"" : ",\"";
+		first_ = false;
+		s_ += k;
+		s_ += "\":";
+		value(x);
+	}
+
+private:
+	void value(bool b) { s_ += b ? "true" : "false"; }
+	void value(double d)
+	{
+		char buf[64];
+		if (!std::isfinite(d)) {
+			s_ += "null";
 			return;
 		}
-		out = v->get<T>();
+		// the same shortest round-trip digits and layout json::dump uses
+		char *end = nlohmann::detail::to_chars(buf, buf + sizeof(buf), d);
+		s_.append(buf, end);
 	}
+	template <typename T> std::enable_if_t<std::is_integral_v<T>> value(T n)
+	{
+		char buf[24];
+		auto r = std::to_chars(buf, buf + sizeof(buf), n);
+		s_.append(buf, r.ptr);
+	}
+	void value(const std::string &t)
+	{
+		// plain printable ASCII is written as it is; anything else
+		// (escapes, UTF-8, bytes that are not) the way json::dump does
+		for (unsigned char c : t)
+			if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+				s_ += json(t).dump(-1, ' ', false, json::error_handler_t::replace);
+				return;
+			}
+		s_ += '"';
+		s_ += t;
+		s_ += '"';
+	}
+
+	std::string &s_;
+	bool first_ = true;
+};
+
+template <typename X, typename F> Result<X> decode(const json &j, const char *what, F fields, X x = {});
+
+// ---- decoding: reads the fields of one object, stopping at the first that
+// has the wrong type (a missing or null field keeps its default)
+class JsonIn {
+public:
+	JsonIn(const json &j, const char *what) : j_(j), what_(what) {}
+
+	template <typename T> void operator()(const char *k, T &x)
+	{
+		auto it = j_.find(k);
+		if (!error_ && it != j_.end() && !it->is_null())
+			in(k, *it, x);
+	}
+	const std::optional<Error> &error() const { return error_; }
+
+private:
+	void fail(const char *k) { error_ = err(std::string("bad ") + what_ + " from host: field '" + k + "'"); }
+
+	template <typename T>
+	std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> in(const char *k, const json &v, T &x)
+	{
+		if (!v.is_number() || !fits<T>(v))
+			return fail(k);
+		x = v.get<T>();
+	}
+	void in(const char *k, const json &v, bool &x)
+	{
+		if (!v.is_boolean())
+			return fail(k);
+		x = v.get<bool>();
+	}
+	void in(const char *k, const json &v, std::string &x)
+	{
+		if (!v.is_string())
+			return fail(k);
+		x = v.get<std::string>();
+	}
+	void in(const char *k, const json &v, SysTime &x)
+	{
+		std::string s;
+		in(k, v, s);
+		if (auto t = parse_iso_time(s))
+			x = *t;
+	}
+	template <typename T> void in(const char *k, const json &v, std::optional<T> &x)
+	{
+		T y{};
+		in(k, v, y);
+		x = y;
+	}
+	void in(const char *, const json &v, ExitInfo &x) { nested(v, "exit", LOTTO_FIELDS(exit_fields), x); }
+	void in(const char *, const json &v, TicketChange &x)
+	{
+		nested(v, "ticket history", LOTTO_FIELDS(history_fields), x);
+	}
+	void in(const char *, const json &v, Counters &c)
+	{
+		auto names = [](JsonIn &r, Counters &cs) {
+			for (int i = 0; i < LOTTO_STAT_NR; i++)
+				r(stat_name(i), cs[i]);
+		};
+		nested(v, "counters", names, c);
+	}
+	template <typename T> void in(const char *k, const json &v, std::vector<T> &xs)
+	{
+		if (!v.is_array())
+			return fail(k);
+		for (auto &e : v) {
+			in(k, e, xs.emplace_back());
+			if (error_)
+				return;
+		}
+	}
+	template <typename X, typename F> void nested(const json &v, const char *what, F fields, X &x)
+	{
+		if (!v.is_object())
+			return;	// left at its default
+		auto r = decode<X>(v, what, fields, x);
+		if (!r)
+			error_ = r.error();
+		else
+			x = std::move(*r);
+	}
+
 	// a number out of T's range would be UB to convert (found by tests/fuzz)
 	template <typename T> static bool fits(const json &v)
 	{
@@ -212,76 +338,109 @@ struct Reader {
 			return std::isfinite(d) && d >= (double)L::min() && d < std::ldexp(1.0, L::digits);
 		}
 	}
-	void str(const char *k, std::string &out)
-	{
-		const json *v = at(k);
-		if (!v)
-			return;
-		if (!v->is_string()) {
-			if (bad.empty())
-				bad = k;
-			return;
-		}
-		out = v->get<std::string>();
-	}
-	void boolean(const char *k, bool &out)
-	{
-		const json *v = at(k);
-		if (!v)
-			return;
-		if (!v->is_boolean()) {
-			if (bad.empty())
-				bad = k;
-			return;
-		}
-		out = v->get<bool>();
-	}
-	template <typename T> void opt(const char *k, std::optional<T> &out)
-	{
-		const json *v = at(k);
-		if (!v)
-			return;
-		T x{};
-		num(k, x);
-		out = x;
-	}
-	Error error(const char *what) const { return err(std::string("bad ") + what + " from host: field '" + bad + "'"); }
+
+	const json &j_;
+	const char *what_;
+	std::optional<Error> error_;
 };
+
+template <typename X, typename F> Result<X> decode(const json &j, const char *what, F fields, X x)
+{
+	if (!j.is_object())
+		return err(std::string("bad ") + what + " from host: not an object");
+	JsonIn r(j, what);
+	fields(r, x);
+	if (r.error())
+		return *r.error();
+	return x;
+}
+
+template <typename X, typename F> json object_json(const X &x, F fields)
+{
+	return JsonOut::object(x, fields);
+}
+
+std::string line_of(const json &j)
+{
+	// replace: invalid UTF-8 from a client (echoed ids, comm names) must not throw
+	return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string id_prefix(const json &id)
+{
+	return id.is_null() ? "{" : "{\"id\":" + id.dump(-1, ' ', false, json::error_handler_t::replace) + ",";
+}
 
 } // namespace
 
-Result<TaskRow> task_row_from_json(const json &j)
+// ---- encoding
+
+json to_json(const TaskRow &r) { return object_json(r, LOTTO_FIELDS(row_fields)); }
+
+json to_json(const TaskDetail &d)
 {
-	if (!j.is_object())
-		return err("bad task row from host: not an object");
-	TaskRow r;
-	Reader rd{j, {}};
-	rd.num("pid", r.pid);
-	rd.num("tgid", r.tgid);
-	rd.str("comm", r.comm);
-	rd.num("uid", r.uid);
-	rd.str("user", r.user);
-	rd.num("nice", r.nice);
-	rd.num("tickets", r.tickets);
-	rd.str("source", r.source);
-	rd.boolean("pinned", r.pinned);
-	rd.num("boost", r.boost);
-	rd.num("ticket_share", r.ticket_share);
-	rd.num("cpu_share", r.cpu_share);
-	rd.num("cpu_pct", r.cpu_pct);
-	rd.num("runtime_ns", r.runtime_ns);
-	rd.num("delta_ns", r.delta_ns);
-	rd.num("wins", r.wins);
-	rd.num("wait_avg_ns", r.wait_avg_ns);
-	rd.num("wait_max_ns", r.wait_max_ns);
-	rd.num("waits", r.waits);
-	rd.num("rescues", r.rescues);
-	rd.num("cgroup_id", r.cgroup_id);
-	rd.num("last_cpu", r.last_cpu);
-	if (!rd.bad.empty())
-		return rd.error("task row");
-	return r;
+	json j = to_json(d.row);
+	JsonOut w{j};
+	detail_fields(w, d);
+	return j;
 }
+
+json to_json(const HostStats &s) { return object_json(s, LOTTO_FIELDS(stats_fields)); }
+json to_json(const PolicyInfo &p) { return object_json(p, LOTTO_FIELDS(policy_fields)); }
+json to_json(const PolicyError &e) { return object_json(e, LOTTO_FIELDS(policy_error_fields)); }
+
+json error_json(const HostError &e)
+{
+	return json{{"code", to_string(e.code)}, {"message", e.message}};
+}
+
+std::string task_list_text(const std::vector<TaskRow> &rows)
+{
+	std::string s = "{\"tasks\":[";
+	s.reserve(rows.size() * 400 + 16);
+	for (size_t i = 0; i < rows.size(); i++) {
+		s += i ? ",{" : "{";
+		TextOut w(s);
+		row_fields(w, rows[i]);
+		s += '}';
+	}
+	s += "]}";
+	return s;
+}
+
+std::string reply_ok(const json &id, const Body &result)
+{
+	if (result.text.empty()) {
+		json j{{"ok", true}, {"result", result.value}};
+		if (!id.is_null())
+			j["id"] = id;
+		return line_of(j);
+	}
+	// keys in the order dump() sorts them: id, ok, result
+	return id_prefix(id) + "\"ok\":true,\"result\":" + result.text + "}\n";
+}
+
+std::string reply_error(const json &id, const HostError &e)
+{
+	json j{{"ok", false}, {"error", error_json(e)}};
+	if (!id.is_null())
+		j["id"] = id;
+	return line_of(j);
+}
+
+std::optional<std::string_view> ok_result_text(std::string_view line, const json &id)
+{
+	std::string head = id_prefix(id) + "\"ok\":true,\"result\":";
+	while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+		line.remove_suffix(1);
+	if (line.size() <= head.size() + 1 || line.substr(0, head.size()) != head || line.back() != '}')
+		return std::nullopt;
+	return line.substr(head.size(), line.size() - head.size() - 1);
+}
+
+// ---- decoding
+
+Result<TaskRow> task_row_from_json(const json &j) { return decode<TaskRow>(j, "task row", LOTTO_FIELDS(row_fields)); }
 
 Result<std::vector<TaskRow>> task_rows_from_json(const json &j)
 {
@@ -305,118 +464,16 @@ Result<TaskDetail> task_detail_from_json(const json &j)
 		return row.error();
 	TaskDetail d;
 	d.row = std::move(*row);
-	Reader rd{j, {}};
-	rd.opt("pin", d.pin);
-	rd.opt("boost_factor", d.boost_factor);
-	rd.opt("boost_left_s", d.boost_left_s);
-	rd.num("stat_tickets", d.stat_tickets);
-	rd.num("comp_q10", d.comp_q10);
-	if (!rd.bad.empty())
-		return rd.error("task");
-	if (auto h = j.find("history"); h != j.end() && h->is_array()) {
-		for (auto &e : *h) {
-			TicketHistoryEntry t{};
-			Reader he{e, {}};
-			std::string when;
-			he.str("time", when);
-			he.num("tickets", t.tickets);
-			he.str("source", t.source);
-			if (!he.bad.empty())
-				return he.error("ticket history");
-			if (auto tp = parse_iso_time(when))
-				t.when = *tp;
-			d.history.push_back(std::move(t));
-		}
-	}
-	return d;
+	return decode<TaskDetail>(j, "task", LOTTO_FIELDS(detail_fields), std::move(d));
 }
 
-static Result<std::array<uint64_t, LOTTO_STAT_NR>> counters_from_json(const json &j)
+Result<HostStats> host_stats_from_json(const json &j) { return decode<HostStats>(j, "stats", LOTTO_FIELDS(stats_fields)); }
+Result<PolicyInfo> policy_info_from_json(const json &j) { return decode<PolicyInfo>(j, "policy", LOTTO_FIELDS(policy_fields)); }
+Result<PolicyError> policy_error_from_json(const json &j)
 {
-	std::array<uint64_t, LOTTO_STAT_NR> c{};
-	Reader rd{j, {}};
-	for (int i = 0; i < LOTTO_STAT_NR; i++)
-		rd.num(stat_name(i), c[i]);
-	if (!rd.bad.empty())
-		return rd.error("counters");
-	return c;
+	return decode<PolicyError>(j, "policy error", LOTTO_FIELDS(policy_error_fields));
 }
 
-Result<HostStats> host_stats_from_json(const json &j)
-{
-	if (!j.is_object())
-		return err("bad stats from host: not an object");
-	HostStats s;
-	Reader rd{j, {}};
-	rd.str("backend", s.backend);
-	rd.str("version", s.version);
-	rd.str("state", s.state);
-	rd.num("uptime_s", s.uptime_s);
-	rd.num("nr_cpus", s.nr_cpus);
-	rd.num("nr_tasks", s.nr_tasks);
-	rd.num("total_tickets", s.total_tickets);
-	rd.num("draws_per_s", s.draws_per_s);
-	rd.num("pins", s.pins);
-	rd.num("boosts", s.boosts);
-	rd.num("policies", s.policies);
-	if (!rd.bad.empty())
-		return rd.error("stats");
-	if (auto e = rd.at("exit"); e && e->is_object()) {
-		ExitInfo x;
-		Reader er{*e, {}};
-		er.num("kind", x.kind);
-		er.num("exit_code", x.exit_code);
-		er.str("reason", x.reason);
-		er.str("msg", x.msg);
-		s.exit = x;
-	}
-	if (auto c = rd.at("counters")) {
-		auto t = counters_from_json(*c);
-		if (!t)
-			return t.error();
-		s.total = *t;
-	}
-	if (auto p = rd.at("per_cpu"); p && p->is_array())
-		for (auto &e : *p) {
-			auto t = counters_from_json(e);
-			if (!t)
-				return t.error();
-			s.per_cpu.push_back(*t);
-		}
-	return s;
-}
-
-Result<PolicyInfo> policy_info_from_json(const json &j)
-{
-	PolicyInfo p;
-	Reader rd{j, {}};
-	rd.str("name", p.name);
-	rd.str("file", p.file);
-	rd.num("interval_ms", p.interval_ms);
-	rd.boolean("active", p.active);
-	rd.num("ticks", p.ticks);
-	rd.num("overruns", p.overruns);
-	rd.num("errors", p.errors);
-	rd.str("last_error", p.last_error);
-	if (!rd.bad.empty())
-		return rd.error("policy");
-	return p;
-}
-
-Result<PolicyErrorInfo> policy_error_from_json(const json &j)
-{
-	PolicyErrorInfo e;
-	Reader rd{j, {}};
-	std::string when;
-	rd.str("name", e.name);
-	rd.str("file", e.file);
-	rd.str("message", e.message);
-	rd.str("time", when);
-	if (!rd.bad.empty())
-		return rd.error("policy error");
-	if (auto t = parse_iso_time(when))
-		e.when = *t;
-	return e;
-}
+#undef LOTTO_FIELDS
 
 } // namespace lotto::control

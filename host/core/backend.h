@@ -86,11 +86,9 @@ public:
 	// against the slot being reused by another thread in the meantime.
 	void set_tickets(uint32_t slot, uint32_t pid, uint32_t tickets)
 	{
-		lotto_ctl c{pid, tickets};
-		uint64_t word;
-		static_assert(sizeof(word) == sizeof(c));
-		__builtin_memcpy(&word, &c, sizeof(word));
-		__atomic_store_n(reinterpret_cast<uint64_t *>(&ctl()[slot]), word, __ATOMIC_RELAXED);
+		static_assert(sizeof(uint64_t) == sizeof(lotto_ctl));
+		__atomic_store_n(reinterpret_cast<uint64_t *>(&ctl()[slot]), lotto_ctl_pack(pid, tickets),
+				 __ATOMIC_RELAXED);
 	}
 };
 

@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cstring>
 #include <sys/epoll.h>
-#include <sys/timerfd.h>
 
 namespace lotto {
 
@@ -43,11 +42,49 @@ Result<EventLoop::Id> EventLoop::add_timer(std::chrono::nanoseconds period, Time
 {
 	if (period.count() <= 0)
 		return err("timer period must be positive");
+	return add_timerfd(periodic(period, first), std::move(cb));
+}
+
+Result<EventLoop::Id> EventLoop::add_oneshot(TimerCallback cb)
+{
+	return add_timerfd(itimerspec{}, std::move(cb));
+}
+
+static timespec abs_time(std::chrono::steady_clock::time_point t)
+{
+	using namespace std::chrono;
+	auto ns = duration_cast<nanoseconds>(t.time_since_epoch()).count();
+	if (ns <= 0)
+		ns = 1;	// {0, 0} would disarm: a time in the past fires at once
+	return timespec{time_t(ns / 1000000000), long(ns % 1000000000)};
+}
+
+void EventLoop::arm_at(Id id, std::chrono::steady_clock::time_point when)
+{
+	auto it = sources_.find(id);
+	if (it == sources_.end() || !it->second->owned)
+		return;
+	itimerspec its{};
+	its.it_value = abs_time(when);
+	timerfd_settime(it->second->fd, TFD_TIMER_ABSTIME, &its, nullptr);
+}
+
+void EventLoop::disarm(Id id)
+{
+	auto it = sources_.find(id);
+	if (it == sources_.end() || !it->second->owned)
+		return;
+	itimerspec its{};
+	timerfd_settime(it->second->fd, 0, &its, nullptr);
+}
+
+Result<EventLoop::Id> EventLoop::add_timerfd(const itimerspec &its, TimerCallback cb)
+{
 	Fd tfd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
 	if (!tfd)
 		return err(std::string("timerfd_create: ") + strerror(errno));
-	auto its = periodic(period, first);
-	if (timerfd_settime(tfd.get(), TFD_TIMER_ABSTIME, &its, nullptr) < 0)
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) &&
+	    timerfd_settime(tfd.get(), TFD_TIMER_ABSTIME, &its, nullptr) < 0)
 		return err(std::string("timerfd_settime: ") + strerror(errno));
 	int fd = tfd.get();
 	auto id = add_fd(fd, EPOLLIN, nullptr);

@@ -1,5 +1,6 @@
 // event_loop.h — the host's single-threaded epoll loop: fds, drift-free
-// periodic timers (timerfd, absolute CLOCK_MONOTONIC deadlines), signals.
+// periodic timers and one-shot timers (timerfd, absolute CLOCK_MONOTONIC
+// deadlines: std::chrono::steady_clock), signals.
 // Callbacks never throw; they return nothing and report through the logger.
 #pragma once
 
@@ -11,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <sys/timerfd.h>
 
 namespace lotto {
 
@@ -31,6 +33,13 @@ public:
 	Result<Id> add_timer(std::chrono::nanoseconds period, TimerCallback cb,
 			     std::chrono::nanoseconds first = std::chrono::nanoseconds(0));
 	Result<void> set_timer_period(Id id, std::chrono::nanoseconds period);
+	// A one-shot timer, created disarmed: arm_at() makes it fire once at
+	// `when` (a time already past: at once), disarm() stops it. An expiry
+	// that was pending when the timer was disarmed or armed again is not
+	// delivered. The callback gets missed = 0.
+	Result<Id> add_oneshot(TimerCallback cb);
+	void arm_at(Id id, std::chrono::steady_clock::time_point when);
+	void disarm(Id id);
 	void remove(Id id);	// safe to call from inside any callback
 
 	// Run one round: wait up to timeout_ms (-1 forever) and dispatch.
@@ -46,6 +55,7 @@ private:
 		FdCallback fd_cb;
 		TimerCallback timer_cb;
 	};
+	Result<Id> add_timerfd(const itimerspec &its, TimerCallback cb);
 	Fd epfd_;
 	Id next_id_ = 1;
 	std::map<Id, std::shared_ptr<Source>> sources_;

@@ -77,11 +77,17 @@ void TicketBook::policy_output(const std::string &name, const uint32_t *out, uin
 Result<void> TicketBook::pin(uint32_t pid, uint32_t tickets)
 {
 	if (!lotto_tickets_valid(tickets))
-		return err("tickets must be an integer in 1..1000000, not " + std::to_string(tickets));
+		return err("tickets must be an integer in " LOTTO_TICKETS_RANGE ", not " + std::to_string(tickets));
 	if (!slot_of(pid))
 		return err("no such lotto task: pid " + std::to_string(pid));
 	pins_[pid] = tickets;
 	return {};
+}
+
+void TicketBook::pin_found(const std::vector<uint32_t> &pids, uint32_t tickets)
+{
+	for (uint32_t pid : pids)
+		pins_[pid] = lotto_clamp_tickets(tickets);
 }
 
 Result<void> TicketBook::unpin(uint32_t pid)
@@ -102,8 +108,8 @@ size_t TicketBook::unpin_all()
 
 Result<void> TicketBook::boost(uint32_t pid, double factor, std::optional<Clock::duration> d)
 {
-	if (!std::isfinite(factor) || factor <= 0 || factor > 1e6)
-		return err("boost factor must be a number in (0, 1000000]");
+	if (!lotto_boost_valid(factor))
+		return err("boost factor must be a number in " LOTTO_BOOST_RANGE);
 	if (!slot_of(pid))
 		return err("no such lotto task: pid " + std::to_string(pid));
 	Boost b{factor, std::nullopt};

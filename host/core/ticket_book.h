@@ -12,6 +12,7 @@
 #pragma once
 
 #include "core/backend.h"
+#include "core/ticket_change.h"
 
 #include <chrono>
 #include <cstdint>
@@ -24,12 +25,6 @@
 namespace lotto {
 
 using Clock = std::chrono::steady_clock;
-
-struct TicketChange {
-	std::chrono::system_clock::time_point when;
-	uint32_t tickets;	// effective tickets after the change
-	std::string source;	// "policy nice_weighted", "pin", "unpin", "boost x2", ...
-};
 
 struct Boost {
 	double factor;
@@ -53,6 +48,9 @@ public:
 
 	// ---- REPL
 	Result<void> pin(uint32_t pid, uint32_t tickets);
+	// pids the caller has just found in the task table (not looked up
+	// again: a pattern pin of many tasks is one pass); tickets valid
+	void pin_found(const std::vector<uint32_t> &pids, uint32_t tickets);
 	Result<void> unpin(uint32_t pid);
 	size_t unpin_all();
 	Result<void> boost(uint32_t pid, double factor, std::optional<Clock::duration> d);

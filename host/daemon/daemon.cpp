@@ -42,6 +42,7 @@ Daemon::Daemon(Options opts) : opts_(std::move(opts)), state_(opts_.state_file) 
 Daemon::~Daemon()
 {
 	// reverse order of start(): nobody may reach a backend that is gone
+	metrics_.reset();
 	if (server_)
 		server_->stop();
 	server_.reset();
@@ -120,7 +121,7 @@ Result<void> Daemon::start()
 		return {};	// SIGINT/SIGTERM while starting: run() returns at once, exit 0
 	restore_pins(saved_);
 
-	host_ = std::make_unique<control::HostImpl>(*backend_, *book_, policy_hooks(), LOTTO_VERSION,
+	host_ = std::make_unique<control::HostImpl>(*backend_, *book_, engine_.get(), static_cast<control::StateKeeper *>(this), LOTTO_VERSION,
 						    opts_.backend_cfg.default_tickets);
 	if (auto r = host_->start_sampler(loop_); !r)
 		return r;
@@ -135,6 +136,15 @@ Result<void> Daemon::start()
 	if (auto r = server_->start(); !r)
 		return err("control socket " + opts_.socket_path + ": " + r.error().msg +
 			   " (use --socket PATH to put it elsewhere)");
+
+	if (!opts_.metrics.empty()) {
+		control::MetricsConfig mc;
+		mc.address = opts_.metrics;
+		mc.top_tasks = opts_.metrics_top;
+		metrics_ = std::make_unique<control::MetricsServer>(loop_, *host_, mc);
+		if (auto r = metrics_->start(); !r)
+			return r;
+	}
 
 	auto poll = loop_.add_timer(std::chrono::milliseconds(backend_->poll_interval_ms()),
 				    [this](uint64_t) { on_poll(); });
@@ -221,93 +231,32 @@ Result<void> Daemon::save_state(const std::map<uint32_t, uint32_t> *pins, const 
 	return state_.save(s);
 }
 
-// a load that failed: always a policy_error (a missing file is not a missing policy)
-static control::HostError load_error(const Error &e)
+Result<void> Daemon::save_pins(const control::Pins &pins_after)
 {
-	return {e.code == Errc::not_saved ? control::ErrorCode::not_saved : control::ErrorCode::policy_error, e.msg};
+	std::map<uint32_t, uint32_t> sorted(pins_after.begin(), pins_after.end());
+	return save_state(&sorted);
 }
 
-// unload / reload by name
-static control::HostError policy_error(const Error &e)
+Result<void> Daemon::add_policy(const std::string &file, const Credentials &owner)
 {
-	if (e.code == Errc::not_found)
-		return {control::ErrorCode::no_such_policy, e.msg};
-	if (e.code == Errc::not_saved)
-		return {control::ErrorCode::not_saved, e.msg};
-	return {control::ErrorCode::policy_error, e.msg};
+	auto policies = shell_policies_;
+	std::erase_if(policies, [&](auto &x) { return x.file == file; });
+	policies.push_back(SavedPolicy{file, owner.uid, owner.gid});
+	if (auto s = save_state(nullptr, &policies); !s)
+		return s;
+	shell_policies_ = std::move(policies);
+	return {};
 }
 
-control::PolicyHooks Daemon::policy_hooks()
+Result<void> Daemon::remove_policy(const std::string &file)
 {
-	control::PolicyHooks h;
-	h.list = [this]() -> control::HostResult<std::vector<control::PolicyInfo>> {
-		std::vector<control::PolicyInfo> out;
-		for (auto &p : engine_->list()) {
-			out.push_back(control::PolicyInfo{p.name, p.path, p.interval_ms, p.running, p.ticks,
-							  p.overruns + p.timeouts, p.errors, p.last_error});
-		}
-		return out;
-	};
-	h.errors = [this]() -> control::HostResult<std::vector<control::PolicyErrorInfo>> {
-		std::vector<control::PolicyErrorInfo> out;
-		for (auto &e : engine_->errors())
-			out.push_back({e.policy, e.path, e.message, e.when});
-		return out;
-	};
-	h.load = [this](const std::string &file, const control::Peer &peer, control::Reply<std::string> done) {
-		std::string abs = absolute(file);
-		SavedPolicy sp{abs, peer.uid, peer.gid};
-		engine_->load(abs, peer.creds(), [this, sp, done](Result<std::string> r) {
-			if (!r)
-				return done(load_error(r.error()));
-			auto policies = shell_policies_;
-			std::erase_if(policies, [&](auto &x) { return x.file == sp.file; });
-			policies.push_back(sp);
-			if (auto s = save_state(nullptr, &policies); !s) {
-				(void)engine_->unload(*r);	// not on disk: not loaded
-				return done(load_error(err(Errc::not_saved, s.error().msg + "; the policy was not loaded")));
-			}
-			shell_policies_ = std::move(policies);
-			done(*r);
-		});
-	};
-	h.unload = [this](const std::string &name) -> control::HostResult<control::Ok> {
-		std::string path;
-		for (auto &p : engine_->list())
-			if (p.name == name || (!p.running && p.path == name))
-				path = p.path;
-		auto policies = shell_policies_;
-		if (std::erase_if(policies, [&](auto &x) { return x.file == path; }))
-			if (auto s = save_state(nullptr, &policies); !s)
-				return policy_error(err(Errc::not_saved, s.error().msg + "; the policy was not unloaded"));
-		auto r = engine_->unload(name);
-		if (!r)
-			return policy_error(r.error());
-		shell_policies_ = std::move(policies);
-		return control::Ok{};
-	};
-	h.reload = [this](const std::string &name) -> control::HostResult<control::Ok> {
-		auto r = engine_->reload(name);
-		if (!r)
-			return policy_error(r.error());
-		return control::Ok{};
-	};
-	h.eval = [this](const std::string &expr, const control::Peer &peer, control::Reply<std::string> done) {
-		engine_->eval(expr, peer.creds(), peer.admin, [done](Result<std::string> r) {
-			if (!r)
-				return done(control::HostError{r.error().code == Errc::busy ? control::ErrorCode::busy
-											    : control::ErrorCode::eval_error,
-							       r.error().msg});
-			done(*r);
-		});
-	};
-	h.save_pins = [this](const control::Pins &pins) -> control::HostResult<control::Ok> {
-		std::map<uint32_t, uint32_t> sorted(pins.begin(), pins.end());
-		if (auto s = save_state(&sorted); !s)
-			return control::HostError{control::ErrorCode::not_saved, s.error().msg + "; nothing was changed"};
-		return control::Ok{};
-	};
-	return h;
+	auto policies = shell_policies_;
+	if (!std::erase_if(policies, [&](auto &x) { return x.file == file; }))
+		return {};
+	if (auto s = save_state(nullptr, &policies); !s)
+		return s;
+	shell_policies_ = std::move(policies);
+	return {};
 }
 
 void Daemon::on_poll()

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "control/host_impl.h"
+#include "control/metrics_server.h"
 #include "control/server.h"
 #include "core/backend.h"
 #include "core/event_loop.h"
@@ -15,10 +16,12 @@
 
 namespace lotto {
 
-class Daemon {
+// The daemon is the control layer's StateKeeper: pins and the policies
+// loaded from a shell go to the state file before they are made.
+class Daemon : private control::StateKeeper {
 public:
 	explicit Daemon(Options opts);
-	~Daemon();
+	~Daemon() override;
 
 	// Start everything; on error nothing is left attached.
 	Result<void> start();
@@ -34,7 +37,9 @@ private:
 	// Errc::not_saved when the file cannot be written
 	Result<void> save_state(const std::map<uint32_t, uint32_t> *pins = nullptr,
 				const std::vector<SavedPolicy> *policies = nullptr);
-	control::PolicyHooks policy_hooks();
+	Result<void> save_pins(const control::Pins &pins_after) override;
+	Result<void> add_policy(const std::string &file, const Credentials &owner) override;
+	Result<void> remove_policy(const std::string &file) override;
 	void on_poll();
 
 	Options opts_;
@@ -45,6 +50,7 @@ private:
 	std::unique_ptr<policy::Engine> engine_;
 	std::unique_ptr<control::HostImpl> host_;
 	std::unique_ptr<control::ControlServer> server_;
+	std::unique_ptr<control::MetricsServer> metrics_;
 	StateFile state_;
 	SavedState saved_;
 	std::vector<SavedPolicy> shell_policies_;	// loaded from lotto-shell (or restored): in the state file

@@ -1,5 +1,7 @@
 #include "daemon/options.h"
 
+#include "control/metrics_server.h"
+
 #include <algorithm>
 #include <charconv>
 #include <fmt/format.h>
@@ -23,9 +25,11 @@ const char *usage()
 	       "Options:\n"
 	       "  --backend B          kernel (sched_ext), sim (simulated machine) or auto\n"
 	       "                       (kernel when this kernel has sched_ext; default)\n"
-	       "  --default-tickets N  tickets of tasks nobody set (1..1000000, default 100)\n"
-	       "  --slice-us N         the longest quantum in microseconds (100..1000000,\n"
-	       "                       default 20000); also what compensation charges against\n"
+	       "  --default-tickets N  tickets of tasks nobody set (" LOTTO_TICKETS_RANGE ", default "
+	       LOTTO_STR(LOTTO_TICKETS_DEFAULT) ")\n"
+	       "  --slice-us N         the longest quantum in microseconds (" LOTTO_STR(LOTTO_SLICE_US_MIN) ".."
+	       LOTTO_STR(LOTTO_SLICE_US_MAX) ",\n"
+	       "                       default " LOTTO_STR(LOTTO_SLICE_US_DEFAULT) "); also what compensation charges against\n"
 	       "  --latency-us N       quanta shrink with load: latency / (tasks waiting per\n"
 	       "                       CPU + 1), so a round of them takes about N us\n"
 	       "                       (default 10000; at least --min-run-us)\n"
@@ -38,7 +42,7 @@ const char *usage()
 	       "  --handoff-us N       a task woken by a running task first waits up to N us\n"
 	       "                       for its waker's CPU (a waker usually blocks right\n"
 	       "                       after handing work over) before an idle CPU is woken\n"
-	       "                       for it (0..10000, default 500; 0: wake one at once)\n"
+	       "                       for it (0.." LOTTO_STR(LOTTO_HANDOFF_US_MAX) ", default " LOTTO_STR(LOTTO_HANDOFF_US_DEFAULT) "; 0: wake one at once)\n"
 	       "  --transfers          a task woken by a task that then sleeps runs on its\n"
 	       "                       waker's tickets too, until it sleeps or wakes that\n"
 	       "                       waker (client-server ticket transfers; same group\n"
@@ -48,8 +52,9 @@ const char *usage()
 	       "  --no-catchup         do not credit running tasks with the draws they missed\n"
 	       "                       on other CPUs (shares are then per decision, not\n"
 	       "                       tickets / sum; for experiments)\n"
-	       "  --starve-ms N        no runnable task waits longer than this (10..20000,\n"
-	       "                       default 5000); bends the lottery only past the bound\n"
+	       "  --starve-ms N        no runnable task waits longer than this (" LOTTO_STR(LOTTO_STARVE_MS_MIN) ".."
+	       LOTTO_STR(LOTTO_STARVE_MS_MAX) ",\n"
+	       "                       default " LOTTO_STR(LOTTO_STARVE_MS_DEFAULT) "); bends the lottery only past the bound\n"
 	       "  --no-compensation    disable compensation tickets (for experiments)\n"
 	       "  --workload FILE      sim backend: the simulated tasks (see docs/sim.md)\n"
 	       "  --sim-cpus N         sim backend: number of simulated CPUs\n"
@@ -73,6 +78,10 @@ const char *usage()
 	       "                       default 8)\n"
 	       "  --client-timeout-s S close a connection that makes no request for S\n"
 	       "                       seconds (0.1..86400, default 60)\n"
+	       "  --metrics ADDR:PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	       "                       (off by default; read-only; e.g. 127.0.0.1:9477)\n"
+	       "  --metrics-top N      tasks with series of their own: the N with the most\n"
+	       "                       CPU time in the last second (0..1000, default 10)\n"
 	       "  --state-file PATH    pins and policies survive restarts here\n"
 	       "                       (default /var/lib/lotto/state.json)\n"
 	       "  --no-state           do not read or write a state file\n"
@@ -121,7 +130,8 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
 	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY,
-	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF, O_TRANSFERS, O_NOCGROUPS, O_MAXCLIENTS, O_PERUSER, O_CLIENTTIMEOUT };
+	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF, O_TRANSFERS, O_NOCGROUPS, O_MAXCLIENTS, O_PERUSER,
+	       O_CLIENTTIMEOUT, O_METRICS, O_METRICSTOP };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
@@ -148,6 +158,8 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		{"max-clients", required_argument, nullptr, O_MAXCLIENTS},
 		{"max-clients-per-user", required_argument, nullptr, O_PERUSER},
 		{"client-timeout-s", required_argument, nullptr, O_CLIENTTIMEOUT},
+		{"metrics", required_argument, nullptr, O_METRICS},
+		{"metrics-top", required_argument, nullptr, O_METRICSTOP},
 		{"state-file", required_argument, nullptr, O_STATE},
 		{"no-state", no_argument, nullptr, O_NOSTATE},
 		{"config", required_argument, nullptr, O_CONFIG},
@@ -259,6 +271,15 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 			break;
 		case O_CLIENTTIMEOUT:
 			if (auto r = set_num<double>("--client-timeout-s", optarg, 0.1, 86400, o.client_timeout_s); !r)
+				return r;
+			break;
+		case O_METRICS:
+			if (auto r = control::split_host_port(optarg); !r)
+				return r.error();
+			o.metrics = optarg;
+			break;
+		case O_METRICSTOP:
+			if (auto r = set_num<uint32_t>("--metrics-top", optarg, 0, limits::kMaxMetricsTasks, o.metrics_top); !r)
 				return r;
 			break;
 		case O_STATE:

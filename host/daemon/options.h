@@ -21,6 +21,8 @@ struct Options {
 	uint32_t max_clients = limits::kMaxClients;			// non-admin connections in all
 	uint32_t max_clients_per_user = limits::kMaxClientsPerUser;
 	double client_timeout_s = double(limits::kClientIdleTimeout.count());	// idle connections closed
+	std::string metrics;			// --metrics ADDR:PORT, "" = off
+	uint32_t metrics_top = limits::kDefaultMetricsTasks;	// tasks with series of their own
 	std::string state_file = "/var/lib/lotto/state.json";	// "" = none
 	std::string config_file;		// the file the settings came from, if any
 	bool unsafe_policies = false;		// io/os/ffi/... for policies

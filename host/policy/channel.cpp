@@ -7,25 +7,30 @@
 
 namespace lotto::policy {
 
-const char *to_string(ErrorKind k)
-{
-	switch (k) {
-	case ErrorKind::None: return "none";
-	case ErrorKind::File: return "file";
-	case ErrorKind::Compile: return "compile";
-	case ErrorKind::Policy: return "policy";
-	case ErrorKind::Init: return "init";
-	case ErrorKind::Tick: return "tick";
-	case ErrorKind::Memory: return "memory";
-	case ErrorKind::Timeout: return "timeout";
-	case ErrorKind::Crash: return "crash";
-	case ErrorKind::Eval: return "eval";
-	case ErrorKind::Internal: return "internal";
-	}
-	return "?";
-}
-
 namespace {
+
+template <typename M> struct MsgTag {};
+template <typename M> struct MsgTraits;
+template <> struct MsgTraits<ReadyMsg> {
+	static constexpr MsgType type = MsgType::Ready;
+	static constexpr const char *what = "ready";
+};
+template <> struct MsgTraits<TickMsg> {
+	static constexpr MsgType type = MsgType::Tick;
+	static constexpr const char *what = "tick";
+};
+template <> struct MsgTraits<TickDoneMsg> {
+	static constexpr MsgType type = MsgType::TickDone;
+	static constexpr const char *what = "tick reply";
+};
+template <> struct MsgTraits<EvalMsg> {
+	static constexpr MsgType type = MsgType::Eval;
+	static constexpr const char *what = "eval";
+};
+template <> struct MsgTraits<EvalDoneMsg> {
+	static constexpr MsgType type = MsgType::EvalDone;
+	static constexpr const char *what = "eval reply";
+};
 
 // Every message stays within kMaxMessage and decodes: each text has a cap
 // of its own (kMaxText: cut, "..." appended), the eval text takes at most
@@ -37,6 +42,7 @@ public:
 	void u32(uint32_t v) { raw(&v, sizeof(v)); }
 	void u64(uint64_t v) { raw(&v, sizeof(v)); }
 	void f64(double v) { raw(&v, sizeof(v)); }
+	void flag(bool v) { u32(v); }
 	void str(std::string_view s, size_t max = kMaxText)
 	{
 		if (s.size() > max) {
@@ -53,6 +59,12 @@ public:
 		u32(uint32_t(e.kind));
 		str(e.message);
 		str(e.traceback);
+	}
+	void groups(const std::vector<uint32_t> &g)
+	{
+		u32(uint32_t(std::min(g.size(), kMaxGroups)));
+		for (size_t i = 0; i < g.size() && i < kMaxGroups; i++)
+			u32(g[i]);
 	}
 	// last in a message: the first lines, as many as fit; the rest are
 	// counted as dropped (never a later line after one that did not fit:
@@ -81,143 +93,165 @@ private:
 	std::string buf_;
 };
 
+// The same calls as Writer, filling the fields in.
 class Reader {
 public:
 	Reader(std::string_view b, MsgType want) : p_(b.data()), end_(b.data() + b.size())
 	{
-		if (u32() != uint32_t(want))
+		uint32_t t = 0;
+		u32(t);
+		if (t != uint32_t(want))
 			ok_ = false;
 	}
-	uint32_t u32() { return get<uint32_t>(); }
-	uint64_t u64() { return get<uint64_t>(); }
-	double f64() { return get<double>(); }
-	std::string str()
+	void u32(uint32_t &v) { get(v); }
+	void u64(uint64_t &v) { get(v); }
+	void f64(double &v) { get(v); }
+	void flag(bool &v)
 	{
-		uint32_t n = u32();
+		uint32_t x = 0;
+		get(x);
+		v = x;
+	}
+	void str(std::string &s, size_t = kMaxText)
+	{
+		uint32_t n = 0;
+		get(n);
 		if (!ok_ || size_t(end_ - p_) < n) {
 			ok_ = false;
-			return {};
+			return;
 		}
-		std::string s(p_, n);
+		s.assign(p_, n);
 		p_ += n;
-		return s;
 	}
-	ErrorText error()
+	void error(ErrorText &e)
 	{
-		ErrorText e;
-		e.kind = ErrorKind(u32());
-		e.message = str();
-		e.traceback = str();
-		return e;
+		uint32_t kind = 0;
+		u32(kind);
+		e.kind = ErrorKind(kind);
+		str(e.message);
+		str(e.traceback);
+	}
+	void groups(std::vector<uint32_t> &g)
+	{
+		uint32_t n = 0;
+		u32(n);
+		if (n > kMaxGroups)
+			ok_ = false;
+		for (uint32_t i = 0; ok_ && i < n; i++)
+			u32(g.emplace_back());
 	}
 	void logs(std::vector<LogLine> &l, uint32_t &dropped)
 	{
-		uint32_t n = u32();
+		uint32_t n = 0;
+		u32(n);
 		if (n > kMaxLogLines)
 			ok_ = false;
 		for (uint32_t i = 0; ok_ && i < n; i++) {
-			LogLine x;
-			x.level = u32();
-			x.text = str();
-			l.push_back(std::move(x));
+			LogLine &x = l.emplace_back();
+			u32(x.level);
+			str(x.text);
 		}
-		dropped = u32();
+		u32(dropped);
 	}
 	bool ok() const { return ok_; }
 	bool at_end() const { return p_ == end_; }
 
 private:
-	template <typename T> T get()
+	template <typename T> void get(T &v)
 	{
-		T v{};
 		if (!ok_ || size_t(end_ - p_) < sizeof(T)) {
 			ok_ = false;
-			return v;
+			return;
 		}
 		memcpy(&v, p_, sizeof(T));
 		p_ += sizeof(T);
-		return v;
 	}
 	const char *p_, *end_;
 	bool ok_ = true;
 };
 
-template <typename T> Result<T> finish(const Reader &r, T v, const char *what)
+// One field list per message, in wire order, for both directions: IO is a
+// Writer (M const) or a Reader, so encode and decode cannot drift apart.
+template <typename IO, typename M> void fields(IO &io, M &m, MsgTag<ReadyMsg>)
 {
+	io.flag(m.ok);
+	io.error(m.error);
+	io.str(m.name);
+	io.u32(m.interval_ms);
+	io.f64(m.budget_ms);
+	io.str(m.description);
+	io.u64(m.lua_bytes);
+	io.logs(m.logs, m.logs_dropped);
+}
+
+template <typename IO, typename M> void fields(IO &io, M &m, MsgTag<TickMsg>)
+{
+	io.u32(m.slots_hw);
+	io.u32(m.ncpus);
+	io.u32(m.prev_idx);
+	io.u32(m.prev_valid);
+	io.f64(m.now);
+	io.f64(m.wall);
+	io.f64(m.prev_now);
+	io.u64(m.tick_no);
+}
+
+template <typename IO, typename M> void fields(IO &io, M &m, MsgTag<TickDoneMsg>)
+{
+	io.flag(m.ok);
+	io.error(m.error);
+	io.u32(m.tasks);
+	io.u32(m.assigned);
+	io.u64(m.worker_ns);
+	io.u64(m.lua_bytes);
+	io.flag(m.restart);
+	io.logs(m.logs, m.logs_dropped);
+}
+
+template <typename IO, typename M> void fields(IO &io, M &m, MsgTag<EvalMsg>)
+{
+	io.u64(m.id);
+	io.flag(m.admin);
+	io.u32(m.slots_hw);
+	io.u32(m.budget_ms);
+	io.u32(m.uid);
+	io.u32(m.gid);
+	io.groups(m.groups);
+	io.str(m.expr, kMaxEvalText);
+}
+
+template <typename IO, typename M> void fields(IO &io, M &m, MsgTag<EvalDoneMsg>)
+{
+	io.u64(m.id);
+	io.flag(m.ok);
+	io.str(m.text, kMaxEvalText);
+	io.logs(m.logs, m.logs_dropped);
+}
+
+template <typename M> std::string encode_msg(const M &m)
+{
+	Writer w(MsgTraits<M>::type);
+	fields(w, m, MsgTag<M>{});
+	return w.done();
+}
+
+template <typename M> Result<M> decode_msg(std::string_view buf)
+{
+	Reader r(buf, MsgTraits<M>::type);
+	M m;
+	fields(r, m, MsgTag<M>{});
 	if (!r.ok() || !r.at_end())
-		return err(std::string("malformed ") + what + " message from a policy worker");
-	return v;
+		return err(std::string("malformed ") + MsgTraits<M>::what + " message from a policy worker");
+	return m;
 }
 
 } // namespace
 
-std::string encode(const ReadyMsg &m)
-{
-	Writer w(MsgType::Ready);
-	w.u32(m.ok);
-	w.error(m.error);
-	w.str(m.name);
-	w.u32(m.interval_ms);
-	w.f64(m.budget_ms);
-	w.str(m.description);
-	w.u64(m.lua_bytes);
-	w.logs(m.logs, m.logs_dropped);
-	return w.done();
-}
-
-std::string encode(const TickMsg &m)
-{
-	Writer w(MsgType::Tick);
-	w.u32(m.slots_hw);
-	w.u32(m.ncpus);
-	w.u32(m.prev_idx);
-	w.u32(m.prev_valid);
-	w.f64(m.now);
-	w.f64(m.wall);
-	w.f64(m.prev_now);
-	w.u64(m.tick_no);
-	return w.done();
-}
-
-std::string encode(const TickDoneMsg &m)
-{
-	Writer w(MsgType::TickDone);
-	w.u32(m.ok);
-	w.error(m.error);
-	w.u32(m.tasks);
-	w.u32(m.assigned);
-	w.u64(m.worker_ns);
-	w.u64(m.lua_bytes);
-	w.u32(m.restart);
-	w.logs(m.logs, m.logs_dropped);
-	return w.done();
-}
-
-std::string encode(const EvalMsg &m)
-{
-	Writer w(MsgType::Eval);
-	w.u64(m.id);
-	w.u32(m.admin);
-	w.u32(m.slots_hw);
-	w.u32(m.budget_ms);
-	w.u32(m.uid);
-	w.u32(m.gid);
-	w.u32(uint32_t(std::min(m.groups.size(), kMaxGroups)));
-	for (size_t i = 0; i < m.groups.size() && i < kMaxGroups; i++)
-		w.u32(m.groups[i]);
-	w.str(m.expr, kMaxEvalText);
-	return w.done();
-}
-
-std::string encode(const EvalDoneMsg &m)
-{
-	Writer w(MsgType::EvalDone);
-	w.u64(m.id);
-	w.u32(m.ok);
-	w.str(m.text, kMaxEvalText);
-	w.logs(m.logs, m.logs_dropped);
-	return w.done();
-}
+std::string encode(const ReadyMsg &m) { return encode_msg(m); }
+std::string encode(const TickMsg &m) { return encode_msg(m); }
+std::string encode(const TickDoneMsg &m) { return encode_msg(m); }
+std::string encode(const EvalMsg &m) { return encode_msg(m); }
+std::string encode(const EvalDoneMsg &m) { return encode_msg(m); }
 
 std::optional<MsgType> msg_type(std::string_view buf)
 {
@@ -228,80 +262,11 @@ std::optional<MsgType> msg_type(std::string_view buf)
 	return MsgType(t);
 }
 
-Result<ReadyMsg> decode_ready(std::string_view buf)
-{
-	Reader r(buf, MsgType::Ready);
-	ReadyMsg m;
-	m.ok = r.u32();
-	m.error = r.error();
-	m.name = r.str();
-	m.interval_ms = r.u32();
-	m.budget_ms = r.f64();
-	m.description = r.str();
-	m.lua_bytes = r.u64();
-	r.logs(m.logs, m.logs_dropped);
-	return finish(r, std::move(m), "ready");
-}
-
-Result<TickMsg> decode_tick(std::string_view buf)
-{
-	Reader r(buf, MsgType::Tick);
-	TickMsg m;
-	m.slots_hw = r.u32();
-	m.ncpus = r.u32();
-	m.prev_idx = r.u32();
-	m.prev_valid = r.u32();
-	m.now = r.f64();
-	m.wall = r.f64();
-	m.prev_now = r.f64();
-	m.tick_no = r.u64();
-	return finish(r, std::move(m), "tick");
-}
-
-Result<TickDoneMsg> decode_tick_done(std::string_view buf)
-{
-	Reader r(buf, MsgType::TickDone);
-	TickDoneMsg m;
-	m.ok = r.u32();
-	m.error = r.error();
-	m.tasks = r.u32();
-	m.assigned = r.u32();
-	m.worker_ns = r.u64();
-	m.lua_bytes = r.u64();
-	m.restart = r.u32();
-	r.logs(m.logs, m.logs_dropped);
-	return finish(r, std::move(m), "tick reply");
-}
-
-Result<EvalMsg> decode_eval(std::string_view buf)
-{
-	Reader r(buf, MsgType::Eval);
-	EvalMsg m;
-	m.id = r.u64();
-	m.admin = r.u32();
-	m.slots_hw = r.u32();
-	m.budget_ms = r.u32();
-	m.uid = r.u32();
-	m.gid = r.u32();
-	uint32_t n = r.u32();
-	for (uint32_t i = 0; r.ok() && i < n && i < kMaxGroups + 1; i++)
-		m.groups.push_back(r.u32());
-	if (n > kMaxGroups)
-		return err("malformed eval message: too many groups");
-	m.expr = r.str();
-	return finish(r, std::move(m), "eval");
-}
-
-Result<EvalDoneMsg> decode_eval_done(std::string_view buf)
-{
-	Reader r(buf, MsgType::EvalDone);
-	EvalDoneMsg m;
-	m.id = r.u64();
-	m.ok = r.u32();
-	m.text = r.str();
-	r.logs(m.logs, m.logs_dropped);
-	return finish(r, std::move(m), "eval reply");
-}
+Result<ReadyMsg> decode_ready(std::string_view buf) { return decode_msg<ReadyMsg>(buf); }
+Result<TickMsg> decode_tick(std::string_view buf) { return decode_msg<TickMsg>(buf); }
+Result<TickDoneMsg> decode_tick_done(std::string_view buf) { return decode_msg<TickDoneMsg>(buf); }
+Result<EvalMsg> decode_eval(std::string_view buf) { return decode_msg<EvalMsg>(buf); }
+Result<EvalDoneMsg> decode_eval_done(std::string_view buf) { return decode_msg<EvalDoneMsg>(buf); }
 
 Result<void> send_msg(int fd, const std::string &buf)
 {

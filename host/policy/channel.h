@@ -14,6 +14,7 @@
 //                              reply may come after later TickDones)
 #pragma once
 
+#include "core/policy_api.h"
 #include "core/result.h"
 
 #include <cstdint>
@@ -33,21 +34,7 @@ inline constexpr size_t kMaxGroups = 256;		// of a requester
 
 enum class MsgType : uint32_t { Ready = 1, Tick, TickDone, Eval, EvalDone };
 
-// What went wrong, for PolicyError::kind. Values travel in messages.
-enum class ErrorKind : uint32_t {
-	None = 0,
-	File,		// cannot read the file
-	Compile,	// syntax error
-	Policy,		// the returned table is not a valid policy
-	Init,		// init(ctx) raised
-	Tick,		// tick(tasks, ctx) raised (bad tickets included)
-	Memory,		// the policy hit its memory cap
-	Timeout,	// over its time budget: worker killed
-	Crash,		// the worker died
-	Eval,		// `lua EXPR` failed
-	Internal,	// the worker could not set itself up
-};
-const char *to_string(ErrorKind k);
+using lotto::ErrorKind;	// what went wrong (core/policy_api.h); travels as a u32
 
 struct LogLine {
 	uint32_t level;		// 0 trace, 1 debug, 2 info, 3 warn, 4 error

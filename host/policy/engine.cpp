@@ -260,9 +260,6 @@ Result<Engine::Worker *> Engine::spawn(Policy &p, const std::string &source, boo
 	w->candidate = candidate;
 	w->loop = &loop_;
 	w->source = source;
-	w->deadline = Fd(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
-	if (!w->deadline)
-		return err(std::string("policy engine: timerfd_create: ") + strerror(errno));
 	auto proc = WorkerProc::spawn(spec);
 	if (!proc)
 		return proc.error();
@@ -273,8 +270,7 @@ Result<Engine::Worker *> Engine::spawn(Policy &p, const std::string &source, boo
 	if (!id)
 		return id.error();
 	w->fd_id = *id;
-	id = loop_.add_fd(w->deadline.get(), EPOLLIN,
-			  [this, serial](uint32_t) { on_worker_event(serial, WorkerEvent::TimerFd); });
+	id = loop_.add_oneshot([this, serial](uint64_t) { on_worker_event(serial, WorkerEvent::DeadlinePassed); });
 	if (!id)
 		return id.error();
 	w->deadline_id = *id;
@@ -385,11 +381,6 @@ void Engine::on_worker_event(uint64_t serial, WorkerEvent ev)
 	Worker *w = find_worker(serial, &p);
 	if (!w)
 		return;
-	if (ev == WorkerEvent::TimerFd) {
-		uint64_t exp = 0;
-		if (read(w->deadline.get(), &exp, sizeof(exp)) != sizeof(exp) || !exp)
-			return;	// disarmed (and maybe re-armed) after its event was queued
-	}
 	bool timeout = ev != WorkerEvent::Readable;
 	if (timeout && w->req == Worker::Req::None)
 		return;
@@ -1015,7 +1006,7 @@ std::vector<PolicyInfo> Engine::list() const
 		i.budget_ms = p->version ? budget_ms(*p) : 0;
 		i.version = p->version;
 		i.ticks = p->ticks;
-		i.overruns = p->overruns;
+		i.overruns = p->overruns + p->timeouts;
 		i.timeouts = p->timeouts;
 		i.errors = p->errors;
 		i.last_error = p->last_error;

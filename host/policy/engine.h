@@ -34,6 +34,7 @@
 #include "core/credentials.h"
 #include "core/event_loop.h"
 #include "core/limits.h"
+#include "core/policy_api.h"
 #include "core/result.h"
 #include "core/ticket_book.h"
 #include "policy/channel.h"
@@ -62,41 +63,9 @@ struct EngineOptions {
 	size_t max_queued_evals = limits::kMaxQueuedEvals;	// `lua` requests waiting, all policies
 };
 
-// How an asynchronous load or evaluation ended: the policy's name or the
-// evaluation's text, or the error (Errc: not_found, permission, not_regular,
-// too_large for the file; busy for too many evaluations waiting).
-using Completion = std::function<void(Result<std::string>)>;
-
-struct PolicyError {
-	std::string policy;	// policy name, or the file name if it never loaded
-	std::string path;
-	ErrorKind kind = ErrorKind::None;
-	std::string message;	// "file:line: message" (see policies/README.md)
-	std::string traceback;	// "stack traceback:\n..." when there is one
-	std::chrono::system_clock::time_point when;
-};
-
-struct PolicyInfo {
-	std::string name;
-	std::string path;
-	std::string description;
-	bool running = false;		// a version is loaded and ticking (false: it never loaded; see last_error)
-	bool worker_ready = false;	// its worker is initialised (false while one restarts)
-	bool file_deleted = false;	// its file is gone: the last good version runs on
-	bool reload_pending = false;	// a new version waits for its first tick
-	uint32_t interval_ms = 0;
-	double budget_ms = 0;
-	uint64_t version = 0;		// 1 after load, +1 per reload that took over
-	uint64_t ticks = 0;		// good ticks, all versions
-	uint64_t overruns = 0;		// tick times skipped (late, or previous tick still running)
-	uint64_t timeouts = 0;		// ticks stopped at their budget
-	uint64_t errors = 0;		// errors of any kind
-	std::string last_error;		// "file:line: message", empty when none
-	std::chrono::system_clock::time_point loaded_at;	// the running version took over
-	int worker_pid = 0;
-	uint64_t lua_bytes = 0;		// Lua heap after the last tick
-	double last_tick_us = 0;	// the last good tick, engine side, request to reply
-};
+using lotto::Completion;
+using lotto::PolicyError;
+using lotto::PolicyInfo;
 
 // What the after-tick hook gets, once per good tick.
 struct TickReport {
@@ -111,11 +80,11 @@ struct TickReport {
 	double total_us = 0;	// fill_input + worker + channel + policy_output
 };
 
-class Engine {
+class Engine : public PolicyApi {
 public:
 	// The backend must be started: workers are forked with its tables mapped.
 	Engine(EventLoop &loop, Backend &backend, TicketBook &book, EngineOptions opts = {});
-	~Engine();
+	~Engine() override;
 	Engine(const Engine &) = delete;
 	Engine &operator=(const Engine &) = delete;
 
@@ -125,23 +94,24 @@ public:
 	// keep_on_failure a policy that fails stays listed (not running, its
 	// error kept) and loads when its file is saved again (policies restored
 	// from the state file). `done` may run before load() returns.
-	void load(const std::string &path, const Credentials &owner, Completion done, bool keep_on_failure = false);
+	void load(const std::string &path, const Credentials &owner, Completion done,
+		  bool keep_on_failure = false) override;
 	// The same, waiting for the outcome (start-up, tests, lotto-bench).
 	Result<std::string> load(const std::string &path, const Credentials &owner = Credentials::of_process(),
 				 bool keep_on_failure = false);
 	// By name; a listed policy that never loaded also by its file's stem
 	// or path.
-	Result<void> unload(const std::string &name);
+	Result<void> unload(const std::string &name) override;
 	// Reload from the file now (as if it was saved). The outcome shows in
 	// list()/errors() and the log: the new version takes over at its next
 	// tick, or the error is kept and the old version runs on.
-	Result<void> reload(const std::string &name);
+	Result<void> reload(const std::string &name) override;
 	// Load every *.lua in dir (sorted by name; files that fail are kept as
 	// errors and retried when saved) and load files added to it later.
 	Result<void> watch_dir(const std::string &dir);
 
-	std::vector<PolicyInfo> list() const;	// load order
-	std::vector<PolicyError> errors() const;	// oldest first
+	std::vector<PolicyInfo> list() const override;	// load order
+	std::vector<PolicyError> errors() const override;	// oldest first
 
 	// `lua EXPR` from the REPL, evaluated in the worker of a policy: the
 	// first loaded, or NAME when expr is "@NAME EXPR". `tasks`, `ctx`,
@@ -150,7 +120,7 @@ public:
 	// does outlives it (it runs in a child with `who`'s rights); tickets
 	// are never writable here (pins are). `done` gets the value(s)
 	// rendered as text.
-	void eval(const std::string &expr, const Credentials &who, bool admin, Completion done);
+	void eval(const std::string &expr, const Credentials &who, bool admin, Completion done) override;
 	// The same, as this process, waiting for the outcome.
 	Result<std::string> eval(const std::string &expr, bool admin);
 
@@ -183,7 +153,7 @@ private:
 	bool wait_sync(Policy &p, Worker &w);
 	void wait_until(const std::function<bool()> &done);
 
-	enum class WorkerEvent { Readable, TimerFd, DeadlinePassed };
+	enum class WorkerEvent { Readable, DeadlinePassed };
 	void on_worker_event(uint64_t serial, WorkerEvent ev);
 	void handle_ready(Policy &p, Worker &w, ReadyMsg m);
 	void handle_tick_done(Policy &p, Worker &w, TickDoneMsg m);

@@ -19,7 +19,6 @@
 #include <chrono>
 #include <deque>
 #include <optional>
-#include <sys/timerfd.h>
 
 namespace lotto::policy {
 
@@ -41,8 +40,7 @@ struct Engine::Worker {
 	bool candidate = false;
 	EventLoop *loop = nullptr;
 	std::unique_ptr<WorkerProc> proc;
-	Fd deadline;				// one-shot timerfd
-	EventLoop::Id fd_id = 0, deadline_id = 0;
+	EventLoop::Id fd_id = 0, deadline_id = 0;	// deadline: a one-shot timer of the loop
 	SteadyClock::time_point deadline_at;
 	std::string source;
 
@@ -75,18 +73,11 @@ struct Engine::Worker {
 
 	void arm(double ms)
 	{
-		itimerspec its{};
 		long long ns = std::max(1LL, (long long)(ms * 1e6));
-		its.it_value.tv_sec = ns / 1000000000;
-		its.it_value.tv_nsec = ns % 1000000000;
-		timerfd_settime(deadline.get(), 0, &its, nullptr);
 		deadline_at = SteadyClock::now() + std::chrono::nanoseconds(ns);
+		loop->arm_at(deadline_id, deadline_at);
 	}
-	void disarm()
-	{
-		itimerspec its{};
-		timerfd_settime(deadline.get(), 0, &its, nullptr);
-	}
+	void disarm() { loop->disarm(deadline_id); }
 };
 
 struct Engine::Policy {

@@ -307,7 +307,7 @@ bool LuaRuntime::start(ReadyMsg &r)
 
 	// the trusted prelude, with its arguments; it returns its functions
 	auto push_args = [&](lua_State *L) {
-		lua_createtable(L, 0, 16);
+		lua_createtable(L, 0, 24);
 		lua_pushstring(L, kTaskStatCdef);
 		lua_setfield(L, -2, "cdef");
 		lua_createtable(L, 0, 16);
@@ -332,10 +332,17 @@ bool LuaRuntime::start(ReadyMsg &r)
 		ptr("delta", delta_.data());
 		lua_pushinteger(L, LOTTO_COMM_LEN);
 		lua_setfield(L, -2, "comm_len");
-		lua_pushinteger(L, LOTTO_TICKETS_MIN);
-		lua_setfield(L, -2, "tickets_min");
-		lua_pushinteger(L, LOTTO_TICKETS_MAX);
-		lua_setfield(L, -2, "tickets_max");
+		// the ranges of bpf/lotto_limits.h the prelude checks against
+		auto limit = [&](const char *k, lua_Integer v) {
+			lua_pushinteger(L, v);
+			lua_setfield(L, -2, k);
+		};
+		limit("tickets_min", LOTTO_TICKETS_MIN);
+		limit("tickets_max", LOTTO_TICKETS_MAX);
+		limit("interval_ms_min", LOTTO_INTERVAL_MS_MIN);
+		limit("interval_ms_max", LOTTO_INTERVAL_MS_MAX);
+		limit("budget_ms_min", LOTTO_BUDGET_MS_MIN);
+		limit("budget_ms_max", LOTTO_BUDGET_MS_MAX);
 		lua_pushinteger(L, s_.ncpus);
 		lua_setfield(L, -2, "ncpus");
 		lua_pushstring(L, s_.default_name.c_str());
@@ -438,15 +445,7 @@ uint32_t LuaRuntime::scan(uint32_t n, bool deltas, uint32_t prev_idx, bool prev_
 		}
 		uint32_t gen = st[s].gen;
 		uint64_t rt = __atomic_load_n(&st[s].runtime_ns, __ATOMIC_RELAXED);
-		double d = 0;
-		if (prev_valid) {
-			const PrevSlot &p = prev[s];
-			if (p.pid == pid && p.gen == gen)
-				d = rt >= p.runtime_ns ? double(rt - p.runtime_ns) : 0.0;
-			else
-				d = double(rt);	// a task that arrived since the last tick
-		}
-		delta_[s] = d;
+		delta_[s] = prev_valid ? double(prev[s].since(pid, gen, rt)) : 0.0;
 		next[s] = PrevSlot{rt, gen, pid};
 		used_[k++] = s;
 	}

@@ -18,15 +18,14 @@ extern "C" {
 #include "bpf/lotto_abi.h"
 }
 
+#include "core/runtime_mark.h"
+
 #include <cstdint>
 
 namespace lotto::policy {
 
-struct PrevSlot {
-	uint64_t runtime_ns;
-	uint32_t gen;
-	uint32_t pid;	// 0: no task in this slot at that tick
-};
+using PrevSlot = RuntimeMark;	// pid 0: no task in this slot at that tick
+static_assert(sizeof(PrevSlot) == 16);
 
 struct PolicyShm {
 	uint32_t input[LOTTO_MAX_TASKS];

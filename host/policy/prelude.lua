@@ -342,14 +342,14 @@ local function load_policy(chunk, path)
 	local interval = p.interval_ms
 	if interval == nil then
 		interval = 1000
-	elseif type(interval) ~= "number" or interval % 1 ~= 0 or interval < 10 or interval > 3600000 then
-		error(sfmt("%s: policy field interval_ms must be an integer number of milliseconds in 10..3600000, got %s",
-			path, show_value(interval)), 0)
+	elseif type(interval) ~= "number" or interval % 1 ~= 0 or interval < A.interval_ms_min or interval > A.interval_ms_max then
+		error(sfmt("%s: policy field interval_ms must be an integer number of milliseconds in %d..%d, got %s",
+			path, A.interval_ms_min, A.interval_ms_max, show_value(interval)), 0)
 	end
 	local budget = p.budget_ms
-	if budget ~= nil and (type(budget) ~= "number" or budget ~= budget or budget < 1 or budget > 1000) then
-		error(sfmt("%s: policy field budget_ms must be a number of milliseconds in 1..1000, got %s",
-			path, show_value(budget)), 0)
+	if budget ~= nil and (type(budget) ~= "number" or budget ~= budget or budget < A.budget_ms_min or budget > A.budget_ms_max) then
+		error(sfmt("%s: policy field budget_ms must be a number of milliseconds in %d..%d, got %s",
+			path, A.budget_ms_min, A.budget_ms_max, show_value(budget)), 0)
 	end
 	if type(p.tick) ~= "function" then
 		error(sfmt("%s: policy field tick must be a function tick(tasks, ctx), got %s", path, show_value(p.tick)), 0)

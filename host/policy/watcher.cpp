@@ -7,7 +7,6 @@
 #include <sys/epoll.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <sys/timerfd.h>
 
 namespace lotto::policy {
 
@@ -50,25 +49,26 @@ bool exists(const std::string &path)
 
 Watcher::Watcher(EventLoop &loop, std::chrono::milliseconds debounce, Callback cb)
 	: loop_(loop), debounce_(debounce), cb_(std::move(cb)),
-	  ifd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)),
-	  tfd_(timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC))
+	  ifd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC))
 {
-	if (!ifd_ || !tfd_) {
-		spdlog::error("policy watcher: inotify/timerfd: {}", strerror(errno));
+	if (!ifd_) {
+		spdlog::error("policy watcher: inotify: {}", strerror(errno));
 		return;
 	}
 	if (auto id = loop_.add_fd(ifd_.get(), EPOLLIN, [this](uint32_t) { on_readable(); }))
 		ifd_id_ = *id;
-	if (auto id = loop_.add_fd(tfd_.get(), EPOLLIN, [this](uint32_t) { on_timer(); }))
-		tfd_id_ = *id;
+	if (auto id = loop_.add_oneshot([this](uint64_t) { on_timer(); }))
+		timer_id_ = *id;
+	else
+		spdlog::error("policy watcher: {}", id.error().msg);
 }
 
 Watcher::~Watcher()
 {
 	if (ifd_id_)
 		loop_.remove(ifd_id_);
-	if (tfd_id_)
-		loop_.remove(tfd_id_);
+	if (timer_id_)
+		loop_.remove(timer_id_);
 }
 
 Result<Watcher::Dir *> Watcher::dir_for(const std::string &dir)
@@ -157,25 +157,16 @@ void Watcher::on_readable()
 
 void Watcher::arm()
 {
-	if (pending_.empty() || !tfd_)
+	if (pending_.empty() || !timer_id_)
 		return;
 	auto first = pending_.begin()->second;
 	for (auto &[p, t] : pending_)
 		first = std::min(first, t);
-	auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(first.time_since_epoch()).count();
-	itimerspec its{};
-	its.it_value.tv_sec = ns / 1000000000;
-	its.it_value.tv_nsec = ns % 1000000000;
-	if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
-		its.it_value.tv_nsec = 1;
-	timerfd_settime(tfd_.get(), TFD_TIMER_ABSTIME, &its, nullptr);
+	loop_.arm_at(timer_id_, first);
 }
 
 void Watcher::on_timer()
 {
-	uint64_t exp;
-	if (read(tfd_.get(), &exp, sizeof(exp)) < 0 && errno == EAGAIN)
-		return;
 	auto now = std::chrono::steady_clock::now();
 	std::vector<std::string> due;
 	for (auto it = pending_.begin(); it != pending_.end();) {

@@ -51,8 +51,8 @@ private:
 	EventLoop &loop_;
 	std::chrono::milliseconds debounce_;
 	Callback cb_;
-	Fd ifd_, tfd_;
-	EventLoop::Id ifd_id_ = 0, tfd_id_ = 0;
+	Fd ifd_;
+	EventLoop::Id ifd_id_ = 0, timer_id_ = 0;	// the debounce: a one-shot timer of the loop
 	std::map<std::string, Dir> dirs_;	// by directory path
 	std::map<std::string, std::chrono::steady_clock::time_point> pending_;	// path -> report at
 };

@@ -201,10 +201,7 @@ void SimMachine::start(uint32_t t)
 		th.slot = *slot;
 		if (spec.tickets) {
 			// as if user space had written it when the task appeared
-			lotto_ctl c{th.pid, spec.tickets};
-			uint64_t word;
-			memcpy(&word, &c, sizeof(word));
-			__atomic_store_n(reinterpret_cast<uint64_t *>(&slots_.ctl()[*slot]), word, __ATOMIC_RELAXED);
+			slots_.set_ctl(*slot, th.pid, spec.tickets);
 			slots_.at(*slot).tickets = spec.tickets;
 		}
 	} else {
@@ -898,10 +895,7 @@ bool SimMachine::set_tickets(uint32_t pid, uint32_t tickets)
 	auto slot = slot_of(pid);
 	if (!slot)
 		return false;
-	lotto_ctl c{pid, tickets};
-	uint64_t word;
-	memcpy(&word, &c, sizeof(word));
-	__atomic_store_n(reinterpret_cast<uint64_t *>(&slots_.ctl()[*slot]), word, __ATOMIC_RELAXED);
+	slots_.set_ctl(*slot, pid, tickets);
 	return true;
 }
 

@@ -73,11 +73,15 @@ void SlotTable::release(uint32_t slot)
 uint32_t SlotTable::tickets_for(uint32_t slot, uint32_t pid, uint32_t dflt) const
 {
 	uint64_t word = __atomic_load_n(reinterpret_cast<const uint64_t *>(&ctl_[slot]), __ATOMIC_RELAXED);
-	lotto_ctl c;
-	memcpy(&c, &word, sizeof(c));
-	if (c.pid == pid && lotto_tickets_valid(c.tickets))
-		return c.tickets;
+	if (lotto_ctl_pid(word) == pid && lotto_tickets_valid(lotto_ctl_tickets(word)))
+		return lotto_ctl_tickets(word);
 	return dflt;
+}
+
+void SlotTable::set_ctl(uint32_t slot, uint32_t pid, uint32_t tickets)
+{
+	static_assert(sizeof(uint64_t) == sizeof(lotto_ctl));
+	__atomic_store_n(reinterpret_cast<uint64_t *>(&ctl_[slot]), lotto_ctl_pack(pid, tickets), __ATOMIC_RELAXED);
 }
 
 uint32_t SlotTable::policy_group_for(uint32_t slot, uint32_t pid) const

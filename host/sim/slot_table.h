@@ -38,6 +38,8 @@ public:
 	// tickets for `pid` in `slot` at a draw: ctl's if it names this thread and
 	// is valid, else `dflt`
 	uint32_t tickets_for(uint32_t slot, uint32_t pid, uint32_t dflt) const;
+	// what user space writes there: one 64-bit store of lotto_ctl_pack()
+	void set_ctl(uint32_t slot, uint32_t pid, uint32_t tickets);
 
 	// the policy group user space put the task in (lotto_task_groups), 0: none
 	uint32_t policy_group_for(uint32_t slot, uint32_t pid) const;

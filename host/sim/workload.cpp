@@ -255,7 +255,7 @@ private:
 		} else if (k == "tickets") {
 			auto n = parse_int<uint32_t>(v, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX);
 			if (!n)
-				return err("tickets: " + q(v) + " is not a number in 1..1000000");
+				return err("tickets: " + q(v) + " is not a number in " LOTTO_TICKETS_RANGE);
 			t.tickets = *n;
 		} else {
 			return err("unknown key " + q(k) +

@@ -9,6 +9,9 @@
 //     lotto_ctl map. Each iteration 1% of the tasks change nice (so there is
 //     something to write back) and every task's runtime grows.
 //
+//   lotto-bench control [--tasks N] [--iterations K] [--seconds S] [--json]
+//     The control plane end to end (control_bench.cpp).
+//
 //   lotto-bench reload [--iterations K] [--interval-ms M] [--tasks N] [--json]
 //     Reload latency: save a new version of a policy file in place, and time
 //     until (a) the new version is compiled and initialised in its worker and
@@ -17,6 +20,8 @@
 //
 // BPF maps work on a kernel without sched_ext; creating them needs root
 // (CAP_BPF). Nothing is attached.
+#include "bench.h"
+
 #include "core/backend.h"
 #include "core/event_loop.h"
 #include "core/fd.h"
@@ -41,6 +46,7 @@
 #include <vector>
 
 using namespace lotto;
+using namespace lotto::bench;
 using Ms = std::chrono::duration<double, std::milli>;
 using Us = std::chrono::duration<double, std::micro>;
 using SteadyClock = std::chrono::steady_clock;
@@ -127,26 +133,6 @@ private:
 	uint32_t hw_ = 0;
 };
 
-struct Stats {
-	double median = 0, p90 = 0, min = 0, max = 0, mean = 0;
-};
-
-Stats summarize(std::vector<double> v)
-{
-	Stats s;
-	if (v.empty())
-		return s;
-	std::sort(v.begin(), v.end());
-	s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-	s.p90 = v[std::min(v.size() - 1, size_t(double(v.size()) * 0.9))];
-	s.min = v.front();
-	s.max = v.back();
-	for (double x : v)
-		s.mean += x;
-	s.mean /= double(v.size());
-	return s;
-}
-
 std::string default_policy(const char *argv0)
 {
 	// the source tree's policies/ (the binary lives in BUILD/bin)
@@ -161,22 +147,16 @@ std::string default_policy(const char *argv0)
 	return "policies/nice_weighted.lua";
 }
 
-struct Args {
-	std::string cmd;
-	uint32_t tasks = 10000;
-	uint32_t iterations = 0;
-	uint32_t interval_ms = 50;
-	std::string policy;
-	bool json = false;
-	bool verbose = false;
-};
-
 const char *kUsage =
 	"usage: lotto-bench tick --tasks N [--iterations K] [--policy FILE] [--json]\n"
 	"       lotto-bench reload [--iterations K] [--interval-ms M] [--tasks N] [--json]\n"
-	"  tick    time the full policy tick for N tasks over mmapped BPF array maps\n"
-	"  reload  time save -> new version ready -> its first tick\n"
-	"  needs root (BPF maps); sched_ext is not needed\n";
+	"       lotto-bench control [--tasks N] [--iterations K] [--seconds S] [--host PATH] [--shell PATH] [--json]\n"
+	"  tick     time the full policy tick for N tasks over mmapped BPF array maps\n"
+	"  reload   time save -> new version ready -> its first tick\n"
+	"  control  lotto-shell -c 'tasks --top 10', 'tasks --json', 'stats' end to end\n"
+	"           against lotto-host --backend sim with N tasks, and the host's CPU\n"
+	"           while a `watch tasks` runs (S seconds each)\n"
+	"  tick and reload need root (BPF maps); sched_ext is not needed\n";
 
 int bench_tick(const Args &a)
 {
@@ -396,6 +376,12 @@ int main(int argc, char **argv)
 			a.interval_ms = std::max(10u, uint32_t(strtoul(next("--interval-ms"), nullptr, 10)));
 		} else if (s == "--policy") {
 			a.policy = next("--policy");
+		} else if (s == "--seconds") {
+			a.seconds = std::max(1u, uint32_t(strtoul(next("--seconds"), nullptr, 10)));
+		} else if (s == "--host") {
+			a.host = next("--host");
+		} else if (s == "--shell") {
+			a.shell = next("--shell");
 		} else if (s == "--json") {
 			a.json = true;
 		} else if (s == "--verbose" || s == "-v") {
@@ -414,6 +400,8 @@ int main(int argc, char **argv)
 		return bench_tick(a);
 	if (a.cmd == "reload")
 		return bench_reload(a);
+	if (a.cmd == "control")
+		return bench_control(a);
 	fputs(kUsage, stderr);
 	return 2;
 }

@@ -172,3 +172,20 @@ TEST_CASE("help is generated from the command table", "[parser][help]")
 	CHECK_THAT(help_for(*find_command("policy")), ContainsSubstring("load FILE"));
 	CHECK_THAT(help_for(*find_command("tickets")), ContainsSubstring("needs root or the host's admin group"));
 }
+
+TEST_CASE("every command of the table has a handler, and watch repeats exactly the views", "[parser][table]")
+{
+	for (auto &c : commands()) {
+		INFO(c.name);
+		bool own = c.handler.view || c.handler.run;
+		for (auto &s : c.subs) {
+			INFO(s.name);
+			CHECK((own || s.handler.view || s.handler.run));
+			std::string line = std::string("watch ") + c.name + " " + s.name + (s.args.empty() ? "" : " x");
+			CHECK(parse_command(line).ok() == (s.handler.view != nullptr || (!s.handler.run && c.handler.view)));
+		}
+		if (c.subs.empty())
+			CHECK(own);
+	}
+	CHECK(watchable_names() == "tasks, show, policy list, policy errors, stats, shares, draw");
+}

@@ -4,6 +4,7 @@
 
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <set>
 
 using namespace lotto;
 using namespace lotto::control;
@@ -178,7 +179,7 @@ TEST_CASE("a host without a policy engine answers unavailable", "[protocol][poli
 	FakeBackend b;
 	b.add(1, "x");
 	TicketBook book(b, 100);
-	HostImpl h(b, book, PolicyHooks{}, "v");
+	HostImpl h(b, book, nullptr, nullptr, "v");
 	Dispatcher d(h, DispatchConfig{"v", ""});
 	auto j = json::parse(d.handle(R"({"cmd":"policy.list"})", kAdmin));
 	CHECK(j["error"]["code"] == "unavailable");
@@ -269,4 +270,61 @@ TEST_CASE("protocol version 1.0 is 1; a duplicate key is refused by name", "[pro
 	CHECK(f.w.book.pins().empty());
 	CHECK(f.code(R"({"cmd":"hello","client":{"a":1,"a":2}})") == "bad_json");
 	CHECK(f.message("{\"cmd\":\"hello\",\"x\\ny\":1}") == "unknown field 'x\\ny' for 'hello'");	// one line
+}
+
+TEST_CASE("a comm pattern pins every match in one pass, with one save", "[protocol][tickets]")
+{
+	Fixture f;
+	auto j = f.call(R"({"cmd":"tickets","comm":"str*","tickets":9})");
+	CHECK(j["result"]["pinned"] == json::array({100, 101}));
+	CHECK(f.w.tickets_changed == 1);	// one state-file write for both
+	CHECK(f.w.book.pins().at(100) == 9);
+	CHECK(f.w.book.pins().at(101) == 9);
+	CHECK(f.w.backend.ctl_tickets(100) == 9);
+	CHECK(f.code(R"({"cmd":"tickets","comm":"str*","tickets":0})") == "out_of_range");
+	CHECK(f.w.tickets_changed == 1);
+}
+
+TEST_CASE("tasks are filtered, sorted and cut by the host", "[protocol][tasks]")
+{
+	Fixture f;
+	auto pids = [&](const std::string &req) {
+		std::vector<uint32_t> v;
+		json j = f.call(req);
+		for (auto &t : j["result"]["tasks"])
+			v.push_back(t["pid"]);
+		return v;
+	};
+	CHECK(pids(R"({"cmd":"tasks"})") == std::vector<uint32_t>{100, 101, 200, 300});
+	CHECK(pids(R"({"cmd":"tasks","order_by":"tickets","top":2})") == std::vector<uint32_t>{100, 101});
+	CHECK(pids(R"({"cmd":"tasks","order_by":"pid","comm":"*r*"})") == std::vector<uint32_t>{100, 101, 200, 300});
+	CHECK(pids(R"({"cmd":"tasks","comm":"ed*"})") == std::vector<uint32_t>{200});
+	CHECK(pids(R"({"cmd":"tasks","user":"1000"})") == std::vector<uint32_t>{200});
+	CHECK(pids(R"({"cmd":"tasks","pid":300})") == std::vector<uint32_t>{300});
+	CHECK(pids(R"({"cmd":"tasks","pid":4242})").empty());
+	// shares are of all tasks, whatever the query keeps
+	auto one = f.call(R"({"cmd":"tasks","pid":200})")["result"]["tasks"][0];
+	CHECK(one["ticket_share"].get<double>() == 100.0 / 800.0);
+	CHECK(f.message(R"({"cmd":"tasks","order_by":"name"})") ==
+	      "field 'order_by' must be one of cpu, tickets, wait or pid, not 'name'");
+	CHECK(f.code(R"({"cmd":"tasks","top":0})") == "out_of_range");
+	CHECK(f.code(R"({"cmd":"tasks","top":"3"})") == "bad_request");
+	CHECK(f.code(R"({"cmd":"tasks","comm":""})") == "bad_request");
+}
+
+TEST_CASE("every command has one table entry with a handler; writes need an admin", "[protocol][table]")
+{
+	Fixture f;
+	std::set<std::string> names;
+	for (auto &c : commands()) {
+		INFO(c.name);
+		CHECK(names.insert(c.name).second);
+		CHECK(c.run != nullptr);
+		CHECK(find_command(c.name) == &c);
+		if (c.access == Access::write)
+			CHECK(f.code(json{{"cmd", c.name}}.dump(), kUser) == "permission_denied");
+		else
+			CHECK(f.code(json{{"cmd", c.name}, {"no_such_field", 1}}.dump(), kUser) == "bad_request");
+	}
+	CHECK(names.size() == 13);
 }

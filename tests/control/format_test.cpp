@@ -8,6 +8,7 @@
 #include <catch2/catch_test_macros.hpp>
 #include <catch2/matchers/catch_matchers_floating_point.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
+#include <limits>
 #include <sstream>
 
 using namespace lotto;
@@ -215,4 +216,40 @@ TEST_CASE("durations print in the unit that reads best", "[table]")
 	CHECK(format_ns(12300000) == "12.3ms");
 	CHECK(format_ns(4500000000ull) == "4.50s");
 	CHECK(format_ns(185000000000ull) == "3m05s");
+}
+
+TEST_CASE("the task list text is byte for byte what dumping each row's JSON gives", "[json]")
+{
+	std::vector<TaskRow> rows;
+	for (const char *comm : {"plain", "w\"eird\\", "tab\there", "caf\xc3\xa9", "bad\xff\xfe", "", "nl\n"})
+		rows.push_back(row(uint32_t(rows.size() + 1), comm, 7, 123456789012ull));
+	rows[0].boost = 2.5;
+	rows[1].ticket_share = 1.0 / 3.0;
+	rows[2].cpu_share = 1e-7;
+	rows[3].cpu_pct = 123456789.125;
+	rows[4].nice = -20;
+	rows[4].user = "\x01";
+	rows[5].source = "policy nice_weighted (boost x2.00)";
+	rows[6].cpu_pct = std::numeric_limits<double>::quiet_NaN();
+	rows[6].last_cpu = UINT32_MAX;
+	rows[6].wins = UINT64_MAX;
+	control::json a = control::json::array();
+	for (auto &r : rows)
+		a.push_back(control::to_json(r));
+	CHECK(control::task_list_text(rows) ==
+	      control::json{{"tasks", a}}.dump(-1, ' ', false, control::json::error_handler_t::replace));
+	CHECK(control::task_list_text({}) == "{\"tasks\":[]}");
+}
+
+TEST_CASE("a reply's result text is found without parsing it, and only in an ok reply for that id", "[json]")
+{
+	using control::json;
+	std::string line = control::reply_ok(json(7), control::Body::encoded("{\"tasks\":[]}"));
+	CHECK(line == "{\"id\":7,\"ok\":true,\"result\":{\"tasks\":[]}}\n");
+	CHECK(control::ok_result_text(line, json(7)) == std::string_view("{\"tasks\":[]}"));
+	CHECK_FALSE(control::ok_result_text(line, json(8)));
+	CHECK(control::reply_ok(json(7), control::Body(json{{"tasks", json::array()}})) == line);
+	CHECK(control::reply_ok(nullptr, control::Body::encoded("1")) == "{\"ok\":true,\"result\":1}\n");
+	std::string e = control::reply_error(json(7), control::HostError{control::ErrorCode::busy, "x"});
+	CHECK_FALSE(control::ok_result_text(e, json(7)));
 }

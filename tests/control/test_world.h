@@ -1,5 +1,5 @@
 // test_world.h — a HostImpl over a FakeBackend and a real TicketBook, with
-// in-memory policy hooks, and a ControlServer on a temp socket served by a
+// an in-memory policy engine and state file, and a ControlServer on a temp socket served by a
 // loop thread. Shared by the dispatch, server, fuzz and shell tests.
 #pragma once
 
@@ -26,16 +26,39 @@ struct FakePolicy {
 	uint32_t tickets = 0;
 };
 
+// The host's policy engine and state file, in memory. (World's members,
+// below: they reach into it.)
+struct World;
+struct FakePolicies : PolicyApi {
+	World &w;
+	explicit FakePolicies(World &world) : w(world) {}
+	std::vector<PolicyInfo> list() const override;
+	std::vector<PolicyError> errors() const override;
+	void load(const std::string &file, const Credentials &, Completion done, bool) override;
+	Result<void> unload(const std::string &name) override;
+	Result<void> reload(const std::string &name) override;
+	void eval(const std::string &expr, const Credentials &, bool admin, Completion done) override;
+};
+struct FakeState : StateKeeper {
+	World &w;
+	explicit FakeState(World &world) : w(world) {}
+	Result<void> save_pins(const Pins &) override;
+	Result<void> add_policy(const std::string &, const Credentials &) override { return {}; }
+	Result<void> remove_policy(const std::string &) override { return {}; }
+};
+
 struct World {
 	FakeBackend backend;
 	TicketBook book{backend, LOTTO_TICKETS_DEFAULT};
 	std::map<std::string, FakePolicy> policies;
-	std::vector<PolicyErrorInfo> errors;
-	HostImpl host{backend, book, hooks(), "9.9.9-test"};
+	std::vector<PolicyError> errors;
+	FakePolicies engine{*this};
+	FakeState state{*this};
+	HostImpl host{backend, book, &engine, &state, "9.9.9-test"};
 	int tickets_changed = 0;	// pins saved (before each pin change)
 	bool saves_fail = false;	// the "state file" cannot be written
 	bool defer_eval = false;	// `lua` is answered when the test calls deferred[i]
-	std::vector<Reply<std::string>> deferred;
+	std::vector<Completion> deferred;
 
 	World()
 	{
@@ -67,58 +90,77 @@ struct World {
 		}
 		book.apply();
 	}
-	PolicyHooks hooks()
-	{
-		PolicyHooks h;
-		h.list = [this]() -> HostResult<std::vector<PolicyInfo>> {
-			std::vector<PolicyInfo> v;
-			for (auto &[n, p] : policies)
-				v.push_back(PolicyInfo{n, p.file, 1000, true, 42, 1, 0, ""});
-			return v;
-		};
-		h.errors = [this]() -> HostResult<std::vector<PolicyErrorInfo>> { return errors; };
-		h.load = [this](const std::string &file, const Peer &, Reply<std::string> done) {
-			if (!std::filesystem::exists(file))
-				return done(HostError{ErrorCode::policy_error, file + ": cannot open: No such file or directory"});
-			std::string name = std::filesystem::path(file).stem().string();
-			add_policy(FakePolicy{name, file, "editor", 77});
-			tick();
-			done(name);
-		};
-		h.unload = [this](const std::string &name) -> HostResult<Ok> {
-			if (!policies.erase(name))
-				return HostError{ErrorCode::no_such_policy, "no policy named '" + name + "' (see `policy list`)"};
-			book.drop_policy(name);
-			tick();
-			return Ok{};
-		};
-		h.reload = [this](const std::string &name) -> HostResult<Ok> {
-			if (!policies.count(name))
-				return HostError{ErrorCode::no_such_policy, "no policy named '" + name + "' (see `policy list`)"};
-			errors.push_back(PolicyErrorInfo{name, policies[name].file,
-							 policies[name].file + ":3: attempt to call a nil value",
-							 std::chrono::system_clock::now()});
-			return Ok{};
-		};
-		h.eval = [this](const std::string &expr, const Peer &peer, Reply<std::string> done) {
-			if (defer_eval)
-				return deferred.push_back(std::move(done));
-			if (expr.find('=') != std::string::npos && !peer.admin)
-				return done(HostError{ErrorCode::eval_error,
-						      "permission denied: the policy context is read-only for you"});
-			if (expr == "#tasks")
-				return done(std::string("4"));
-			done(HostError{ErrorCode::eval_error, "[string \"expr\"]:1: unexpected symbol near '" + expr + "'"});
-		};
-		h.save_pins = [this](const Pins &) -> HostResult<Ok> {
-			if (saves_fail)
-				return HostError{ErrorCode::not_saved, "the state file /test/state.json could not be written"};
-			tickets_changed++;
-			return Ok{};
-		};
-		return h;
-	}
 };
+
+inline std::vector<PolicyInfo> FakePolicies::list() const
+{
+	std::vector<PolicyInfo> v;
+	for (auto &[n, p] : w.policies) {
+		PolicyInfo i;
+		i.name = n;
+		i.path = p.file;
+		i.interval_ms = 1000;
+		i.running = true;
+		i.ticks = 42;
+		i.overruns = 1;
+		v.push_back(i);
+	}
+	return v;
+}
+
+inline std::vector<PolicyError> FakePolicies::errors() const { return w.errors; }
+
+inline void FakePolicies::load(const std::string &file, const Credentials &, Completion done, bool)
+{
+	if (!std::filesystem::exists(file))
+		return done(err(Errc::not_found, file + ": cannot open: No such file or directory"));
+	std::string name = std::filesystem::path(file).stem().string();
+	w.add_policy(FakePolicy{name, file, "editor", 77});
+	w.tick();
+	done(name);
+}
+
+inline Result<void> FakePolicies::unload(const std::string &name)
+{
+	if (!w.policies.erase(name))
+		return err(Errc::not_found, "no policy named '" + name + "' (see `policy list`)");
+	w.book.drop_policy(name);
+	w.tick();
+	return {};
+}
+
+inline Result<void> FakePolicies::reload(const std::string &name)
+{
+	if (!w.policies.count(name))
+		return err(Errc::not_found, "no policy named '" + name + "' (see `policy list`)");
+	PolicyError e;
+	e.policy = name;
+	e.path = w.policies[name].file;
+	e.kind = ErrorKind::Compile;
+	e.message = w.policies[name].file + ":3: attempt to call a nil value";
+	e.when = std::chrono::system_clock::now();
+	w.errors.push_back(e);
+	return {};
+}
+
+inline void FakePolicies::eval(const std::string &expr, const Credentials &, bool admin, Completion done)
+{
+	if (w.defer_eval)
+		return w.deferred.push_back(std::move(done));
+	if (expr.find('=') != std::string::npos && !admin)
+		return done(err("permission denied: the policy context is read-only for you"));
+	if (expr == "#tasks")
+		return done(std::string("4"));
+	done(err("[string \"expr\"]:1: unexpected symbol near '" + expr + "'"));
+}
+
+inline Result<void> FakeState::save_pins(const Pins &)
+{
+	if (w.saves_fail)
+		return err(Errc::not_saved, "the state file /test/state.json could not be written");
+	w.tickets_changed++;
+	return {};
+}
 
 // All of a test process's sockets and files go under one directory that is
 // removed when the process exits.

@@ -131,7 +131,8 @@ json check_reply(std::string_view line, const std::string &reply, const Req &req
 	if (ok->get<bool>()) {
 		if (!j.contains("result"))
 			fail("ok reply without 'result'", line, reply);
-		if (!peer.admin && is_write_command(req.cmd))
+		const Command *c = find_command(req.cmd);
+		if (!peer.admin && c && c->access == Access::write)
 			fail("write command answered ok to a read-only peer", line, reply);
 		return j;
 	}

@@ -124,3 +124,21 @@ TEST_CASE("the control socket limits are options with ranges", "[options]")
 		CHECK(o.error().msg.find(bad[0]) == 0);
 	}
 }
+
+TEST_CASE("the metrics endpoint is off unless --metrics names an address", "[options][metrics]")
+{
+	auto o = parse({"--no-state"});
+	REQUIRE(o);
+	CHECK(o->metrics.empty());
+	CHECK(o->metrics_top == 10);
+	o = parse({"--no-state", "--metrics", "127.0.0.1:9477", "--metrics-top", "0"});
+	REQUIRE(o);
+	CHECK(o->metrics == "127.0.0.1:9477");
+	CHECK(o->metrics_top == 0);
+	auto bad = parse({"--metrics", "9477"});
+	REQUIRE_FALSE(bad);
+	CHECK(bad.error().msg.rfind("--metrics: '9477' is not ADDR:PORT", 0) == 0);
+	bad = parse({"--metrics-top", "1001"});
+	REQUIRE_FALSE(bad);
+	CHECK(bad.error().msg == "--metrics-top: '1001' is not a number in 0..1000");
+}

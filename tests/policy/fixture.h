@@ -103,6 +103,14 @@ struct Harness {
 	std::unique_ptr<policy::Engine> engine;
 };
 
+// How a policy worker that faults ends: SIGSEGV, or in a sanitizer build
+// (which keeps ASan's fault handler in the worker) the abort after its report.
+#ifdef LOTTO_SANITIZE
+inline constexpr const char *kSegvDeath = "killed by signal 6";
+#else
+inline constexpr const char *kSegvDeath = "killed by signal 11";
+#endif
+
 // a policy file with one tick body (tasks, ctx in scope)
 std::string policy_src(const std::string &name, const std::string &tick_body, int interval_ms = 100,
 		       const std::string &extra = "");

@@ -81,14 +81,16 @@ try:
 		os.chown(path, NOBODY, ADMIN_GID)
 		return path
 
+	def swap_in_secret(path, what):	# the watched file becomes a symlink to the root-only one
+		os.unlink(path)
+		os.symlink(secret, path)
+		time.sleep(1)
+		check("SECRETTOKEN" not in json.dumps(host.policy_errors()) and "SECRETTOKEN" not in host.log(), what)
+
 	mine = user_file("mine.lua", policy("mine", "for i = 1, #tasks do tasks[i].tickets = 300 end"))
 	r = as_admin({"cmd": "policy.load", "file": mine})
 	check(r and r["ok"], "an admin-group member loads its own policy", r)
-	os.unlink(mine)
-	os.symlink(secret, mine)
-	time.sleep(1)
-	check("SECRETTOKEN" not in json.dumps(host.policy_errors()) and "SECRETTOKEN" not in host.log(),
-	      "a watched file replaced by a symlink to a root-only file is not read as root")
+	swap_in_secret(mine, "a watched file replaced by a symlink to a root-only file is not read as root")
 	check(host.policies()["mine"]["active"], "the last good version keeps running")
 
 	# a policy root loaded from a directory someone else can write: a symlink
@@ -96,11 +98,7 @@ try:
 	rootpol = user_file("rootpol.lua", policy("rootpol", "for i = 1, #tasks do tasks[i].tickets = 301 end"))
 	r, _ = load(rootpol)
 	check(r and r["ok"], "root loads a policy from a user's directory", r)
-	os.unlink(rootpol)
-	os.symlink(secret, rootpol)
-	time.sleep(1)
-	check("SECRETTOKEN" not in json.dumps(host.policy_errors()) and "SECRETTOKEN" not in host.log(),
-	      "a symlink to a root-only file swapped in there is refused (the owner changed)")
+	swap_in_secret(rootpol, "a symlink to a root-only file swapped in there is refused (the owner changed)")
 	check(any("owner changed" in e["message"] for e in host.policy_errors()), "with an error that says why",
 	      host.policy_errors()[-1:])
 	check(host.alive() and host.request({"cmd": "stats"})["ok"], "the host serves on")

@@ -151,10 +151,11 @@ class Host:
 	def start(self, wait=True, timeout=8.0):
 		log = open(self.logfile, "a")
 		# a bound on the address space: a host that reads without limit dies
-		# here instead of taking the test machine's memory
+		# here instead of taking the test machine's memory (not under ASan,
+		# which reserves terabytes of shadow address space up front)
 		lim = self.as_limit_mb << 20
 		pre = (lambda: __import__("resource").setrlimit(__import__("resource").RLIMIT_AS, (lim, lim))) \
-			if self.as_limit_mb else None
+			if self.as_limit_mb and "ASAN_OPTIONS" not in os.environ else None
 		self.proc = subprocess.Popen(self.cmdline(), stdout=log, stderr=log, preexec_fn=pre)
 		if wait and not self.wait_ready(timeout):
 			raise RuntimeError("lotto-host did not serve %s within %.0f s; log:\n%s" % (self.sock, timeout, self.log()))
@@ -182,6 +183,13 @@ class Host:
 			except subprocess.TimeoutExpired:
 				self.proc.kill()
 				self.proc.wait()
+		# in a sanitizer build (scripts/test.sh --asan) any report of the
+		# host or its workers fails the test
+		log = self.log()
+		for mark in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+			if mark in log:
+				i = log.index(mark)
+				check(False, "no sanitizer report in the host's log", log[max(0, i - 200):i + 1500])
 		return self.proc.returncode if self.proc else None
 
 	def alive(self):

@@ -3,6 +3,7 @@
 #include "sim_test_util.h"
 
 #include <catch2/generators/catch_generators.hpp>
+#include <cstring>
 
 using namespace lotto;
 using namespace lotto::sim;
@@ -71,4 +72,24 @@ TEST_CASE("tickets= in the workload is written to ctl when the task starts", "[c
 	CHECK(m->ctl()[*slot].tickets == 42);
 	CHECK(m->tasks()[*slot].tickets == 42);
 	CHECK_FALSE(m->set_tickets(kFirstPid + 1, 5));	// no such thread
+}
+
+TEST_CASE("a ctl entry is one word, lotto_ctl_pack(pid, tickets), read back with lotto_ctl_pid/_tickets", "[ctl]")
+{
+	auto m = machine("cpus 1\ntask name=a cpu=100%\n");
+	uint32_t a = kFirstPid, sa = *m->slot_of(a);
+	REQUIRE(m->set_tickets(a, 777));
+	uint64_t word;
+	memcpy(&word, &m->ctl()[sa], sizeof(word));
+	CHECK(word == lotto_ctl_pack(a, 777));
+	CHECK(lotto_ctl_pid(word) == a);
+	CHECK(lotto_ctl_tickets(word) == 777);
+	// the struct's view of the same word: what lotto-ctl and the tests read
+	CHECK(m->ctl()[sa].pid == a);
+	CHECK(m->ctl()[sa].tickets == 777);
+	// a word packed by the host (Backend::set_tickets) is what the draws use
+	uint64_t host_word = lotto_ctl_pack(a, 31);
+	memcpy(&m->ctl()[sa], &host_word, sizeof(host_word));
+	m->run_for(1 * kSec);
+	CHECK(m->tasks()[sa].tickets == 31);
 }
