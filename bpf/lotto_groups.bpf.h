@@ -179,70 +179,49 @@ static __always_inline u32 group_funding(u32 gid)
 
 /* ---- the trees (the caller holds no lock; these take it) */
 
-static __always_inline u32 s_child(struct stree *t, u32 j)
-{
-	if (j >= LOTTO_MAX_GROUPS)
-		return gmask(j - LOTTO_MAX_GROUPS);
-	return gmask(t->node[j & (2 * LOTTO_MAX_GROUPS - 1)]);
+/*
+ * The two trees differ only in their size (the shared one has a slot per
+ * gid, a CPU's pinned one LOTTO_PIN_GROUPS): one definition for both. The
+ * bounds are constants per tree, which is what the verifier needs.
+ * PFX_child: the slot with the smallest key below node j (j >= N: leaf j-N);
+ * PFX_better: the better of two slots (an inactive one never wins);
+ * PFX_fix: the slot's key or act changed: fix the path to the root.
+ */
+#define LOTTO_TREE_FNS(PFX, TYPE, N, LOG, MASK)						\
+static __always_inline u32 PFX##_child(TYPE *t, u32 j)					\
+{											\
+	if (j >= (N))									\
+		return MASK(j - (N));							\
+	return MASK(t->node[j & (2 * (N) - 1)]);					\
+}											\
+											\
+static __always_inline u32 PFX##_better(TYPE *t, u32 a, u32 b)				\
+{											\
+	a = MASK(a);									\
+	b = MASK(b);									\
+	if (!t->act[a])									\
+		return b;								\
+	if (!t->act[b])									\
+		return a;								\
+	return lotto_key_before(t->key[b], t->key[a]) ? b : a;				\
+}											\
+											\
+static __always_inline void PFX##_fix(TYPE *t, u32 slot)				\
+{											\
+	u32 i = ((N) + MASK(slot)) >> 1;						\
+	int l;										\
+											\
+	for (l = 0; l < (LOG); l++) {							\
+		i &= 2 * (N) - 1;							\
+		if (!i)									\
+			break;								\
+		t->node[i] = PFX##_better(t, PFX##_child(t, 2 * i), PFX##_child(t, 2 * i + 1)); \
+		i >>= 1;								\
+	}										\
 }
 
-static __always_inline u32 s_better(struct stree *t, u32 a, u32 b)
-{
-	a = gmask(a);
-	b = gmask(b);
-	if (!t->act[a])
-		return b;
-	if (!t->act[b])
-		return a;
-	return lotto_key_before(t->key[b], t->key[a]) ? b : a;
-}
-
-/* the slot's key or act changed: fix the path to the root */
-static __always_inline void s_fix(struct stree *t, u32 slot)
-{
-	u32 i = (LOTTO_MAX_GROUPS + gmask(slot)) >> 1;
-	int l;
-
-	for (l = 0; l < LOTTO_GTREE_LOG; l++) {
-		i &= 2 * LOTTO_MAX_GROUPS - 1;
-		if (!i)
-			break;
-		t->node[i] = s_better(t, s_child(t, 2 * i), s_child(t, 2 * i + 1));
-		i >>= 1;
-	}
-}
-
-static __always_inline u32 p_child(struct ptree *t, u32 j)
-{
-	if (j >= LOTTO_PIN_GROUPS)
-		return pmask(j - LOTTO_PIN_GROUPS);
-	return pmask(t->node[j & (2 * LOTTO_PIN_GROUPS - 1)]);
-}
-
-static __always_inline u32 p_better(struct ptree *t, u32 a, u32 b)
-{
-	a = pmask(a);
-	b = pmask(b);
-	if (!t->act[a])
-		return b;
-	if (!t->act[b])
-		return a;
-	return lotto_key_before(t->key[b], t->key[a]) ? b : a;
-}
-
-static __always_inline void p_fix(struct ptree *t, u32 slot)
-{
-	u32 i = (LOTTO_PIN_GROUPS + pmask(slot)) >> 1;
-	int l;
-
-	for (l = 0; l < LOTTO_PTREE_LOG; l++) {
-		i &= 2 * LOTTO_PIN_GROUPS - 1;
-		if (!i)
-			break;
-		t->node[i] = p_better(t, p_child(t, 2 * i), p_child(t, 2 * i + 1));
-		i >>= 1;
-	}
-}
+LOTTO_TREE_FNS(s, struct stree, LOTTO_MAX_GROUPS, LOTTO_GTREE_LOG, gmask)
+LOTTO_TREE_FNS(p, struct ptree, LOTTO_PIN_GROUPS, LOTTO_PTREE_LOG, pmask)
 
 enum { G_SET, G_SET_IF_IN, G_OUT };
 

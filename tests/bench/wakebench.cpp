@@ -28,6 +28,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/cpu_burn.h"
+
+using lotto::workload::burn_cpu;
+using lotto::workload::now_ns;
+
 namespace {
 
 const char *const kUsage =
@@ -38,13 +43,6 @@ const char *const kUsage =
 	"(default 1000) and wakes them again, for S seconds (default 10). Prints the\n"
 	"wake-up latency (wake call -> worker running) percentiles and requests/s.\n";
 
-int64_t now_ns(clockid_t c = CLOCK_MONOTONIC)
-{
-	timespec ts;
-	clock_gettime(c, &ts);
-	return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 void futex_wait(std::atomic<uint32_t> &w, uint32_t val)
 {
 	syscall(SYS_futex, reinterpret_cast<uint32_t *>(&w), FUTEX_WAIT_PRIVATE, val, nullptr, nullptr, 0);
@@ -53,16 +51,6 @@ void futex_wait(std::atomic<uint32_t> &w, uint32_t val)
 void futex_wake(std::atomic<uint32_t> &w)
 {
 	syscall(SYS_futex, reinterpret_cast<uint32_t *>(&w), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-}
-
-volatile unsigned long sink;
-
-void burn_cpu(int64_t ns)
-{
-	int64_t until = now_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
-	while (now_ns(CLOCK_THREAD_CPUTIME_ID) < until)
-		for (int i = 0; i < 200; i++)
-			sink = sink * 1103515245 + 12345;
 }
 
 struct alignas(64) Worker {

@@ -22,6 +22,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cpu_burn.h"
+
+using lotto::workload::burn_cpu;
+using lotto::workload::now_ns;
+
 namespace {
 
 const char *const kUsage = "usage: lotto-burn [--run-ms R --sleep-ms S | --run-us R --sleep-us S] [--seconds T]\n"
@@ -36,28 +41,8 @@ volatile sig_atomic_t g_stop = 0;
 
 void on_term(int) { g_stop = 1; }
 
-long long now_ns(clockid_t c)
-{
-	timespec ts;
-	clock_gettime(c, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-volatile unsigned long sink;
-
 // spin until this thread has used `ns` more CPU time (or until the deadline)
-void burn(long long ns, long long deadline)
-{
-	long long until = now_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
-	for (;;) {
-		for (int i = 0; i < 20000; i++)
-			sink = sink * 1103515245 + 12345;
-		if (now_ns(CLOCK_THREAD_CPUTIME_ID) >= until)
-			return;
-		if (deadline && now_ns(CLOCK_MONOTONIC) >= deadline)
-			return;
-	}
-}
+void burn(long long ns, long long deadline) { burn_cpu(ns, deadline, 20000); }
 
 bool parse_num(const char *s, long long &v)
 {

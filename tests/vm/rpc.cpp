@@ -25,6 +25,11 @@
 #include <thread>
 #include <vector>
 
+#include "common/cpu_burn.h"
+
+using lotto::workload::burn_cpu;
+using lotto::workload::now_ns;
+
 namespace {
 
 const char *const kUsage =
@@ -33,23 +38,6 @@ const char *const kUsage =
 	"N clients (default 3), each with its own server thread that burns U us of CPU\n"
 	"per request (default 2000); requests counted for S seconds (default 10) after\n"
 	"W seconds (default 2). FILE gets the thread ids: \"client I TID\", \"server I TID\".\n";
-
-int64_t now_ns(clockid_t c = CLOCK_MONOTONIC)
-{
-	timespec ts;
-	clock_gettime(c, &ts);
-	return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-volatile unsigned long sink;
-
-void burn_cpu(int64_t ns)
-{
-	int64_t until = now_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
-	while (now_ns(CLOCK_THREAD_CPUTIME_ID) < until)
-		for (int i = 0; i < 200; i++)
-			sink = sink * 1103515245 + 12345;
-}
 
 struct alignas(64) Channel {
 	int fd[2] = {-1, -1};		// [0]: the client's end, [1]: the server's
