@@ -14,18 +14,17 @@ inline int64_t now_ns(clockid_t c = CLOCK_MONOTONIC)
 	return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-inline volatile unsigned long burn_sink;
-
 // Spin until this thread has used `ns` more CPU time (CPU time, not wall
 // time: a burst is the same work however often the thread is preempted),
 // or until CLOCK_MONOTONIC reaches `deadline_ns` (0: none). `step`: loop
 // iterations between clock reads (more: fewer system calls, coarser end).
 inline void burn_cpu(int64_t ns, int64_t deadline_ns = 0, int step = 200)
 {
+	volatile unsigned long sink = 1;	// per thread: no shared cache line
 	int64_t until = now_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
 	for (;;) {
 		for (int i = 0; i < step; i++)
-			burn_sink = burn_sink * 1103515245 + 12345;
+			sink = sink * 1103515245 + 12345;
 		if (now_ns(CLOCK_THREAD_CPUTIME_ID) >= until)
 			return;
 		if (deadline_ns && now_ns() >= deadline_ns)
