@@ -1258,6 +1258,7 @@ static __always_inline void group_stops(struct task_ctx *c, u64 used)
 	gs = group_stat(c->gid);
 	if (gs)
 		__sync_fetch_and_add(&gs->runtime_ns, used);
+	policy_group_seen(c->gid, gs);	/* also when it only ever ran on idle CPUs */
 }
 
 /*
@@ -1494,6 +1495,8 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		key = (g ? READ_ONCE(g->vg) : 0) + lotto_key_delta(bpf_get_prandom_u32(), t, f);
 		note_group(c, &pl);
 	} else {
+		if (gid)	/* its CPU's pinned group slots are all taken */
+			stat_inc(LOTTO_STAT_NO_GROUP);
 		gid = 0;
 		key += lotto_key_delta(bpf_get_prandom_u32(), t, f);
 		note_root(c);

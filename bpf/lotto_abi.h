@@ -192,7 +192,7 @@ static inline __u32 lotto_ctl_tickets(__u64 word)
 	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick") \
 	X(HANDOFFS, "handoffs", "wake-ups queued on the waker's CPU first") \
 	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken") \
-	X(NO_GROUP, "no_group", "cgroups left in the root group (no gid free)") \
+	X(NO_GROUP, "no_group", "cgroups left in the root (no gid free), or draws of a group's pinned task in its CPU's root (pinned group slots full)") \
 	X(TRANSFERS, "transfers", "draws made with blocked wakers' tickets added") \
 	X(XFER_REDRAWS, "xfer_redraws", "waiting tasks redrawn when their waker went to sleep")
 

@@ -157,6 +157,13 @@ static __always_inline struct lotto_group_stat *group_stat(u32 gid)
 	return bpf_map_lookup_elem(&lotto_groups, &k);
 }
 
+/* a policy group in use shows as one in lotto_groups (user space made it) */
+static __always_inline void policy_group_seen(u32 gid, struct lotto_group_stat *gs)
+{
+	if (gs && gid >= LOTTO_POLICY_GROUP_BASE && gs->kind != LOTTO_GROUP_POLICY)
+		gs->kind = LOTTO_GROUP_POLICY;
+}
+
 /* a group's funding: user space's, else its cgroup's cpu.weight */
 static __always_inline u32 group_funding(u32 gid)
 {
@@ -169,11 +176,9 @@ static __always_inline u32 group_funding(u32 gid)
 		f = READ_ONCE(gc->funding);
 	if (!lotto_tickets_valid(f))
 		f = gs && lotto_tickets_valid(gs->weight) ? gs->weight : LOTTO_FUNDING_DEFAULT;
-	if (gs) {
+	if (gs)
 		gs->funding = f;
-		if (gid >= LOTTO_POLICY_GROUP_BASE && gs->kind != LOTTO_GROUP_POLICY)
-			gs->kind = LOTTO_GROUP_POLICY;
-	}
+	policy_group_seen(gid, gs);
 	return f;
 }
 

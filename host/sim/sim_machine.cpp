@@ -346,7 +346,10 @@ void SimMachine::stint_end(uint32_t cpu)
 	uint64_t used = now_ - th.stint_start;
 	th.r.runtime_ns += used;
 	th.used += used;
-	slots_.group(th.cur).runtime_ns += used;
+	lotto_group_stat &g = slots_.group(th.cur);
+	g.runtime_ns += used;
+	if (th.cur >= LOTTO_POLICY_GROUP_BASE)	// also when it only ever ran on idle CPUs
+		g.kind = LOTTO_GROUP_POLICY;
 	bool expired = used >= th.granted;
 	if (th.burst_left != kNever)
 		th.burst_left -= std::min(used, th.burst_left);
