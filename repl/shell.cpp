@@ -256,6 +256,19 @@ std::vector<std::string> Shell::LiveCompletion::policy_names()
 	return v;
 }
 
+std::vector<std::string> Shell::LiveCompletion::group_names()
+{
+	std::vector<std::string> v;
+	auto r = c_.call("groups");
+	if (!r)
+		return v;
+	for (auto &g : r->value("groups", json::array()))
+		if (g.is_object() && g.value("kind", "") == "policy" && g.contains("name") && g["name"].is_string() &&
+		    !g["name"].get<std::string>().empty())
+			v.push_back(g["name"].get<std::string>());
+	return v;
+}
+
 std::vector<std::string> Shell::LiveCompletion::files(std::string_view prefix, bool lua_only)
 {
 	namespace fs = std::filesystem;

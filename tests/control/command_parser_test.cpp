@@ -187,5 +187,5 @@ TEST_CASE("every command of the table has a handler, and watch repeats exactly t
 		if (c.subs.empty())
 			CHECK(own);
 	}
-	CHECK(watchable_names() == "tasks, show, policy list, policy errors, stats, shares, draw");
+	CHECK(watchable_names() == "tasks, show, policy list, policy errors, stats, groups, shares, draw");
 }

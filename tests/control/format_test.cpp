@@ -86,9 +86,9 @@ TEST_CASE("task rows survive the JSON round trip with the documented names", "[j
 	control::json j = control::to_json(r);
 	for (auto k : {"pid", "tgid", "comm", "uid", "user", "nice", "tickets", "source", "pinned", "boost",
 		       "ticket_share", "cpu_share", "cpu_pct", "runtime_ns", "delta_ns", "wins", "wait_avg_ns",
-		       "wait_max_ns", "waits", "rescues", "cgroup_id", "last_cpu"})
+		       "wait_max_ns", "waits", "rescues", "cgroup_id", "last_cpu", "group"})
 		CHECK(j.contains(k));
-	CHECK(j.size() == 22);
+	CHECK(j.size() == 23);
 	auto back = control::task_row_from_json(control::json::parse(j.dump()));
 	REQUIRE(back.ok());
 	CHECK(back->comm == "w\"eird");
@@ -137,6 +137,53 @@ TEST_CASE("stats and task details round-trip through JSON", "[json]")
 	CHECK(db->pin == 10u);
 	REQUIRE(db->history.size() == 1);
 	CHECK(db->history[0].when == when);
+
+	d.row.group = 513;
+	d.group_name = "uid:1000";
+	d.funded_by = 42;
+	d.funded_tickets = 800;
+	db = control::task_detail_from_json(control::to_json(d));
+	REQUIRE(db.ok());
+	CHECK(db->row.group == 513);
+	CHECK(db->group_name == "uid:1000");
+	CHECK(db->funded_by == 42);
+	CHECK(db->funded_tickets == 800);
+}
+
+TEST_CASE("group rows round-trip through JSON and render as a table", "[json][groups]")
+{
+	control::GroupRow g;
+	g.gid = 512;
+	g.kind = "policy";
+	g.name = "uid:1000";
+	g.funding = 300;
+	g.source = "policy fair_share";
+	g.transfers = true;
+	g.tasks = 3;
+	g.active = 2;
+	g.ticket_share = 0.5;
+	g.cpu_share = 0.25;
+	g.wins = 9;
+	auto j = control::to_json(g);
+	for (auto k : {"gid", "kind", "name", "cgroup_id", "funding", "source", "weight", "transfers", "transfers_in",
+		       "tasks", "active", "ticket_share", "cpu_share", "cpu_pct", "runtime_ns", "delta_ns", "wins"})
+		CHECK(j.contains(k));
+	CHECK(j.size() == 17);
+	auto b = control::group_row_from_json(j);
+	REQUIRE(b.ok());
+	CHECK(b->name == "uid:1000");
+	CHECK(b->transfers);
+	CHECK(!b->transfers_in);
+	CHECK(b->ticket_share == 0.5);
+	auto bad = control::group_row_from_json(control::json{{"gid", "x"}});
+	REQUIRE(!bad.ok());
+	CHECK_THAT(bad.error().msg, Catch::Matchers::ContainsSubstring("'gid'"));
+	std::string t = shell::render_groups({g}, shell::Style{});
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("uid:1000"));
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("policy fair_share"));
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("50.0"));
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("xfer"));
+	CHECK(shell::render_groups({}, shell::Style{}) == "this backend has no groups\n");
 }
 
 TEST_CASE("tables fit the terminal by dropping the least important columns", "[table]")
