@@ -40,6 +40,7 @@ bool GroupBook::named(const std::string &name) const
 {
 	if (pins_.count(name))
 		return true;
+	// (a group only holding tasks is named by the policy that put them there)
 	for (auto &[p, gs] : said_)
 		for (auto &g : gs)
 			if (g.name == name)
@@ -61,7 +62,8 @@ Result<uint32_t> GroupBook::gid_for(const std::string &name)
 				       std::to_string(LOTTO_POLICY_GID_MAX - LOTTO_POLICY_GID_MIN + 1) + " in use)");
 }
 
-Result<void> GroupBook::policy_groups(const std::string &policy, const std::vector<PolicyGroup> &groups)
+Result<void> GroupBook::policy_groups(const std::string &policy, const std::vector<PolicyGroup> &groups,
+				      const uint16_t *member, uint32_t n)
 {
 	// the new names first, all or nothing
 	std::vector<std::string> fresh;
@@ -80,12 +82,27 @@ Result<void> GroupBook::policy_groups(const std::string &policy, const std::vect
 	if (std::find(order_.begin(), order_.end(), policy) == order_.end())
 		order_.push_back(policy);
 	said_[policy] = groups;
+	if (!member || n == 0) {
+		members_.erase(policy);
+		return {};
+	}
+	n = std::min<uint32_t>({n, b_.slots_hw(), LOTTO_MAX_TASKS});
+	Members &m = members_[policy];
+	m.idx.assign(member, member + n);
+	m.pids.resize(n);
+	const lotto_task_stat *t = b_.tasks();
+	for (uint32_t i = 0; i < n; i++) {
+		m.pids[i] = t ? __atomic_load_n(&t[i].pid, __ATOMIC_RELAXED) : 0;
+		if (m.idx[i] != kOut && m.idx[i] > groups.size())
+			m.idx[i] = 0;	// the caller checked; never an index out of the list
+	}
 	return {};
 }
 
 void GroupBook::drop_policy(const std::string &policy)
 {
 	said_.erase(policy);
+	members_.erase(policy);
 	order_.erase(std::remove(order_.begin(), order_.end(), policy), order_.end());
 }
 
@@ -180,9 +197,74 @@ std::string GroupBook::source(uint32_t gid) const
 	return who;
 }
 
+// lotto_task_groups: for each task, the group the last policy with an
+// opinion put it in
+size_t GroupBook::apply_members()
+{
+	if (members_.empty() && written_in_ == 0)
+		return 0;
+	const lotto_task_stat *t = b_.tasks();
+	if (!t || !b_.task_groups())
+		return 0;
+	uint32_t n = std::min<uint32_t>(b_.slots_hw(), LOTTO_MAX_TASKS);
+	if (written_gid_.size() < n) {
+		written_gid_.resize(n, 0);
+		written_pid_.resize(n, 0);
+	}
+	// the policies with members, in order, with their group names' gids
+	struct Src {
+		const Members *m;
+		std::vector<uint32_t> gid;	// per index of its groups
+	};
+	std::vector<Src> srcs;
+	for (auto &pol : order_) {
+		auto mit = members_.find(pol);
+		auto sit = said_.find(pol);
+		if (mit == members_.end() || sit == said_.end())
+			continue;
+		Src s{&mit->second, {}};
+		for (auto &g : sit->second)
+			s.gid.push_back(gid_of(g.name).value_or(0));
+		srcs.push_back(std::move(s));
+	}
+	size_t written = 0;
+	for (uint32_t slot = 0; slot < n; slot++) {
+		uint32_t pid = __atomic_load_n(&t[slot].pid, __ATOMIC_RELAXED);
+		uint32_t gid = 0;
+		for (auto &s : srcs) {
+			if (slot >= s.m->idx.size() || s.m->pids[slot] != pid)
+				continue;
+			uint16_t x = s.m->idx[slot];
+			if (x == kOut)
+				gid = 0;
+			else if (x)
+				gid = s.gid[x - 1];
+		}
+		uint32_t &wg = written_gid_[slot], &wp = written_pid_[slot];
+		bool need = gid ? (wg != gid || wp != pid) : (wg != 0 && wp == pid && pid != 0);
+		if (!need) {
+			if (gid == 0 && wg != 0 && wp != pid) {	// another thread now: ours is stale, harmless
+				wg = 0;
+				written_in_--;
+			}
+			continue;
+		}
+		if (!pid || !b_.set_task_group(slot, pid, gid))
+			continue;
+		if (wg && !gid)
+			written_in_--;
+		else if (!wg && gid)
+			written_in_++;
+		wg = gid;
+		wp = pid;
+		written++;
+	}
+	return written;
+}
+
 size_t GroupBook::apply()
 {
-	size_t written = 0;
+	size_t written = apply_members();
 	for (auto it = names_.begin(); it != names_.end();) {
 		Entry &e = it->second;
 		if (!named(it->first)) {

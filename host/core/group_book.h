@@ -8,8 +8,11 @@
 //      state file, so it holds for the group a policy makes after a restart
 //   2. the policies, in load order: the last one that funds the group wins
 //   3. nothing: LOTTO_FUNDING_DEFAULT (the core's default)
-// Flags (LOTTO_GROUP_F_*) are the policies' (the union of theirs). apply()
-// writes what changed into lotto_group_ctl (stores only, no syscalls).
+// Flags (LOTTO_GROUP_F_*) are the policies' (the union of theirs). Which
+// group a task is in: the last policy (in load order) that put it in one, or
+// took it out of all (then its cgroup decides), else its cgroup. apply()
+// writes what changed into lotto_group_ctl and lotto_task_groups (stores
+// only, no syscalls).
 // A group nobody names any more is given back: its funding and flags are
 // cleared and its gid may be handed out again.
 #pragma once
@@ -39,9 +42,13 @@ public:
 		uint32_t flags = 0;	// LOTTO_GROUP_F_*
 	};
 	void set_policy_order(const std::vector<std::string> &names);
+	static constexpr uint16_t kOut = 0xffff;	// member[]: out of every policy group
 	// what `policy` wants now; names must be valid (check_group_name).
+	// member[slot] (n slots, the task table as it is now): 1 + an index
+	// into groups, kOut, or 0 (no opinion); nullptr: no opinion on any task.
 	// Errc::busy when no gid is free for a new name (nothing is changed).
-	Result<void> policy_groups(const std::string &policy, const std::vector<PolicyGroup> &groups);
+	Result<void> policy_groups(const std::string &policy, const std::vector<PolicyGroup> &groups,
+				   const uint16_t *member = nullptr, uint32_t n = 0);
 	void drop_policy(const std::string &policy);
 
 	// ---- shell pins, by name (or a gid as text); funding in LOTTO_FUNDING_MIN..MAX
@@ -69,10 +76,19 @@ private:
 	bool named(const std::string &name) const;
 	uint32_t funding_of(const std::string &name, std::string *who) const;
 	uint32_t flags_of(const std::string &name) const;
+	size_t apply_members();
+
+	struct Members {
+		std::vector<uint16_t> idx;	// per slot, as policy_groups got it
+		std::vector<uint32_t> pids;	// the task each value was meant for
+	};
 
 	Backend &b_;
 	std::vector<std::string> order_;					// policies, load order
 	std::map<std::string, std::vector<PolicyGroup>> said_;			// per policy
+	std::map<std::string, Members> members_;				// per policy that put tasks in groups
+	std::vector<uint32_t> written_gid_, written_pid_;			// per slot: lotto_task_groups as we wrote it
+	size_t written_in_ = 0;							// slots written with a gid
 	std::map<std::string, uint32_t> pins_;					// name -> funding
 	std::map<std::string, Entry> names_;					// name -> its gid
 	std::vector<bool> used_ = std::vector<bool>(LOTTO_MAX_GROUPS, false);	// gids handed out

@@ -114,6 +114,7 @@ Result<void> Daemon::start()
 	eo.budget_fraction = opts_.policy_budget;
 	eo.memory_cap = size_t(opts_.policy_mem_mb) << 20;
 	engine_ = std::make_unique<policy::Engine>(loop_, *backend_, *book_, eo);
+	engine_->set_group_book(groups_.get());
 	if (opts_.unsafe_policies)
 		spdlog::warn("--unsafe-policies: policies may use io, os, ffi, require and debug");
 
