@@ -152,11 +152,14 @@ const std::vector<CommandSpec> &commands()
 			.name = "export",
 			.subs = {{"csv", {{"FILE", ArgKind::file}}, "sample task statistics into FILE"}},
 			.flags = {{"--interval", ArgKind::seconds, "seconds between samples (default 1)"},
-				  {"--count", ArgKind::count, "number of samples (default 10)"}},
-			.synopsis = "export csv FILE [--interval S] [--count N]",
+				  {"--count", ArgKind::count, "number of samples (default 10)"},
+				  {"--groups", ArgKind::none, "one row per group instead of per task"}},
+			.synopsis = "export csv FILE [--interval S] [--count N] [--groups]",
 			.summary = "sample task statistics into a CSV file, with a progress line",
 			.help = "Columns: iteration,timestamp,pid,comm,runtime_ns,delta_ns,rolling_runtime_ms,\n"
 				"wins,nice,tickets,ticket_share,cpu_share (docs/shell.md explains each).\n"
+				"With --groups: iteration,timestamp,gid,kind,name,funding,tasks,active,\n"
+				"runtime_ns,delta_ns,ticket_share,cpu_share.\n"
 				"Ctrl-C stops early and keeps the rows written so far.",
 			.handler = {.run = do_export},
 		},

@@ -63,6 +63,34 @@ TEST_CASE("CSV rows carry deltas since the previous sample and a rolling window"
 	CHECK_THAT(l3[0], ContainsSubstring(",1000000,5.000,"));
 }
 
+TEST_CASE("group CSV rows: the documented columns, deltas of the core's runtime per group", "[csv][groups]")
+{
+	CHECK(GroupCsvSampler::header() ==
+	      "iteration,timestamp,gid,kind,name,funding,tasks,active,runtime_ns,delta_ns,ticket_share,cpu_share\n");
+	auto g = [](uint32_t gid, const char *kind, const char *name, uint64_t runtime) {
+		control::GroupRow r;
+		r.gid = gid;
+		r.kind = kind;
+		r.name = name;
+		r.funding = 100;
+		r.tasks = 2;
+		r.active = 1;
+		r.ticket_share = 0.5;
+		r.runtime_ns = runtime;
+		return r;
+	};
+	GroupCsvSampler s;
+	s.baseline({g(0, "root", "", 1000), g(512, "policy", "uid:1000", 5000)});
+	auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
+	auto l1 = lines(s.sample(1, t, {g(0, "root", "", 4000), g(512, "policy", "uid:1000", 6000)}));
+	REQUIRE(l1.size() == 2);
+	CHECK(l1[0] == "1,1700000000.123,0,root,,100,2,1,4000,3000,0.500000,0.750000");
+	CHECK(l1[1] == "1,1700000000.123,512,policy,uid:1000,100,2,1,6000,1000,0.500000,0.250000");
+	// gid 512 now names another group: all of its runtime is new
+	auto l2 = lines(s.sample(2, t, {g(512, "policy", "a,b", 700)}));
+	CHECK(l2[0] == "2,1700000000.123,512,policy,\"a,b\",100,2,1,700,700,0.500000,1.000000");
+}
+
 TEST_CASE("CSV fields with commas, quotes or newlines are quoted", "[csv]")
 {
 	CHECK(CsvSampler::escape("plain") == "plain");

@@ -234,6 +234,16 @@ TEST_CASE("export csv writes the header and one block of rows per sample", "[she
 	CHECK(rows == 12);
 	CHECK_THAT(last, StartsWith("3,"));
 	CHECK_THAT(last, ContainsSubstring(",db worker,"));
+	// --groups: one row per group (here the root only)
+	r = f.run("export csv " + file + " --interval 0.1 --count 2 --groups");
+	REQUIRE(r.status == Status::ok);
+	CHECK(r.out == "exported 2 samples (2 rows) to " + file + "\n");
+	std::ifstream gin(file);
+	std::getline(gin, header);
+	CHECK(header == "iteration,timestamp,gid,kind,name,funding,tasks,active,runtime_ns,delta_ns,ticket_share,cpu_share");
+	std::getline(gin, last);
+	CHECK_THAT(last, StartsWith("1,"));
+	CHECK_THAT(last, ContainsSubstring(",0,root,,"));
 	auto bad = f.run("export csv /nonexistent-dir/x.csv");
 	CHECK_THAT(bad.err, StartsWith("error: cannot write /nonexistent-dir/x.csv: No such file or directory"));
 }
