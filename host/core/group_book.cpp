@@ -1,6 +1,7 @@
 #include "core/group_book.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace lotto {
 
@@ -12,12 +13,20 @@ Result<void> check_group_name(const std::string &name)
 		return err(Errc::invalid, "group name too long: " + std::to_string(name.size()) + " bytes (at most " +
 						  std::to_string(LOTTO_GROUP_NAME_MAX) + ")");
 	bool digits = true;
-	for (unsigned char c : name) {
+	for (size_t i = 0; i < name.size(); i++) {
+		unsigned char c = name[i];
 		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
 			  c == '.' || c == ':' || c == '@' || c == '-';
-		if (!ok)
-			return err(Errc::invalid, "group name '" + std::string(name.size() > 64 ? "" : name) +
-							  "' has a character other than letters, digits and _.:@-");
+		if (!ok) {
+			// the name itself is not echoed: it may hold control characters
+			char what[32];
+			if (c > 0x20 && c < 0x7f)
+				snprintf(what, sizeof(what), "'%c'", c);
+			else
+				snprintf(what, sizeof(what), "byte 0x%02x", c);
+			return err(Errc::invalid, std::string("a group name has a character other than letters, digits and "
+							      "_.:@- (") + what + " at offset " + std::to_string(i) + ")");
+		}
 		digits = digits && c >= '0' && c <= '9';
 	}
 	if (digits)

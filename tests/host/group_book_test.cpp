@@ -40,6 +40,12 @@ TEST_CASE("group names: letters, digits and _.:@-, not a number, not too long", 
 	CHECK_FALSE(check_group_name("a b"));
 	CHECK_FALSE(check_group_name("a/b"));
 	CHECK_FALSE(check_group_name("caf\xc3\xa9"));
+	// the name is not echoed: a terminal escape stays out of the message
+	auto e = check_group_name("x\x1b[2Jy");
+	REQUIRE_FALSE(e);
+	CHECK(e.error().msg == "a group name has a character other than letters, digits and _.:@- (byte 0x1b at offset 1)");
+	CHECK(check_group_name("a b").error().msg.find("(byte 0x20 at offset 1)") != std::string::npos);
+	CHECK(check_group_name("a/b").error().msg.find("('/' at offset 1)") != std::string::npos);
 	CHECK(check_group_name(std::string(LOTTO_GROUP_NAME_MAX, 'x')));
 	CHECK_THAT(check_group_name(std::string(LOTTO_GROUP_NAME_MAX + 1, 'x')).error().msg,
 		   ContainsSubstring("too long"));
