@@ -63,6 +63,10 @@
 #define LOTTO_CGROUP_GROUPS	512
 #define LOTTO_POLICY_GROUP_BASE	LOTTO_CGROUP_GROUPS
 #define LOTTO_FUNDING_DEFAULT	100	/* cgroup v2's default cpu.weight */
+LOTTO_STATIC_ASSERT(LOTTO_POLICY_GID_MIN == LOTTO_POLICY_GROUP_BASE && LOTTO_POLICY_GID_MAX == LOTTO_MAX_GROUPS - 1,
+		    "lotto_limits.h's policy gids");
+LOTTO_STATIC_ASSERT(LOTTO_FUNDING_MIN == LOTTO_TICKETS_MIN && LOTTO_FUNDING_MAX == LOTTO_TICKETS_MAX,
+		    "the core takes funding in the tickets' range (lotto_tickets_valid)");
 #define LOTTO_PIN_GROUPS	16	/* groups with tasks pinned to one CPU, per CPU */
 #define LOTTO_DSQ_GROUP_BASE	0x40000	/* + gid: shared tasks of group gid */
 #define LOTTO_DSQ_PGROUP_BASE	0x80000	/* + cpu * LOTTO_PIN_GROUPS + slot: pinned tasks of a group */
@@ -119,6 +123,7 @@ struct lotto_group_ctl {
 
 #define LOTTO_GROUP_F_TRANSFERS_IN	1u	/* accepts transfers from other groups' tasks */
 #define LOTTO_GROUP_F_TRANSFERS		2u	/* its tasks get transfers even without --transfers */
+#define LOTTO_GROUP_F_ALL		3u
 
 /* One slot of lotto_task_groups, written by user space; one 64-bit store. */
 struct lotto_task_group {

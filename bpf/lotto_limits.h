@@ -22,6 +22,19 @@
 #define LOTTO_TICKETS_DEFAULT	100
 #define LOTTO_TICKETS_RANGE	LOTTO_STR(LOTTO_TICKETS_MIN) ".." LOTTO_STR(LOTTO_TICKETS_MAX)
 
+/* a group's funding (lotto_group_ctl.funding: a policy group's, or one set
+ * over a cgroup's cpu.weight); the same units as tickets, 0 meaning "none" */
+#define LOTTO_FUNDING_MIN	1
+#define LOTTO_FUNDING_MAX	1000000
+#define LOTTO_FUNDING_RANGE	LOTTO_STR(LOTTO_FUNDING_MIN) ".." LOTTO_STR(LOTTO_FUNDING_MAX)
+/* the gids user space may hand out (lotto_abi.h: LOTTO_POLICY_GROUP_BASE ..
+ * LOTTO_MAX_GROUPS - 1) */
+#define LOTTO_POLICY_GID_MIN	512
+#define LOTTO_POLICY_GID_MAX	1023
+#define LOTTO_POLICY_GID_RANGE	LOTTO_STR(LOTTO_POLICY_GID_MIN) ".." LOTTO_STR(LOTTO_POLICY_GID_MAX)
+/* a policy group's name (policy API, shell, state file) */
+#define LOTTO_GROUP_NAME_MAX	64
+
 /* a boost (`boost PID xF for D`): the factor, and how long it may last */
 #define LOTTO_BOOST_MIN		0.01
 #define LOTTO_BOOST_MAX		1000

@@ -64,6 +64,19 @@ Status do_unpin(Shell &sh, const ParsedCommand &pc)
 	});
 }
 
+Status do_fund(Shell &sh, const ParsedCommand &pc)
+{
+	const std::string &group = pc.args[0];
+	if (pc.args[1] == "off")
+		return act(sh, pc, "unfund", json{{"group", group}}, [&](const json &) {
+			return fmt::format("unpinned the funding of group {}; its policy funds it again\n", group);
+		});
+	uint32_t funding = *parse_funding(pc.args[1]);
+	return act(sh, pc, "fund", json{{"group", group}, {"funding", funding}}, [&](const json &r) {
+		return fmt::format("pinned funding {} on group {} (gid {})\n", funding, group, r.value("gid", 0));
+	});
+}
+
 Status do_boost(Shell &sh, const ParsedCommand &pc)
 {
 	uint32_t pid = *parse_pid(pc.args[0]);

@@ -68,6 +68,18 @@ Result<void> check_value(ArgKind kind, const std::string &v, const char *name)
 		if (auto r = parse_tickets(v); !r)
 			return r.error();
 		return {};
+	case ArgKind::funding:
+		if (v == "off")
+			return {};
+		if (auto r = parse_funding(v); !r)
+			return r.error();
+		return {};
+	case ArgKind::group:
+		if (v.empty() || v.size() > LOTTO_GROUP_NAME_MAX)
+			return err(fmt::format("not a group: '{}' (a policy group's name or gid, at most {} bytes; see `groups`)",
+					       v.size() > LOTTO_GROUP_NAME_MAX ? v.substr(0, 16) + "..." : v,
+					       LOTTO_GROUP_NAME_MAX));
+		return {};
 	case ArgKind::factor:
 		if (auto r = parse_factor(v); !r)
 			return r.error();
@@ -119,6 +131,19 @@ Result<uint32_t> parse_pid(std::string_view s)
 		return err(fmt::format("not a pid: '{}' (a pid is a positive integer; see `tasks`)", s));
 	if (v == 0)
 		return err("no such pid: 0 (pids start at 1; see `tasks`)");
+	return (uint32_t)v;
+}
+
+Result<uint32_t> parse_funding(std::string_view s)
+{
+	uint64_t v = 0;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+	if (ec == std::errc::result_out_of_range ||
+	    (ec == std::errc() && p == s.data() + s.size() && (v < LOTTO_FUNDING_MIN || v > LOTTO_FUNDING_MAX)))
+		return err(fmt::format("funding out of range: {} (use {}..{})", s, LOTTO_FUNDING_MIN, LOTTO_FUNDING_MAX));
+	if (ec != std::errc() || p != s.data() + s.size())
+		return err(fmt::format("not a funding: '{}' (use an integer {}..{}, or off)", s, LOTTO_FUNDING_MIN,
+				       LOTTO_FUNDING_MAX));
 	return (uint32_t)v;
 }
 

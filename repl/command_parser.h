@@ -54,6 +54,7 @@ inline constexpr uint64_t kMaxDraws = 100000000;
 // Value parsers shared with the executors; messages are complete sentences.
 Result<uint32_t> parse_pid(std::string_view s);
 Result<uint32_t> parse_tickets(std::string_view s);
+Result<uint32_t> parse_funding(std::string_view s);	// LOTTO_FUNDING_MIN..MAX
 Result<double> parse_factor(std::string_view s);
 Result<std::chrono::milliseconds> parse_duration(std::string_view s);
 Result<double> parse_seconds(std::string_view s, std::string_view what);

@@ -68,6 +68,18 @@ const std::vector<CommandSpec> &commands()
 			.handler = {.run = do_boost},
 		},
 		{
+			.name = "fund",
+			.args = {{"GROUP", ArgKind::group}, {"N|off", ArgKind::funding}},
+			.synopsis = "fund GROUP N|off",
+			.summary = "pin a policy group's funding to N (" LOTTO_FUNDING_RANGE "), over its policies'",
+			.help = "GROUP is a policy group's name or gid (see `groups`). The pin is kept in the\n"
+				"state file by name, and holds for the group a policy makes after a restart.\n"
+				"`fund GROUP off` gives the group's funding back to its policies.\n"
+				"example: fund uid:1000 300",
+			.write = true,
+			.handler = {.run = do_fund},
+		},
+		{
 			.name = "policy",
 			.subs = {{"list", {}, "loaded policies, their interval, ticks, overruns, last error", false,
 				  {.view = view_policy_list}},
@@ -91,6 +103,18 @@ const std::vector<CommandSpec> &commands()
 			.help = "state is `enabled` while lotto schedules, `exited` with the kernel's\n"
 				"reason once it stopped.",
 			.handler = {.view = view_stats},
+		},
+		{
+			.name = "groups",
+			.synopsis = "groups",
+			.summary = "the groups (currencies): funding, tasks, ticket share vs CPU share",
+			.help = "Every task is in one group: the root (gid 0: its tasks race with their own\n"
+				"tickets), its cgroup (funded by cpu.weight) or a policy group (funded by its\n"
+				"policy, or `fund`). A group wins a draw with probability funding / (the\n"
+				"active groups' funding + the active root tasks' tickets): TKT%. A group is\n"
+				"active when one of its tasks ran in the host's last sample interval (1 s).\n"
+				"FLAGS: xfer (its tasks get ticket transfers), in (accepts other groups').",
+			.handler = {.view = view_groups},
 		},
 		{
 			.name = "shares",
@@ -118,7 +142,7 @@ const std::vector<CommandSpec> &commands()
 			.args = {{"CMD", ArgKind::command}, {"SECONDS", ArgKind::seconds, true}},
 			.synopsis = "watch CMD [SECONDS]",
 			.summary = "re-run a read command full screen every SECONDS (default 2) until Ctrl-C",
-			.help = "CMD is any of tasks, show, stats, shares, draw, policy list|errors with\n"
+			.help = "CMD is any of tasks, show, stats, groups, shares, draw, policy list|errors with\n"
 				"its arguments: watch tasks --top 20 1. On a terminal, tasks without --top\n"
 				"shows (and asks the host for) as many rows as fit the screen.",
 			.needs_host = false,
@@ -128,11 +152,14 @@ const std::vector<CommandSpec> &commands()
 			.name = "export",
 			.subs = {{"csv", {{"FILE", ArgKind::file}}, "sample task statistics into FILE"}},
 			.flags = {{"--interval", ArgKind::seconds, "seconds between samples (default 1)"},
-				  {"--count", ArgKind::count, "number of samples (default 10)"}},
-			.synopsis = "export csv FILE [--interval S] [--count N]",
+				  {"--count", ArgKind::count, "number of samples (default 10)"},
+				  {"--groups", ArgKind::none, "one row per group instead of per task"}},
+			.synopsis = "export csv FILE [--interval S] [--count N] [--groups]",
 			.summary = "sample task statistics into a CSV file, with a progress line",
 			.help = "Columns: iteration,timestamp,pid,comm,runtime_ns,delta_ns,rolling_runtime_ms,\n"
 				"wins,nice,tickets,ticket_share,cpu_share (docs/shell.md explains each).\n"
+				"With --groups: iteration,timestamp,gid,kind,name,funding,tasks,active,\n"
+				"runtime_ns,delta_ns,ticket_share,cpu_share.\n"
 				"Ctrl-C stops early and keeps the rows written so far.",
 			.handler = {.run = do_export},
 		},

@@ -39,6 +39,8 @@ enum class ArgKind {
 	comm,		// a comm glob pattern, completes comm names
 	user,		// user name or uid
 	tickets,	// LOTTO_TICKETS_MIN..LOTTO_TICKETS_MAX (bpf/lotto_limits.h)
+	group,		// a policy group's name or gid, completes names from `groups`
+	funding,	// LOTTO_FUNDING_MIN..LOTTO_FUNDING_MAX, or off
 	factor,		// xF: x2, x0.5, 3
 	duration,	// 30s, 500ms, 2m, 1h, or plain seconds
 	seconds,	// positive number of seconds (0.1..3600)

@@ -50,6 +50,12 @@ void values_of(ArgKind kind, std::string_view prefix, CompletionSource &src, Com
 	case ArgKind::policy_name:
 		add_matching(out.candidates, src.policy_names(), prefix);
 		break;
+	case ArgKind::group:
+		add_matching(out.candidates, src.group_names(), prefix);
+		break;
+	case ArgKind::funding:
+		add_matching(out.candidates, {"off"}, prefix);
+		break;
 	case ArgKind::file:
 	case ArgKind::policy_file:
 		out.candidates = src.files(prefix, kind == ArgKind::policy_file);

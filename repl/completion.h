@@ -17,6 +17,7 @@ public:
 	virtual std::vector<std::string> pids() = 0;		// live lotto task pids
 	virtual std::vector<std::string> comms() = 0;		// their comm names
 	virtual std::vector<std::string> policy_names() = 0;
+	virtual std::vector<std::string> group_names() { return {}; }	// named policy groups
 	// paths starting with `prefix`; directories end in '/'
 	virtual std::vector<std::string> files(std::string_view prefix, bool lua_only) = 0;
 };

@@ -72,4 +72,42 @@ std::string CsvSampler::sample(uint64_t iteration, std::chrono::system_clock::ti
 	return out;
 }
 
+std::string GroupCsvSampler::header()
+{
+	return "iteration,timestamp,gid,kind,name,funding,tasks,active,runtime_ns,delta_ns,ticket_share,cpu_share\n";
+}
+
+void GroupCsvSampler::baseline(const std::vector<control::GroupRow> &rows)
+{
+	prev_.clear();
+	for (auto &g : rows)
+		prev_[g.gid] = Prev{g.runtime_ns, g.kind, g.name};
+}
+
+std::string GroupCsvSampler::sample(uint64_t iteration, std::chrono::system_clock::time_point when,
+				    const std::vector<control::GroupRow> &rows)
+{
+	std::vector<uint64_t> delta(rows.size());
+	uint64_t sum = 0;
+	for (size_t i = 0; i < rows.size(); i++) {
+		const auto &g = rows[i];
+		auto it = prev_.find(g.gid);
+		bool same = it != prev_.end() && it->second.kind == g.kind && it->second.name == g.name &&
+			    g.runtime_ns >= it->second.runtime_ns;
+		delta[i] = same ? g.runtime_ns - it->second.runtime_ns : g.runtime_ns;
+		sum += delta[i];
+	}
+	std::string ts = unix_time(when), out;
+	std::unordered_map<uint32_t, Prev> next;
+	for (size_t i = 0; i < rows.size(); i++) {
+		const auto &g = rows[i];
+		out += fmt::format("{},{},{},{},{},{},{},{},{},{},{:.6f},{:.6f}\n", iteration, ts, g.gid, g.kind,
+				   CsvSampler::escape(g.name), g.funding, g.tasks, g.active, g.runtime_ns, delta[i], g.ticket_share,
+				   sum ? (double)delta[i] / (double)sum : 0.0);
+		next[g.gid] = Prev{g.runtime_ns, g.kind, g.name};
+	}
+	prev_ = std::move(next);	// groups that are gone are forgotten
+	return out;
+}
+
 } // namespace lotto::shell

@@ -35,6 +35,28 @@ private:
 	std::unordered_map<uint32_t, std::deque<uint64_t>> window_;	// pid -> last deltas
 };
 
+// `export csv --groups`: one row per group per iteration (docs/shell.md):
+//   iteration,timestamp,gid,kind,name,funding,tasks,active,runtime_ns,
+//   delta_ns,ticket_share,cpu_share
+// runtime_ns is the core's count for the group; delta_ns its change since the
+// previous iteration (a group first seen, or whose gid now names another
+// group: all of it); ticket_share is the host's (among the active groups),
+// cpu_share = delta / sum of the iteration's deltas.
+class GroupCsvSampler {
+public:
+	static std::string header();	// with '\n'
+	void baseline(const std::vector<control::GroupRow> &rows);
+	std::string sample(uint64_t iteration, std::chrono::system_clock::time_point when,
+			   const std::vector<control::GroupRow> &rows);
+
+private:
+	struct Prev {
+		uint64_t runtime_ns;
+		std::string kind, name;
+	};
+	std::unordered_map<uint32_t, Prev> prev_;	// gid -> at the last sample
+};
+
 // unix time with milliseconds: 1718000000.123
 std::string unix_time(std::chrono::system_clock::time_point t);
 

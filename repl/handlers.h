@@ -14,6 +14,7 @@ namespace lotto::shell {
 Result<std::string> view_tasks(Shell &sh, const ParsedCommand &pc);
 Result<std::string> view_show(Shell &sh, const ParsedCommand &pc);
 Result<std::string> view_stats(Shell &sh, const ParsedCommand &pc);
+Result<std::string> view_groups(Shell &sh, const ParsedCommand &pc);
 Result<std::string> view_shares(Shell &sh, const ParsedCommand &pc);
 Result<std::string> view_draw(Shell &sh, const ParsedCommand &pc);
 Result<std::string> view_policy_list(Shell &sh, const ParsedCommand &pc);
@@ -23,6 +24,7 @@ Result<std::string> view_policy_errors(Shell &sh, const ParsedCommand &pc);
 Status do_tickets(Shell &sh, const ParsedCommand &pc);
 Status do_unpin(Shell &sh, const ParsedCommand &pc);
 Status do_boost(Shell &sh, const ParsedCommand &pc);
+Status do_fund(Shell &sh, const ParsedCommand &pc);
 Status do_policy_load(Shell &sh, const ParsedCommand &pc);
 Status do_policy_unload(Shell &sh, const ParsedCommand &pc);
 Status do_policy_reload(Shell &sh, const ParsedCommand &pc);

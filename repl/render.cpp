@@ -48,6 +48,7 @@ std::string render_tasks(const std::vector<TaskRow> &rows, const Style &st)
 		     {"NICE", true, 4},
 		     {"TICKETS", true, 0},
 		     {"SOURCE", false, 3},
+		     {"GROUP", true, 4},
 		     {"TKT%", true, 0},
 		     {"CPU%SH", true, 6},
 		     {"CPU%", true, 0},
@@ -56,7 +57,7 @@ std::string render_tasks(const std::vector<TaskRow> &rows, const Style &st)
 		     {"MAXWAIT", true, 8}});
 	for (auto &r : rows)
 		t.add({std::to_string(r.pid), r.comm, r.user, std::to_string(r.nice), tickets_cell(r), r.source,
-		       format_pct(r.ticket_share), format_pct(r.cpu_share), fmt::format("{:.1f}", r.cpu_pct),
+		       std::to_string(r.group), format_pct(r.ticket_share), format_pct(r.cpu_share), fmt::format("{:.1f}", r.cpu_pct),
 		       std::to_string(r.wins), format_ns(r.wait_avg_ns), format_ns(r.wait_max_ns)});
 	return t.render(st.width, st.tty);
 }
@@ -80,6 +81,13 @@ std::string render_show(const TaskDetail &d)
 			o += fmt::format("boost        x{:g} until unpin\n", *d.boost_factor);
 	}
 	o += fmt::format("at last draw {} tickets, compensation x{:.2f}\n", d.stat_tickets, d.comp_q10 / 1024.0);
+	if (r.group)
+		o += fmt::format("group        {}{}  (see `groups`)\n", r.group,
+				 d.group_name.empty() ? "" : " " + d.group_name);
+	else
+		o += "group        0 root (its own tickets race)\n";
+	if (d.funded_by)
+		o += fmt::format("funded by    {} (+{} tickets)\n", d.funded_by, d.funded_tickets);
 	o += fmt::format("ticket share {}%\n", format_pct(r.ticket_share));
 	o += fmt::format("cpu share    {}%  ({:.1f}% of a CPU over the last interval)\n", format_pct(r.cpu_share),
 			 r.cpu_pct);
@@ -129,6 +137,34 @@ std::string render_stats(const HostStats &s, const Style &st)
 		row.push_back(std::to_string(s.total[i]));
 	t.add(row);
 	return o + "\n" + t.render(st.width, st.tty);
+}
+
+std::string render_groups(const std::vector<GroupRow> &rows, const Style &st)
+{
+	if (rows.empty())
+		return "this backend has no groups\n";
+	TextTable t({{"GID", true, 0},
+		     {"KIND", false, 3},
+		     {"NAME", false, 0, true},
+		     {"FUNDING", true, 0},
+		     {"SOURCE", false, 4},
+		     {"FLAGS", false, 5},
+		     {"TASKS", true, 0},
+		     {"ACTIVE", true, 0},
+		     {"TKT%", true, 0},
+		     {"CPU%SH", true, 0},
+		     {"CPU%", true, 2},
+		     {"WINS", true, 6}});
+	for (auto &g : rows) {
+		std::string flags = g.transfers && g.transfers_in ? "xfer,in"
+				    : g.transfers		   ? "xfer"
+				    : g.transfers_in		   ? "in"
+								   : "-";
+		t.add({std::to_string(g.gid), g.kind, g.name.empty() ? "-" : g.name, std::to_string(g.funding), g.source,
+		       flags, std::to_string(g.tasks), std::to_string(g.active), format_pct(g.ticket_share),
+		       format_pct(g.cpu_share), fmt::format("{:.1f}", g.cpu_pct), std::to_string(g.wins)});
+	}
+	return t.render(st.width, st.tty);
 }
 
 // a bar of `frac` of `w` cells, in eighths

@@ -12,6 +12,7 @@
 
 namespace lotto::shell {
 
+using control::GroupRow;
 using control::task_rows_from_json;
 
 // ---- output
@@ -153,21 +154,63 @@ Status do_watch(Shell &sh, const ParsedCommand &pc)
 	return st;
 }
 
+// one sampling of `export csv`: the rows of this iteration as CSV, and how many
+struct CsvRows {
+	std::string text;
+	size_t n = 0;
+};
+
 Status do_export(Shell &sh, const ParsedCommand &pc)
 {
 	const std::string &file = pc.args[0];
 	double interval = pc.has("--interval") ? *parse_seconds(pc.flag("--interval"), "interval") : 1.0;
 	uint64_t count = pc.has("--count") ? *parse_count(pc.flag("--count"), "count", kMaxCount) : 10;
-	auto rows = fetch_tasks(sh.client());	// the baseline, and a check that the host answers before creating the file
-	if (!rows)
-		return sh.fail_host(pc, rows.error());
+	bool groups = pc.has("--groups");
+	CsvSampler tasks_csv;
+	GroupCsvSampler groups_csv;
+	auto fetch_groups = [&]() -> Result<std::vector<GroupRow>> {
+		auto r = sh.client().call("groups");
+		if (!r)
+			return r.error();
+		std::vector<GroupRow> out;
+		for (auto &x : r->value("groups", json::array())) {
+			auto g = control::group_row_from_json(x);
+			if (!g)
+				return g.error();
+			out.push_back(std::move(*g));
+		}
+		return out;
+	};
+	// the baseline, and a check that the host answers before creating the file
+	if (groups) {
+		auto rows = fetch_groups();
+		if (!rows)
+			return sh.fail_host(pc, rows.error());
+		groups_csv.baseline(*rows);
+	} else {
+		auto rows = fetch_tasks(sh.client());
+		if (!rows)
+			return sh.fail_host(pc, rows.error());
+		tasks_csv.baseline(*rows);
+	}
+	auto sample = [&](uint64_t it) -> Result<CsvRows> {
+		auto now = std::chrono::system_clock::now();
+		if (groups) {
+			auto rows = fetch_groups();
+			if (!rows)
+				return rows.error();
+			return CsvRows{groups_csv.sample(it, now, *rows), rows->size()};
+		}
+		auto rows = fetch_tasks(sh.client());
+		if (!rows)
+			return rows.error();
+		return CsvRows{tasks_csv.sample(it, now, *rows), rows->size()};
+	};
 	FILE *f = fopen(file.c_str(), "w");
 	if (!f)
 		return sh.fail(&pc, fmt::format("cannot write {}: {} (pick another FILE)", file, strerror(errno)), "usage");
 	std::unique_ptr<FILE, int (*)(FILE *)> closer(f, fclose);
-	CsvSampler s;
-	s.baseline(*rows);
-	fputs(CsvSampler::header().c_str(), f);
+	fputs((groups ? GroupCsvSampler::header() : CsvSampler::header()).c_str(), f);
 	auto start = std::chrono::steady_clock::now();
 	uint64_t lines = 0, done = 0;
 	bool interrupted = false;
@@ -179,20 +222,19 @@ Status do_export(Shell &sh, const ParsedCommand &pc)
 			interrupted = true;
 			break;
 		}
-		auto now_rows = fetch_tasks(sh.client());
-		if (!now_rows && sh.client().last_code() == "interrupted") {
+		auto rows = sample(it);
+		if (!rows && sh.client().last_code() == "interrupted") {
 			interrupted = true;	// Ctrl-C during a request: as during the wait
 			break;
 		}
-		if (!now_rows) {
+		if (!rows) {
 			if (sh.io().err_tty)
 				fputs("\n", sh.io().err);
-			return sh.fail_host(pc, now_rows.error());
+			return sh.fail_host(pc, rows.error());
 		}
-		std::string text = s.sample(it, std::chrono::system_clock::now(), *now_rows);
-		if (fputs(text.c_str(), f) < 0 || fflush(f) != 0)
+		if (fputs(rows->text.c_str(), f) < 0 || fflush(f) != 0)
 			return sh.fail(&pc, fmt::format("writing {}: {}", file, strerror(errno)), "usage");
-		lines += now_rows->size();
+		lines += rows->n;
 		done = it;
 		if (sh.io().err_tty && !sh.want_json(pc)) {
 			fprintf(sh.io().err, "\rexport: sample %llu/%llu, %llu rows -> %s ", (unsigned long long)it,
@@ -253,6 +295,19 @@ std::vector<std::string> Shell::LiveCompletion::policy_names()
 	for (auto &p : r->value("policies", json::array()))
 		if (p.is_object() && p.contains("name") && p["name"].is_string())
 			v.push_back(p["name"].get<std::string>());
+	return v;
+}
+
+std::vector<std::string> Shell::LiveCompletion::group_names()
+{
+	std::vector<std::string> v;
+	auto r = c_.call("groups");
+	if (!r)
+		return v;
+	for (auto &g : r->value("groups", json::array()))
+		if (g.is_object() && g.value("kind", "") == "policy" && g.contains("name") && g["name"].is_string() &&
+		    !g["name"].get<std::string>().empty())
+			v.push_back(g["name"].get<std::string>());
 	return v;
 }
 

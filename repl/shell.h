@@ -74,6 +74,7 @@ private:
 		std::vector<std::string> pids() override;
 		std::vector<std::string> comms() override;
 		std::vector<std::string> policy_names() override;
+		std::vector<std::string> group_names() override;
 		std::vector<std::string> files(std::string_view prefix, bool lua_only) override;
 
 	private:

@@ -119,6 +119,13 @@ Result<std::string> view_stats(Shell &sh, const ParsedCommand &pc)
 			  [&](const HostStats &s) { return render_stats(s, sh.style()); });
 }
 
+Result<std::string> view_groups(Shell &sh, const ParsedCommand &pc)
+{
+	return fetch_view(sh, pc, "groups", json::object(),
+			  list_decoder<GroupRow>("groups", control::group_row_from_json),
+			  [&](const std::vector<GroupRow> &g) { return render_groups(g, sh.style()); });
+}
+
 Result<std::string> view_policy_list(Shell &sh, const ParsedCommand &pc)
 {
 	return fetch_view(sh, pc, "policy.list", json::object(),

@@ -18,6 +18,7 @@ namespace lotto::shell {
 class HostClient;
 
 using control::apply_query;
+using control::GroupRow;
 using control::HostStats;
 using control::TaskDetail;
 using control::TaskQuery;
@@ -37,6 +38,7 @@ std::string format_pct(double share);	// 0..1 -> "12.3"
 std::string render_tasks(const std::vector<TaskRow> &rows, const Style &st);
 std::string render_show(const TaskDetail &d);
 std::string render_stats(const HostStats &s, const Style &st);
+std::string render_groups(const std::vector<GroupRow> &rows, const Style &st);
 std::string render_shares(const std::vector<TaskRow> &rows, const Style &st);
 std::string render_policies(const std::vector<PolicyInfo> &p, const Style &st);
 std::string render_policy_errors(const std::vector<PolicyError> &e);

@@ -60,6 +60,8 @@ void show(const Call &c, Respond done)
 
 void stats(const Call &c, Respond done) { done(Body(to_json(c.host.stats()))); }
 
+void groups(const Call &c, Respond done) { done(list_of("groups", HostResult<std::vector<GroupRow>>(c.host.groups()))); }
+
 void policy_list(const Call &c, Respond done) { done(list_of("policies", c.host.policies())); }
 
 void policy_errors(const Call &c, Respond done) { done(list_of("errors", c.host.policy_errors())); }
@@ -104,6 +106,31 @@ void tickets(const Call &c, Respond done)
 		pinned = std::move(*r);
 	}
 	done(Body(json{{"pinned", pinned}, {"tickets", n}}));
+}
+
+// {"cmd":"fund","group":"NAME"|"GID","funding":N}: a policy group's funding, pinned
+void fund(const Call &c, Respond done)
+{
+	auto g = c.req.string("group", LOTTO_GROUP_NAME_MAX);
+	if (!g)
+		return done(g.error());
+	auto f = c.req.uint("funding", LOTTO_FUNDING_MIN, LOTTO_FUNDING_MAX, ErrorCode::out_of_range);
+	if (!f)
+		return done(f.error());
+	auto gid = c.host.fund_group(*g, uint32_t(*f));
+	if (!gid)
+		return done(gid.error());
+	done(Body(json{{"group", *g}, {"gid", *gid}, {"funding", *f}}));
+}
+
+void unfund(const Call &c, Respond done)
+{
+	auto g = c.req.string("group", LOTTO_GROUP_NAME_MAX);
+	if (!g)
+		return done(g.error());
+	if (auto r = c.host.unfund_group(*g); !r)
+		return done(r.error());
+	done(Body(json{{"group", *g}}));
 }
 
 void unpin(const Call &c, Respond done)
@@ -182,8 +209,11 @@ const std::vector<Command> &commands()
 		{"tasks", {"order_by", "comm", "user", "pid", "top"}, A::read, "listing tasks", tasks},
 		{"show", {"pid"}, A::read, "showing a task", show},
 		{"stats", {}, A::read, "reading the counters", stats},
+		{"groups", {}, A::read, "listing groups", groups},
 		{"tickets", {"pid", "comm", "tickets"}, A::write, "pinning tickets", tickets},
 		{"unpin", {"pid", "all"}, A::write, "unpinning tickets", unpin},
+		{"fund", {"group", "funding"}, A::write, "funding groups", fund},
+		{"unfund", {"group"}, A::write, "funding groups", unfund},
 		{"boost", {"pid", "factor", "duration_ms"}, A::write, "boosting a task", boost},
 		{"policy.list", {}, A::read, "listing policies", policy_list},
 		{"policy.load", {"file"}, A::write, "changing policies", policy_load},

@@ -14,6 +14,7 @@ const char *to_string(ErrorCode c)
 	case ErrorCode::no_such_pid: return "no_such_pid";
 	case ErrorCode::not_pinned: return "not_pinned";
 	case ErrorCode::no_match: return "no_match";
+	case ErrorCode::no_such_group: return "no_such_group";
 	case ErrorCode::out_of_range: return "out_of_range";
 	case ErrorCode::no_such_policy: return "no_such_policy";
 	case ErrorCode::policy_error: return "policy_error";

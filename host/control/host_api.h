@@ -41,6 +41,7 @@ enum class ErrorCode {
 	no_such_pid,		// no lotto task has this pid (now)
 	not_pinned,		// unpin of a pid that has no pin and no boost
 	no_match,		// a comm pattern matched no lotto task
+	no_such_group,		// no policy group has this name or gid
 	out_of_range,		// tickets, factor or duration outside its range
 	no_such_policy,		// policy name not loaded
 	policy_error,		// the policy engine refused (compile error, file missing, ...)
@@ -118,6 +119,7 @@ struct TaskRow {
 	uint64_t rescues = 0;
 	uint64_t cgroup_id = 0;
 	uint32_t last_cpu = 0;
+	uint32_t group = 0;		// its group (currency) at its last draw, 0: the root
 };
 
 // `show PID`: the row plus what is only worth fetching for one task.
@@ -128,7 +130,34 @@ struct TaskDetail {
 	std::optional<double> boost_left_s;		// none: until unpinned/forever
 	uint32_t stat_tickets = 0;			// tickets the core used at the last draw
 	uint32_t comp_q10 = 1024;			// compensation factor at the last draw
+	std::string group_name;				// its group's name or cgroup path ("" for the root)
+	uint32_t funded_by = 0;				// transfers: the blocked waker it runs on (0: none)
+	uint32_t funded_tickets = 0;			// the tickets that waker adds
 	std::vector<TicketChange> history;		// oldest first
+};
+
+// One group (currency) as `groups` shows it. Shares are over the groups that
+// are active: those with a task that ran in the last sample interval (the
+// host's stand-in for "has a runnable task"); the root counts with the
+// tickets of its active tasks.
+struct GroupRow {
+	uint32_t gid = 0;
+	std::string kind;		// "root", "cgroup", "policy"
+	std::string name;		// a policy group's name, a cgroup's path ("/" is the root cgroup), "" unknown
+	uint64_t cgroup_id = 0;
+	uint32_t funding = 0;		// in force (root: the tickets of its active tasks)
+	std::string source;		// "pin", "policy NAME", "cpu.weight", "default", "set" (lotto-ctl), "tickets" (root)
+	uint32_t weight = 0;		// a cgroup's cpu.weight
+	bool transfers = false;		// LOTTO_GROUP_F_TRANSFERS
+	bool transfers_in = false;	// LOTTO_GROUP_F_TRANSFERS_IN
+	uint32_t tasks = 0;		// lotto tasks in it (at their last draw)
+	uint32_t active = 0;		// of those, tasks that ran in the last interval
+	double ticket_share = 0;	// funding / (active groups' funding + active root tickets), 0 when inactive
+	double cpu_share = 0;		// its tasks' runtime delta / all tasks' delta, last interval
+	double cpu_pct = 0;		// percent of one CPU over the last interval
+	uint64_t runtime_ns = 0;	// CPU time of its tasks under lotto (the core's count)
+	uint64_t delta_ns = 0;		// its tasks' runtime over the last interval
+	uint64_t wins = 0;		// draws the group won
 };
 
 struct HostStats {
@@ -162,6 +191,8 @@ public:
 	virtual std::vector<TaskRow> tasks(const TaskQuery &q = {}) = 0;
 	virtual HostResult<TaskDetail> task(uint32_t pid) = 0;
 	virtual HostStats stats() = 0;
+	// every group in use, by gid (the root first); empty when the backend has none
+	virtual std::vector<GroupRow> groups() = 0;
 	virtual HostResult<std::vector<PolicyInfo>> policies() = 0;
 	virtual HostResult<std::vector<PolicyError>> policy_errors() = 0;
 	// `lua EXPR`: a peer that is not an admin gets a view where nothing
@@ -190,6 +221,11 @@ public:
 	// Asynchronous: compile, init and the first tick run meanwhile.
 	virtual void policy_load(const std::string &file, const Peer &peer, Reply<std::string> done) = 0;
 	virtual HostResult<Ok> policy_unload(const std::string &name) = 0;
+	// A policy group's funding pinned from a shell (over the policies'),
+	// by name or gid as text; funding in LOTTO_FUNDING_MIN..MAX. Kept in
+	// the state file by name. Returns the group's gid.
+	virtual HostResult<uint32_t> fund_group(const std::string &group, uint32_t funding) = 0;
+	virtual HostResult<Ok> unfund_group(const std::string &group) = 0;
 	virtual HostResult<Ok> policy_reload(const std::string &name) = 0;
 };
 

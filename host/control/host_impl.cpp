@@ -29,8 +29,8 @@ static std::string comm_of(const lotto_task_stat &s)
 }
 
 HostImpl::HostImpl(Backend &backend, TicketBook &book, PolicyApi *policies, StateKeeper *state, std::string version,
-		   uint32_t default_tickets)
-	: b_(backend), book_(book), policies_(policies), state_(state), version_(std::move(version)),
+		   uint32_t default_tickets, GroupBook *groups)
+	: b_(backend), book_(book), policies_(policies), state_(state), gbook_(groups), version_(std::move(version)),
 	  default_tickets_(default_tickets), started_(Clock::now())
 {
 }
@@ -125,6 +125,7 @@ TaskRow HostImpl::row_of(uint32_t slot, const lotto_task_stat &s)
 	r.rescues = s.rescues;
 	r.cgroup_id = s.cgroup_id;
 	r.last_cpu = s.last_cpu;
+	r.group = s.group;
 	return r;
 }
 
@@ -183,6 +184,16 @@ HostResult<TaskDetail> HostImpl::task(uint32_t pid)
 	lotto_task_stat s = b_.tasks()[*slot];
 	d.stat_tickets = s.tickets;
 	d.comp_q10 = s.comp_q10;
+	d.funded_by = s.funded_by;
+	d.funded_tickets = s.funded_by ? s.funded_tickets : 0;
+	if (s.group) {
+		if (gbook_)
+			d.group_name = gbook_->name_of(s.group);
+		if (d.group_name.empty())
+			for (auto &g : b_.groups())
+				if (g.gid == s.group && g.kind == LOTTO_GROUP_CGROUP)
+					d.group_name = b_.cgroup_path(g.cgroup_id);
+	}
 	if (auto p = book_.pins().find(pid); p != book_.pins().end())
 		d.pin = p->second;
 	if (auto b = book_.boosts().find(pid); b != book_.boosts().end()) {
@@ -228,6 +239,80 @@ HostStats HostImpl::stats()
 	if (policies_)
 		st.policies = policies_->list().size();
 	return st;
+}
+
+std::vector<GroupRow> HostImpl::groups()
+{
+	std::vector<GroupRow> rows;
+	auto stats = b_.groups();
+	if (stats.empty())
+		return rows;
+	std::unordered_map<uint32_t, size_t> at;	// gid -> row
+	for (auto &g : stats) {
+		GroupRow r;
+		r.gid = g.gid;
+		r.kind = group_kind_name(g.kind);
+		r.cgroup_id = g.cgroup_id;
+		if (g.kind == LOTTO_GROUP_CGROUP)
+			r.name = b_.cgroup_path(g.cgroup_id);
+		else if (g.kind == LOTTO_GROUP_POLICY && gbook_)
+			r.name = gbook_->name_of(g.gid);
+		r.funding = g.funding;
+		r.weight = g.weight;
+		r.source = g.gid == 0 ? "tickets"
+			   : g.funding_set ? (gbook_ && !gbook_->source(g.gid).empty() ? gbook_->source(g.gid) : "set")
+			   : g.kind == LOTTO_GROUP_CGROUP && lotto_tickets_valid(g.weight) ? "cpu.weight"
+											   : "default";
+		r.transfers = g.flags & LOTTO_GROUP_F_TRANSFERS;
+		r.transfers_in = g.flags & LOTTO_GROUP_F_TRANSFERS_IN;
+		r.runtime_ns = g.runtime_ns;
+		r.wins = g.wins;
+		at[g.gid] = rows.size();
+		rows.push_back(std::move(r));
+	}
+	if (rows.empty() || rows[0].gid != 0) {	// the root is always there
+		GroupRow root;
+		root.kind = "root";
+		root.source = "tickets";
+		rows.insert(rows.begin(), root);
+		for (auto &[gid, i] : at)
+			i++;
+		at[0] = 0;
+	}
+	// the tasks: membership, activity, CPU over the last interval; the
+	// root competes with its active tasks' own tickets
+	uint64_t delta = 0, root_tickets = 0;
+	uint32_t n = b_.slots_hw();
+	const lotto_task_stat *t = b_.tasks();
+	for (uint32_t i = 0; i < n; i++) {
+		lotto_task_stat s = t[i];
+		if (!s.pid)
+			continue;
+		uint64_t d = i < prev_.size() && prev_[i].same_task(s.pid, s.gen) ? delta_[i] : 0;
+		delta += d;
+		auto it = at.find(s.group);
+		if (it == at.end())
+			continue;	// a group freed since its last draw
+		GroupRow &g = rows[it->second];
+		g.tasks++;
+		g.delta_ns += d;
+		if (d) {
+			g.active++;
+			if (s.group == 0)
+				root_tickets += tickets_of(i, s);
+		}
+	}
+	rows[0].funding = uint32_t(std::min<uint64_t>(root_tickets, UINT32_MAX));
+	uint64_t active = 0;
+	for (auto &g : rows)
+		if (g.active)
+			active += g.funding;
+	for (auto &g : rows) {
+		g.ticket_share = g.active && active ? double(g.funding) / double(active) : 0;
+		g.cpu_share = delta ? double(g.delta_ns) / double(delta) : 0;
+		g.cpu_pct = interval_s_ > 0 ? 100.0 * double(g.delta_ns) / (interval_s_ * 1e9) : 0;
+	}
+	return rows;
 }
 
 static HostError no_engine(const char *what)
@@ -423,6 +508,56 @@ HostResult<Ok> HostImpl::policy_reload(const std::string &name)
 		return no_engine("policy reload");
 	if (auto r = policies_->reload(name); !r)
 		return policy_failure(r.error());
+	return Ok{};
+}
+
+// ---- groups
+
+static HostError group_failure(const Error &e)
+{
+	switch (e.code) {
+	case Errc::not_found: return herr(ErrorCode::no_such_group, e.msg);
+	case Errc::busy: return herr(ErrorCode::busy, e.msg);
+	case Errc::not_saved: return herr(ErrorCode::not_saved, e.msg);
+	default: return herr(ErrorCode::bad_request, e.msg);
+	}
+}
+
+HostResult<uint32_t> HostImpl::fund_group(const std::string &group, uint32_t funding)
+{
+	if (funding < LOTTO_FUNDING_MIN || funding > LOTTO_FUNDING_MAX)
+		return herr(ErrorCode::out_of_range, fmt::format("funding out of range: {} (use {}..{})", funding,
+								 LOTTO_FUNDING_MIN, LOTTO_FUNDING_MAX));
+	if (!gbook_ || b_.groups().empty())
+		return herr(ErrorCode::unavailable, "groups are not available: this backend has no currencies");
+	// try it on a copy first: what is saved must be what the book takes
+	GroupBook trial = *gbook_;
+	if (auto r = trial.pin(group, funding); !r)
+		return group_failure(r.error());
+	if (state_)
+		if (auto r = state_->save_group_pins(trial.pins()); !r)
+			return herr(ErrorCode::not_saved, r.error().msg + "; nothing was changed");
+	if (auto r = gbook_->pin(group, funding); !r)
+		return group_failure(r.error());
+	gbook_->apply();
+	std::string name = group;
+	if (!name.empty() && name[0] >= '0' && name[0] <= '9')
+		return uint32_t(std::stoul(name));	// pin() took it: a gid in range
+	return gbook_->gid_of(name).value_or(0);
+}
+
+HostResult<Ok> HostImpl::unfund_group(const std::string &group)
+{
+	if (!gbook_)
+		return herr(ErrorCode::unavailable, "groups are not available: this backend has no currencies");
+	GroupBook trial = *gbook_;
+	if (auto r = trial.unpin(group); !r)
+		return group_failure(r.error());
+	if (state_)
+		if (auto r = state_->save_group_pins(trial.pins()); !r)
+			return herr(ErrorCode::not_saved, r.error().msg + "; nothing was changed");
+	(void)gbook_->unpin(group);
+	gbook_->apply();
 	return Ok{};
 }
 

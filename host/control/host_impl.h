@@ -12,10 +12,12 @@
 #include "control/user_names.h"
 #include "core/backend.h"
 #include "core/event_loop.h"
+#include "core/group_book.h"
 #include "core/policy_api.h"
 #include "core/runtime_mark.h"
 #include "core/ticket_book.h"
 
+#include <map>
 #include <unordered_map>
 
 namespace lotto::control {
@@ -30,13 +32,16 @@ public:
 	// loaded again after a restart)
 	virtual Result<void> add_policy(const std::string &file, const Credentials &owner) = 0;
 	virtual Result<void> remove_policy(const std::string &file) = 0;
+	// the shell's group funding pins, by group name, as they will be
+	virtual Result<void> save_group_pins(const std::map<std::string, uint32_t> &pins_after) = 0;
 };
 
 class HostImpl : public HostApi {
 public:
-	// policies: nullptr answers `unavailable`; state: nullptr saves nothing
+	// policies: nullptr answers `unavailable`; state: nullptr saves nothing;
+	// groups: nullptr names no policy group and pins no funding
 	HostImpl(Backend &backend, TicketBook &book, PolicyApi *policies, StateKeeper *state, std::string version,
-		 uint32_t default_tickets = LOTTO_TICKETS_DEFAULT);
+		 uint32_t default_tickets = LOTTO_TICKETS_DEFAULT, GroupBook *groups = nullptr);
 
 	// Sample runtimes now and then every `interval` on `loop`. The first
 	// interval's CPU figures are 0 until the second sample.
@@ -48,6 +53,7 @@ public:
 	std::vector<TaskRow> tasks(const TaskQuery &q = {}) override;
 	HostResult<TaskDetail> task(uint32_t pid) override;
 	HostStats stats() override;
+	std::vector<GroupRow> groups() override;
 	HostResult<std::vector<PolicyInfo>> policies() override;
 	HostResult<std::vector<PolicyError>> policy_errors() override;
 	void eval(const std::string &expr, const Peer &peer, Reply<std::string> done) override;
@@ -60,6 +66,8 @@ public:
 	void policy_load(const std::string &file, const Peer &peer, Reply<std::string> done) override;
 	HostResult<Ok> policy_unload(const std::string &name) override;
 	HostResult<Ok> policy_reload(const std::string &name) override;
+	HostResult<uint32_t> fund_group(const std::string &group, uint32_t funding) override;
+	HostResult<Ok> unfund_group(const std::string &group) override;
 
 private:
 	TaskRow row_of(uint32_t slot, const lotto_task_stat &s);
@@ -72,6 +80,7 @@ private:
 	TicketBook &book_;
 	PolicyApi *policies_;
 	StateKeeper *state_;
+	GroupBook *gbook_;
 	std::string version_;
 	uint32_t default_tickets_;
 	UserNames users_;

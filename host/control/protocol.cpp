@@ -54,6 +54,7 @@ template <typename V, typename X> void row_fields(V &v, X &r)
 	v("cpu_pct", r.cpu_pct);
 	v("cpu_share", r.cpu_share);
 	v("delta_ns", r.delta_ns);
+	v("group", r.group);
 	v("last_cpu", r.last_cpu);
 	v("nice", r.nice);
 	v("pid", r.pid);
@@ -81,6 +82,30 @@ template <typename V, typename X> void detail_fields(V &v, X &d)
 	v("stat_tickets", d.stat_tickets);
 	v("comp_q10", d.comp_q10);
 	v("history", d.history);
+	v("group_name", d.group_name);
+	v("funded_by", d.funded_by);
+	v("funded_tickets", d.funded_tickets);
+}
+
+template <typename V, typename X> void group_fields(V &v, X &g)
+{
+	v("gid", g.gid);
+	v("kind", g.kind);
+	v("name", g.name);
+	v("cgroup_id", g.cgroup_id);
+	v("funding", g.funding);
+	v("source", g.source);
+	v("weight", g.weight);
+	v("transfers", g.transfers);
+	v("transfers_in", g.transfers_in);
+	v("tasks", g.tasks);
+	v("active", g.active);
+	v("ticket_share", g.ticket_share);
+	v("cpu_share", g.cpu_share);
+	v("cpu_pct", g.cpu_pct);
+	v("runtime_ns", g.runtime_ns);
+	v("delta_ns", g.delta_ns);
+	v("wins", g.wins);
 }
 
 template <typename V, typename X> void history_fields(V &v, X &e)
@@ -386,6 +411,7 @@ json to_json(const TaskDetail &d)
 }
 
 json to_json(const HostStats &s) { return object_json(s, LOTTO_FIELDS(stats_fields)); }
+json to_json(const GroupRow &g) { return object_json(g, LOTTO_FIELDS(group_fields)); }
 json to_json(const PolicyInfo &p) { return object_json(p, LOTTO_FIELDS(policy_fields)); }
 json to_json(const PolicyError &e) { return object_json(e, LOTTO_FIELDS(policy_error_fields)); }
 
@@ -468,6 +494,7 @@ Result<TaskDetail> task_detail_from_json(const json &j)
 }
 
 Result<HostStats> host_stats_from_json(const json &j) { return decode<HostStats>(j, "stats", LOTTO_FIELDS(stats_fields)); }
+Result<GroupRow> group_row_from_json(const json &j) { return decode<GroupRow>(j, "group", LOTTO_FIELDS(group_fields)); }
 Result<PolicyInfo> policy_info_from_json(const json &j) { return decode<PolicyInfo>(j, "policy", LOTTO_FIELDS(policy_fields)); }
 Result<PolicyError> policy_error_from_json(const json &j)
 {

@@ -23,6 +23,7 @@ inline constexpr const char *kDefaultSocket = "/run/lotto/lotto.sock";
 json to_json(const TaskRow &r);
 json to_json(const TaskDetail &d);
 json to_json(const HostStats &s);
+json to_json(const GroupRow &g);
 json to_json(const PolicyInfo &p);
 json to_json(const PolicyError &e);
 json error_json(const HostError &e);
@@ -58,6 +59,7 @@ Result<TaskRow> task_row_from_json(const json &j);
 Result<std::vector<TaskRow>> task_rows_from_json(const json &j);
 Result<TaskDetail> task_detail_from_json(const json &j);
 Result<HostStats> host_stats_from_json(const json &j);
+Result<GroupRow> group_row_from_json(const json &j);
 Result<PolicyInfo> policy_info_from_json(const json &j);
 Result<PolicyError> policy_error_from_json(const json &j);
 

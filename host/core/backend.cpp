@@ -1,5 +1,7 @@
 #include "core/backend.h"
 
+#include <cstring>
+
 extern "C" {
 #include "bpf/lotto_math.h"
 }
@@ -85,6 +87,124 @@ lotto_config bpf_config(const BackendConfig &cfg)
 	c.handoff_us = cfg.handoff_us;
 	c.flags = (cfg.cgroups ? LOTTO_CFG_CGROUPS : 0) | (cfg.transfers ? LOTTO_CFG_TRANSFERS : 0);
 	return c;
+}
+
+// ---- groups
+
+const char *group_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case LOTTO_GROUP_FREE: return "free";
+	case LOTTO_GROUP_ROOT: return "root";
+	case LOTTO_GROUP_CGROUP: return "cgroup";
+	case LOTTO_GROUP_POLICY: return "policy";
+	}
+	return "?";
+}
+
+bool policy_gid(uint32_t gid) { return gid >= LOTTO_POLICY_GID_MIN && gid <= LOTTO_POLICY_GID_MAX; }
+
+static Error no_groups() { return err("this backend has no groups (currencies)"); }
+
+std::vector<GroupStat> Backend::groups()
+{
+	std::vector<GroupStat> out;
+	const lotto_group_stat *gs = group_stats();
+	lotto_group_ctl *gc = group_ctl();
+	if (!gs || !gc)
+		return out;
+	for (uint32_t gid = 0; gid < LOTTO_MAX_GROUPS; gid++) {
+		lotto_group_stat s;
+		memcpy(&s, &gs[gid], sizeof(s));	// the backend may be writing it
+		lotto_group_ctl c;
+		uint64_t w = __atomic_load_n(reinterpret_cast<const uint64_t *>(&gc[gid]), __ATOMIC_RELAXED);
+		memcpy(&c, &w, sizeof(c));
+		bool user = policy_gid(gid) && (c.funding || c.flags);
+		if (gid != 0 && (s.kind == LOTTO_GROUP_FREE || s.kind > LOTTO_GROUP_POLICY) && !user)
+			continue;
+		GroupStat g;
+		g.gid = gid;
+		g.kind = gid == 0 ? LOTTO_GROUP_ROOT
+			 : policy_gid(gid) ? LOTTO_GROUP_POLICY
+					   : lotto_group_kind(s.kind);
+		g.cgroup_id = g.kind == LOTTO_GROUP_CGROUP ? s.cgroup_id : 0;
+		g.funding_set = lotto_tickets_valid(c.funding) ? c.funding : 0;
+		g.weight = g.kind == LOTTO_GROUP_CGROUP ? s.weight : 0;
+		// what the core will use at the group's next draw (group_funding)
+		g.funding = gid == 0 ? 0
+			    : g.funding_set ? g.funding_set
+			    : lotto_tickets_valid(g.weight) ? g.weight
+							   : LOTTO_FUNDING_DEFAULT;
+		g.flags = c.flags & LOTTO_GROUP_F_ALL;
+		g.runtime_ns = s.runtime_ns;
+		g.wins = s.wins;
+		out.push_back(g);
+	}
+	return out;
+}
+
+Result<void> Backend::set_task_group(uint32_t slot, uint32_t pid, uint32_t gid)
+{
+	lotto_task_group *tg = task_groups();
+	if (!tg)
+		return no_groups();
+	if (gid && !policy_gid(gid))
+		return err(Errc::invalid, "group " + std::to_string(gid) + " is not a policy group (use " +
+						  LOTTO_POLICY_GID_RANGE ", or 0 for the task's cgroup)");
+	if (slot >= LOTTO_MAX_TASKS || pid == 0)
+		return err(Errc::invalid, "no task slot " + std::to_string(slot) + " for pid " + std::to_string(pid));
+	lotto_task_group v{gid ? pid : 0, gid};
+	uint64_t word;
+	memcpy(&word, &v, sizeof(word));
+	__atomic_store_n(reinterpret_cast<uint64_t *>(&tg[slot]), word, __ATOMIC_RELEASE);	// one store: pid and gid agree
+	return {};
+}
+
+uint32_t Backend::task_group(uint32_t slot, uint32_t pid)
+{
+	lotto_task_group *tg = task_groups();
+	if (!tg || slot >= LOTTO_MAX_TASKS)
+		return 0;
+	uint64_t word = __atomic_load_n(reinterpret_cast<const uint64_t *>(&tg[slot]), __ATOMIC_RELAXED);
+	lotto_task_group v;
+	memcpy(&v, &word, sizeof(v));
+	return v.pid == pid && policy_gid(v.group) ? v.group : 0;
+}
+
+static Result<void> check_policy_gid(uint32_t gid)
+{
+	if (!policy_gid(gid))
+		return err(Errc::invalid,
+			   "group " + std::to_string(gid) + " is not a policy group (use " LOTTO_POLICY_GID_RANGE ")");
+	return {};
+}
+
+Result<void> Backend::set_group_funding(uint32_t gid, uint32_t funding)
+{
+	lotto_group_ctl *gc = group_ctl();
+	if (!gc)
+		return no_groups();
+	if (auto r = check_policy_gid(gid); !r)
+		return r;
+	if (funding && !lotto_tickets_valid(funding))
+		return err(Errc::invalid, "funding out of range: " + std::to_string(funding) +
+						  " (use " LOTTO_FUNDING_RANGE ", or 0 for the default)");
+	__atomic_store_n(&gc[gid].funding, funding, __ATOMIC_RELEASE);
+	return {};
+}
+
+Result<void> Backend::set_group_flags(uint32_t gid, uint32_t flags)
+{
+	lotto_group_ctl *gc = group_ctl();
+	if (!gc)
+		return no_groups();
+	if (auto r = check_policy_gid(gid); !r)
+		return r;
+	if (flags & ~LOTTO_GROUP_F_ALL)
+		return err(Errc::invalid, "unknown group flags " + std::to_string(flags) + " (LOTTO_GROUP_F_*: at most " +
+						  std::to_string(LOTTO_GROUP_F_ALL) + ")");
+	__atomic_store_n(&gc[gid].flags, flags, __ATOMIC_RELEASE);
+	return {};
 }
 
 } // namespace lotto

@@ -34,6 +34,23 @@ struct ExitInfo {
 	std::string msg;
 };
 
+// One group (currency) as the backend sees it: lotto_groups' slot plus what
+// user space wrote for it in lotto_group_ctl.
+struct GroupStat {
+	uint32_t gid = 0;
+	lotto_group_kind kind = LOTTO_GROUP_FREE;	// a policy gid is POLICY once it has a funding or a task
+	uint64_t cgroup_id = 0;		// a cgroup group's cgroup
+	uint32_t funding = 0;		// in force: user space's, else cpu.weight, else the default
+	uint32_t funding_set = 0;	// what user space wrote (0: none)
+	uint32_t weight = 0;		// a cgroup's cpu.weight
+	uint32_t flags = 0;		// LOTTO_GROUP_F_*
+	uint64_t runtime_ns = 0;	// CPU time of its tasks under lotto
+	uint64_t wins = 0;		// draws the group won
+};
+
+const char *group_kind_name(uint32_t kind);	// "free", "root", "cgroup", "policy"
+bool policy_gid(uint32_t gid);			// LOTTO_POLICY_GID_MIN..MAX
+
 struct BackendConfig {
 	uint32_t default_tickets = LOTTO_TICKETS_DEFAULT;
 	uint32_t slice_us = LOTTO_SLICE_US_DEFAULT;	// the longest quantum
@@ -81,6 +98,29 @@ public:
 	// its machine here, the kernel backend checks for an exit.
 	virtual void poll() {}
 	virtual int poll_interval_ms() const { return 100; }
+
+	// ---- groups (currencies; bpf/lotto_abi.h). A backend without them
+	// returns nullptr and answers every write with an error.
+	virtual const lotto_group_stat *group_stats() const { return nullptr; }	// LOTTO_MAX_GROUPS
+	virtual lotto_group_ctl *group_ctl() { return nullptr; }			// LOTTO_MAX_GROUPS
+	virtual lotto_task_group *task_groups() { return nullptr; }		// LOTTO_MAX_TASKS, by slot
+	// the path of a cgroup (as under /sys/fs/cgroup, "/" for the root) by
+	// its id; "" when unknown. Bounded: never a long walk on the event loop.
+	virtual std::string cgroup_path(uint64_t /*cgroup_id*/) { return ""; }
+
+	// The groups in use: the root, every cgroup and policy group the core
+	// has, and every policy group user space funded or flagged; by gid.
+	std::vector<GroupStat> groups();
+	// Thread `pid` in `slot` into policy group gid (LOTTO_POLICY_GID_MIN..MAX)
+	// from its next draw, or back to its cgroup's group with gid 0.
+	// Errc::invalid for a gid out of range or a slot out of the table.
+	Result<void> set_task_group(uint32_t slot, uint32_t pid, uint32_t gid);
+	// The group `slot` has been put in by user space for `pid` (0: none)
+	uint32_t task_group(uint32_t slot, uint32_t pid);
+	// A policy group's funding (LOTTO_FUNDING_MIN..MAX; 0 takes it back to
+	// the default) and flags (LOTTO_GROUP_F_*). Errc::invalid out of range.
+	Result<void> set_group_funding(uint32_t gid, uint32_t funding);
+	Result<void> set_group_flags(uint32_t gid, uint32_t flags);
 
 	// Write tickets for a thread into its ctl slot. The stored pid guards
 	// against the slot being reused by another thread in the meantime.

@@ -48,6 +48,7 @@ Daemon::~Daemon()
 	server_.reset();
 	host_.reset();
 	engine_.reset();
+	groups_.reset();
 	book_.reset();
 	if (backend_)
 		backend_->stop();
@@ -106,12 +107,14 @@ Result<void> Daemon::start()
 	if (auto r = backend_->start(); !r)
 		return r;
 	book_ = std::make_unique<TicketBook>(*backend_, opts_.backend_cfg.default_tickets);
+	groups_ = std::make_unique<GroupBook>(*backend_);
 
 	policy::EngineOptions eo;
 	eo.unsafe = opts_.unsafe_policies;
 	eo.budget_fraction = opts_.policy_budget;
 	eo.memory_cap = size_t(opts_.policy_mem_mb) << 20;
 	engine_ = std::make_unique<policy::Engine>(loop_, *backend_, *book_, eo);
+	engine_->set_group_book(groups_.get());
 	if (opts_.unsafe_policies)
 		spdlog::warn("--unsafe-policies: policies may use io, os, ffi, require and debug");
 
@@ -121,8 +124,9 @@ Result<void> Daemon::start()
 		return {};	// SIGINT/SIGTERM while starting: run() returns at once, exit 0
 	restore_pins(saved_);
 
-	host_ = std::make_unique<control::HostImpl>(*backend_, *book_, engine_.get(), static_cast<control::StateKeeper *>(this), LOTTO_VERSION,
-						    opts_.backend_cfg.default_tickets);
+	host_ = std::make_unique<control::HostImpl>(*backend_, *book_, engine_.get(),
+						    static_cast<control::StateKeeper *>(this), LOTTO_VERSION,
+						    opts_.backend_cfg.default_tickets, groups_.get());
 	if (auto r = host_->start_sampler(loop_); !r)
 		return r;
 	control::ServerConfig sc;
@@ -151,10 +155,14 @@ Result<void> Daemon::start()
 	if (!poll)
 		return poll.error();
 	// pins, boosts that expire and tasks that come and go between ticks
-	auto apply = loop_.add_timer(std::chrono::milliseconds(250), [this](uint64_t) { book_->apply(); });
+	auto apply = loop_.add_timer(std::chrono::milliseconds(250), [this](uint64_t) {
+		book_->apply();
+		groups_->apply();
+	});
 	if (!apply)
 		return apply.error();
 	book_->apply();
+	groups_->apply();
 	if (auto r = save_state(); !r)
 		spdlog::warn("{}: pins and policy loads from lotto-shell are refused until it can be", r.error().msg);
 
@@ -215,9 +223,21 @@ void Daemon::restore_pins(const SavedState &saved)
 	if (restored || !gone.empty())
 		spdlog::info("state {}: restored {} pinned tasks; {} have exited{}{}", state_.path(), restored, gone.size(),
 			     gone.empty() ? "" : ": ", fmt::join(gone, " "));
+	// group pins hold by name, for the group a policy makes now or later
+	size_t groups = 0;
+	for (auto &[name, funding] : saved.group_pins) {
+		if (auto r = groups_->pin(name, funding); r)
+			groups++;
+		else
+			spdlog::warn("state {}: group pin {} = {} not restored: {}", state_.path(), name, funding,
+				     r.error().msg);
+	}
+	if (groups)
+		spdlog::info("state {}: restored the funding of {} policy groups", state_.path(), groups);
 }
 
-Result<void> Daemon::save_state(const std::map<uint32_t, uint32_t> *pins, const std::vector<SavedPolicy> *policies)
+Result<void> Daemon::save_state(const std::map<uint32_t, uint32_t> *pins, const std::vector<SavedPolicy> *policies,
+			       const std::map<std::string, uint32_t> *group_pins)
 {
 	if (!state_.enabled() || !book_)
 		return {};
@@ -228,7 +248,13 @@ Result<void> Daemon::save_state(const std::map<uint32_t, uint32_t> *pins, const 
 	else
 		for (auto [pid, t] : book_->pins())
 			s.pins[pid] = t;
+	s.group_pins = group_pins ? *group_pins : groups_ ? groups_->pins() : std::map<std::string, uint32_t>{};
 	return state_.save(s);
+}
+
+Result<void> Daemon::save_group_pins(const std::map<std::string, uint32_t> &pins_after)
+{
+	return save_state(nullptr, nullptr, &pins_after);
 }
 
 Result<void> Daemon::save_pins(const control::Pins &pins_after)

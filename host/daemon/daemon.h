@@ -7,6 +7,7 @@
 #include "control/server.h"
 #include "core/backend.h"
 #include "core/event_loop.h"
+#include "core/group_book.h"
 #include "core/ticket_book.h"
 #include "daemon/options.h"
 #include "daemon/state_file.h"
@@ -33,10 +34,12 @@ private:
 	Result<void> start_signals();
 	Result<void> load_policies();
 	void restore_pins(const SavedState &saved);
-	// write the state as it is, or with `pins` / `policies` as they will be;
-	// Errc::not_saved when the file cannot be written
+	// write the state as it is, or with `pins` / `policies` / `group_pins`
+	// as they will be; Errc::not_saved when the file cannot be written
 	Result<void> save_state(const std::map<uint32_t, uint32_t> *pins = nullptr,
-				const std::vector<SavedPolicy> *policies = nullptr);
+				const std::vector<SavedPolicy> *policies = nullptr,
+				const std::map<std::string, uint32_t> *group_pins = nullptr);
+	Result<void> save_group_pins(const std::map<std::string, uint32_t> &pins_after) override;
 	Result<void> save_pins(const control::Pins &pins_after) override;
 	Result<void> add_policy(const std::string &file, const Credentials &owner) override;
 	Result<void> remove_policy(const std::string &file) override;
@@ -47,6 +50,7 @@ private:
 	Fd sigfd_;
 	std::unique_ptr<Backend> backend_;
 	std::unique_ptr<TicketBook> book_;
+	std::unique_ptr<GroupBook> groups_;
 	std::unique_ptr<policy::Engine> engine_;
 	std::unique_ptr<control::HostImpl> host_;
 	std::unique_ptr<control::ControlServer> server_;

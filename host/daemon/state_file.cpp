@@ -1,6 +1,7 @@
 #include "daemon/state_file.h"
 
 #include "core/fd.h"
+#include "core/group_book.h"
 #include "core/limits.h"
 #include "core/regular_file.h"
 #include "core/strict_json.h"
@@ -108,13 +109,13 @@ Result<SavedState> StateFile::parse(std::string_view text, const std::string &na
 		return err(Errc::invalid, fmt::format("{}: not a lotto state file (not a JSON object); move it away to "
 						      "start afresh", name));
 	for (auto &[k, v] : j->items())
-		if (k != "version" && k != "policies" && k != "pins")
+		if (k != "version" && k != "policies" && k != "pins" && k != "group_pins")
 			return ps.bad("the top level", fmt::format("unknown field \"{}\"", shown(k)));
 	if (!j->contains("version"))
 		return ps.bad("version", "missing");
 	auto version = integer_in(j->at("version"), 1, UINT32_MAX);
-	if (!version || *version > 2)
-		return err(Errc::invalid, fmt::format("{}: version {} is not one this lotto-host reads (1 or 2); was it "
+	if (!version || *version > 3)
+		return err(Errc::invalid, fmt::format("{}: version {} is not one this lotto-host reads (1 to 3); was it "
 						      "written by a newer lotto-host?", name, show(j->at("version"))));
 	SavedState s;
 	if (auto it = j->find("policies"); it != j->end()) {
@@ -142,13 +143,28 @@ Result<SavedState> StateFile::parse(std::string_view text, const std::string &na
 			s.pins[*pid] = uint32_t(*t);
 		}
 	}
+	if (auto it = j->find("group_pins"); it != j->end()) {
+		if (!it->is_object())
+			return ps.bad("group_pins", fmt::format("{} is not an object {{\"GROUP\": FUNDING}}", show(*it)));
+		for (auto &[k, v] : it->items()) {
+			if (auto r = check_group_name(k); !r)
+				return ps.bad("group_pins", fmt::format("\"{}\" is not a group name: {}", shown(k, 24),
+									r.error().msg));
+			auto f = integer_in(v, LOTTO_FUNDING_MIN, LOTTO_FUNDING_MAX);
+			if (!f)
+				return ps.bad(fmt::format("group_pins.\"{}\"", k),
+					      fmt::format("funding {} is not an integer in {}..{}", show(v), LOTTO_FUNDING_MIN,
+							  LOTTO_FUNDING_MAX));
+			s.group_pins[k] = uint32_t(*f);
+		}
+	}
 	return s;
 }
 
 std::string StateFile::serialize(const SavedState &s)
 {
 	json j;
-	j["version"] = 2;
+	j["version"] = s.group_pins.empty() ? 2 : 3;
 	json pols = json::array();
 	for (auto &p : s.policies)
 		pols.push_back(json{{"file", p.file}, {"uid", p.uid}, {"gid", p.gid}});
@@ -157,6 +173,8 @@ std::string StateFile::serialize(const SavedState &s)
 	for (auto [pid, t] : s.pins)
 		pins[std::to_string(pid)] = t;
 	j["pins"] = std::move(pins);
+	if (!s.group_pins.empty())
+		j["group_pins"] = s.group_pins;
 	return j.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 

@@ -4,11 +4,13 @@
 // rename, fsync of the directory) on every change, before the change is
 // acknowledged, so a crash loses nothing that was confirmed.
 //
-// Format (version 2; version 1, whose policies are plain paths read as
-// root, is still read):
-//   {"version": 2,
+// Format (version 3 when there are group pins, else 2, which older hosts
+// read; version 1, whose policies are plain paths read as root, is still
+// read):
+//   {"version": 3,
 //    "policies": [{"file": "/abs/path.lua", "uid": 1000, "gid": 1000}, ...],
-//    "pins": {"1234": 500, ...}}
+//    "pins": {"1234": 500, ...},
+//    "group_pins": {"uid:1000": 300, ...}}	(policy groups' funding, by name)
 // Reading is strict: a field of the wrong type or out of range, an unknown
 // or duplicate key, is an error that names it (the file is left alone),
 // never a value quietly dropped or rounded.
@@ -34,6 +36,7 @@ struct SavedPolicy {
 struct SavedState {
 	std::vector<SavedPolicy> policies;	// load order
 	std::map<uint32_t, uint32_t> pins;	// pid -> tickets
+	std::map<std::string, uint32_t> group_pins;	// policy group name -> funding
 	bool operator==(const SavedState &) const = default;
 };
 

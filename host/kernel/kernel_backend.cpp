@@ -20,8 +20,14 @@ extern "C" {
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <deque>
+#include <filesystem>
+#include <unordered_map>
 
 namespace lotto {
 
@@ -63,6 +69,30 @@ Result<Mmap> map_shared(bpf_map *m, int prot)
 	return Mapping::of_fd(bpf_map__fd(m), len, prot, std::string("BPF map ") + bpf_map__name(m));
 }
 
+constexpr size_t kMaxCgroupDirs = 20000;	// a walk of kernfs: memory only, a few ms
+
+// cgroup2's directories by inode (= the cgroup id the core reports), at most
+// `cap` of them, breadth first; symlinks are not followed
+std::unordered_map<uint64_t, std::string> scan_cgroups(const std::string &root, size_t cap)
+{
+	namespace fs = std::filesystem;
+	std::unordered_map<uint64_t, std::string> out;
+	std::deque<std::string> todo{""};
+	while (!todo.empty() && out.size() < cap) {
+		std::string rel = std::move(todo.front());
+		todo.pop_front();
+		struct stat st;
+		if (lstat((root + rel).c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		out.emplace(uint64_t(st.st_ino), rel.empty() ? "/" : rel);
+		std::error_code ec;
+		for (fs::directory_iterator it(root + rel, ec), end; !ec && it != end; it.increment(ec))
+			if (it->is_directory(ec) && !it->is_symlink(ec))
+				todo.push_back(rel + "/" + it->path().filename().string());
+	}
+	return out;
+}
+
 class KernelBackend final : public Backend {
 public:
 	explicit KernelBackend(const BackendConfig &cfg) : cfg_(cfg) {}
@@ -88,6 +118,13 @@ public:
 	uint32_t nr_cpus() const override;
 	std::optional<ExitInfo> exit_info() const override { return exit_; }
 	void poll() override;
+	const lotto_group_stat *group_stats() const override
+	{
+		return static_cast<const lotto_group_stat *>(groups_map_.get());
+	}
+	lotto_group_ctl *group_ctl() override { return static_cast<lotto_group_ctl *>(group_ctl_map_.get()); }
+	lotto_task_group *task_groups() override { return static_cast<lotto_task_group *>(task_groups_map_.get()); }
+	std::string cgroup_path(uint64_t id) override;
 
 private:
 	Result<void> check_config() const;
@@ -103,6 +140,14 @@ private:
 	Mmap tasks_map_;
 	Mmap ctl_map_;
 	Mmap bss_map_;
+	Mmap groups_map_;
+	Mmap group_ctl_map_;
+	Mmap task_groups_map_;
+	// cgroup id (its directory's inode on cgroup2) -> path, from a bounded
+	// walk of /sys/fs/cgroup, redone at most every few seconds for an id it lacks
+	std::unordered_map<uint64_t, std::string> cgroup_paths_;
+	std::chrono::steady_clock::time_point cgroup_scan_{};
+	bool cgroup_scanned_ = false;
 	const lotto_exit_info *exit_rec_ = nullptr;	// in bss_map_
 	const uint32_t *slots_hw_ = nullptr;		// ditto
 	int stats_fd_ = -1;
@@ -178,6 +223,30 @@ Result<void> KernelBackend::map_tables()
 	tasks_map_ = std::move(*t);
 	ctl_map_ = std::move(*c);
 	stats_fd_ = bpf_map__fd(stats);
+
+	bpf_map *groups = bpf_object__find_map_by_name(o, "lotto_groups");
+	bpf_map *group_ctl = bpf_object__find_map_by_name(o, "lotto_group_ctl");
+	bpf_map *task_groups = bpf_object__find_map_by_name(o, "lotto_task_groups");
+	if (!groups || !group_ctl || !task_groups)
+		return err("the BPF object lacks lotto_groups/lotto_group_ctl/lotto_task_groups (rebuild)");
+	if (bpf_map__value_size(groups) != sizeof(lotto_group_stat) ||
+	    bpf_map__value_size(group_ctl) != sizeof(lotto_group_ctl) ||
+	    bpf_map__value_size(task_groups) != sizeof(lotto_task_group) ||
+	    bpf_map__max_entries(groups) != LOTTO_MAX_GROUPS || bpf_map__max_entries(group_ctl) != LOTTO_MAX_GROUPS ||
+	    bpf_map__max_entries(task_groups) != LOTTO_MAX_TASKS)
+		return err("the BPF object's group maps do not match bpf/lotto_abi.h (rebuild)");
+	auto gs = map_shared(groups, PROT_READ);
+	if (!gs)
+		return gs.error();
+	auto gc = map_shared(group_ctl, PROT_READ | PROT_WRITE);
+	if (!gc)
+		return gc.error();
+	auto tg = map_shared(task_groups, PROT_READ | PROT_WRITE);
+	if (!tg)
+		return tg.error();
+	groups_map_ = std::move(*gs);
+	group_ctl_map_ = std::move(*gc);
+	task_groups_map_ = std::move(*tg);
 
 	auto ex = find_global(o, ".bss", "lotto_exit");
 	if (!ex)
@@ -263,6 +332,9 @@ void KernelBackend::stop()
 	tasks_map_.reset();
 	ctl_map_.reset();
 	bss_map_.reset();
+	groups_map_.reset();
+	group_ctl_map_.reset();
+	task_groups_map_.reset();
 	exit_rec_ = nullptr;
 	slots_hw_ = nullptr;
 	stats_fd_ = -1;
@@ -328,6 +400,22 @@ GlobalStats KernelBackend::stats() const
 			g.total[i] += v;
 		}
 	return g;
+}
+
+std::string KernelBackend::cgroup_path(uint64_t id)
+{
+	if (id == 0)
+		return "";
+	if (auto it = cgroup_paths_.find(id); it != cgroup_paths_.end())
+		return it->second;
+	auto now = std::chrono::steady_clock::now();
+	if (cgroup_scanned_ && now - cgroup_scan_ < std::chrono::seconds(5))
+		return "";
+	cgroup_scanned_ = true;
+	cgroup_scan_ = now;
+	cgroup_paths_ = scan_cgroups("/sys/fs/cgroup", kMaxCgroupDirs);
+	auto it = cgroup_paths_.find(id);
+	return it != cgroup_paths_.end() ? it->second : "";
 }
 
 uint32_t KernelBackend::nr_cpus() const

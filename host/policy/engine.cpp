@@ -132,8 +132,11 @@ void Engine::destroy(Policy *p)
 	p->cur.reset();
 	if (watcher_)
 		watcher_->unwatch_file(p->path);
-	if (p->version)
+	if (p->version) {
 		book_.drop_policy(p->name);
+		if (groups_)
+			groups_->drop_policy(p->name);
+	}
 	std::erase_if(policies_, [&](auto &x) { return x.get() == p; });
 	sync_order();
 }
@@ -145,6 +148,59 @@ void Engine::sync_order()
 		if (p->version)
 			names.push_back(p->name);
 	book_.set_policy_order(names);
+	if (groups_)
+		groups_->set_policy_order(names);
+}
+
+void Engine::set_group_book(GroupBook *groups)
+{
+	groups_ = groups;
+	sync_order();
+}
+
+// The groups a good tick named (policy_shm.h), checked: the worker is not
+// trusted, the prelude's checks are not relied on.
+void Engine::groups_output(Policy &p, uint32_t n)
+{
+	if (!groups_)
+		return;
+	const PolicyShm *m = p.mem();
+	uint32_t ng = __atomic_load_n(&m->ngroups, __ATOMIC_RELAXED);
+	auto bad = [&](const std::string &why) {
+		record(p, ErrorKind::Tick, p.path + ": the policy's groups were refused: " + why);
+		spdlog::error("policy {}: its groups were refused, the last good ones stay: {}", p.name, why);
+	};
+	if (ng > kMaxPolicyGroups)
+		return bad(fmt::format("{} groups (at most {})", ng, kMaxPolicyGroups));
+	std::vector<GroupBook::PolicyGroup> gs;
+	gs.reserve(ng);
+	for (uint32_t i = 0; i < ng; i++) {
+		PolicyGroupOut o;
+		memcpy(&o, &m->groups[i], sizeof(o));
+		if (o.len > LOTTO_GROUP_NAME_MAX)
+			return bad("a group name is too long");
+		GroupBook::PolicyGroup g{std::string(o.name, o.len), o.funding, o.flags};
+		if (auto r = check_group_name(g.name); !r)
+			return bad(r.error().msg);
+		if (g.funding && (g.funding < LOTTO_FUNDING_MIN || g.funding > LOTTO_FUNDING_MAX))
+			return bad(fmt::format("funding {} for group {}", g.funding, g.name));
+		if (g.flags & ~LOTTO_GROUP_F_ALL)
+			return bad(fmt::format("flags {} for group {}", g.flags, g.name));
+		gs.push_back(std::move(g));
+	}
+	std::vector<uint16_t> member(m->group_out, m->group_out + n);
+	bool any = false;
+	for (auto &x : member) {
+		if (x != 0 && x != kNoGroup && x > ng)
+			return bad(fmt::format("a task put in group #{} of {}", x, ng));
+		any = any || x;
+	}
+	if (gs.empty() && !any)
+		member.clear();
+	if (auto r = groups_->policy_groups(p.name, gs, member.data(), uint32_t(member.size())); !r) {
+		record(p, ErrorKind::Tick, p.path + ": " + r.error().msg);
+		spdlog::error("policy {}: its groups were refused, the last good ones stay: {}", p.name, r.error().msg);
+	}
 }
 
 double Engine::budget_for(double cfg_ms, uint32_t interval_ms) const
@@ -569,6 +625,8 @@ void Engine::promote(Policy &p)
 	p.loaded_at = std::chrono::system_clock::now();
 	if (p.name != old_name) {
 		book_.drop_policy(old_name);
+		if (groups_)
+			groups_->drop_policy(old_name);
 		spdlog::info("policy {} is now called {}", old_name, p.name);
 	}
 	sync_order();
@@ -684,6 +742,7 @@ void Engine::handle_tick_done(Policy &p, Worker &w, TickDoneMsg m)
 		activate(p);
 	auto t_out = SteadyClock::now();
 	book_.policy_output(p.name, p.mem()->output, w.tick_n);
+	groups_output(p, w.tick_n);
 	double output_us = us_since(t_out);
 	p.ticks++;
 	p.lua_bytes = m.lua_bytes;
@@ -699,10 +758,13 @@ void Engine::handle_tick_done(Policy &p, Worker &w, TickDoneMsg m)
 	rep.total_us = us_since(w.tick_started);
 	p.last_tick_us = rep.total_us;
 	p.last_report = rep;
-	if (after_tick_)
+	if (after_tick_) {
 		after_tick_(rep);
-	else
+	} else {
 		book_.apply();
+		if (groups_)
+			groups_->apply();
+	}
 	if (first)
 		complete(p.on_loaded, p.name);
 	if (p.reload_queued) {

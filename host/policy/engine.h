@@ -36,6 +36,7 @@
 #include "core/limits.h"
 #include "core/policy_api.h"
 #include "core/result.h"
+#include "core/group_book.h"
 #include "core/ticket_book.h"
 #include "policy/channel.h"
 
@@ -131,6 +132,10 @@ public:
 	// Called after every good tick, after TicketBook::policy_output(). Without
 	// a hook the engine calls TicketBook::apply() itself.
 	void set_after_tick(std::function<void(const TickReport &)> hook);
+	// The policy groups (ctx.group) go here after each good tick, and
+	// GroupBook::apply() runs with TicketBook::apply() when there is no
+	// hook. Without a book, policies' groups are dropped.
+	void set_group_book(GroupBook *groups);
 
 	const EngineOptions &options() const { return opts_; }
 
@@ -167,6 +172,7 @@ private:
 	void on_timer(Policy &p, uint64_t missed);
 	void start_tick(Policy &p, Worker &w, uint64_t index);
 	void after_tick_failed(Policy &p, Worker &w, bool trial, uint64_t index, bool spent);
+	void groups_output(Policy &p, uint32_t n);
 	void file_event(const std::string &path, bool exists);
 	Result<void> begin_reload(Policy &p, bool from_file);
 
@@ -185,6 +191,7 @@ private:
 	EventLoop &loop_;
 	Backend &backend_;
 	TicketBook &book_;
+	GroupBook *groups_ = nullptr;
 	EngineOptions opts_;
 	std::vector<std::unique_ptr<Policy>> policies_;	// load order
 	std::deque<PolicyError> errors_;

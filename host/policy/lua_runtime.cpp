@@ -316,7 +316,8 @@ bool LuaRuntime::start(ReadyMsg &r)
 	lua_setfield(L, -2, #f)
 		OFF(pid); OFF(tgid); OFF(gen); OFF(nice); OFF(uid); OFF(tickets); OFF(last_cpu);
 		OFF(comp_q10); OFF(cgroup_id); OFF(runtime_ns); OFF(wins); OFF(wait_ns);
-		OFF(wait_max_ns); OFF(waits); OFF(rescues); OFF(comm);
+		OFF(wait_max_ns); OFF(waits); OFF(rescues); OFF(comm); OFF(group); OFF(funded_by);
+		OFF(funded_tickets);
 #undef OFF
 		lua_setfield(L, -2, "offsets");
 		lua_pushinteger(L, sizeof(struct lotto_task_stat));
@@ -329,6 +330,9 @@ bool LuaRuntime::start(ReadyMsg &r)
 		ptr("used", used_.data());
 		ptr("input", s_.shm->input);
 		ptr("output", s_.shm->output);
+		ptr("groups", s_.shm->groups);
+		ptr("ngroups", &s_.shm->ngroups);
+		ptr("group_out", s_.shm->group_out);
 		ptr("delta", delta_.data());
 		lua_pushinteger(L, LOTTO_COMM_LEN);
 		lua_setfield(L, -2, "comm_len");
@@ -339,6 +343,13 @@ bool LuaRuntime::start(ReadyMsg &r)
 		};
 		limit("tickets_min", LOTTO_TICKETS_MIN);
 		limit("tickets_max", LOTTO_TICKETS_MAX);
+		limit("funding_min", LOTTO_FUNDING_MIN);
+		limit("funding_max", LOTTO_FUNDING_MAX);
+		limit("group_name_max", LOTTO_GROUP_NAME_MAX);
+		limit("groups_max", kMaxPolicyGroups);
+		limit("no_group", kNoGroup);
+		limit("f_transfers", LOTTO_GROUP_F_TRANSFERS);
+		limit("f_transfers_in", LOTTO_GROUP_F_TRANSFERS_IN);
 		limit("interval_ms_min", LOTTO_INTERVAL_MS_MIN);
 		limit("interval_ms_max", LOTTO_INTERVAL_MS_MAX);
 		limit("budget_ms_min", LOTTO_BUDGET_MS_MIN);
@@ -436,8 +447,11 @@ uint32_t LuaRuntime::scan(uint32_t n, bool deltas, uint32_t prev_idx, bool prev_
 	const PrevSlot *prev = s_.shm->prev[prev_idx & 1];
 	PrevSlot *next = s_.shm->prev[(prev_idx & 1) ^ 1];
 	uint32_t *out = s_.shm->output;
+	uint16_t *gout = s_.shm->group_out;
+	s_.shm->ngroups = 0;
 	for (uint32_t s = 0; s < n; s++) {
 		out[s] = 0;
+		gout[s] = 0;
 		uint32_t pid = __atomic_load_n(&st[s].pid, __ATOMIC_RELAXED);
 		if (!pid) {
 			next[s].pid = 0;

@@ -12,6 +12,12 @@
 //            complete snapshot in place and the next tick's deltas (and
 //            ctx.dt) span both intervals consistently. Kept by the engine,
 //            not the worker, so deltas run on across reloads and restarts.
+//   groups   the policy groups this tick named (ctx.group), with their
+//            funding and flags, and group_out: per slot, the group the
+//            policy put the task in (1 + index into groups), kNoGroup (out
+//            of every policy group: its cgroup decides), or 0 (no opinion).
+//            Written by the worker, cleared by it at the start of each
+//            tick; the engine reads (and checks) them after a good tick.
 #pragma once
 
 extern "C" {
@@ -27,10 +33,24 @@ namespace lotto::policy {
 using PrevSlot = RuntimeMark;	// pid 0: no task in this slot at that tick
 static_assert(sizeof(PrevSlot) == 16);
 
+inline constexpr uint32_t kMaxPolicyGroups = LOTTO_POLICY_GID_MAX - LOTTO_POLICY_GID_MIN + 1;	// per tick
+inline constexpr uint16_t kNoGroup = 0xffff;
+static_assert(kMaxPolicyGroups < kNoGroup);
+
+struct PolicyGroupOut {
+	uint32_t funding;	// 0: no opinion (the default)
+	uint32_t flags;		// LOTTO_GROUP_F_*
+	uint32_t len;		// of name
+	char name[LOTTO_GROUP_NAME_MAX];
+};
+
 struct PolicyShm {
 	uint32_t input[LOTTO_MAX_TASKS];
 	uint32_t output[LOTTO_MAX_TASKS];
 	PrevSlot prev[2][LOTTO_MAX_TASKS];
+	uint32_t ngroups;
+	PolicyGroupOut groups[kMaxPolicyGroups];
+	uint16_t group_out[LOTTO_MAX_TASKS];
 };
 
 } // namespace lotto::policy

@@ -53,6 +53,14 @@ local OUT = ffi.cast("uint32_t *", A.output)		-- this policy's opinion, 0 = none
 local DELTA = ffi.cast("const double *", A.delta)	-- runtime since the last tick
 local COMM_LEN = A.comm_len
 local TICKETS_MIN, TICKETS_MAX = A.tickets_min, A.tickets_max
+local FUNDING_MIN, FUNDING_MAX = A.funding_min, A.funding_max
+local GROUP_NAME_MAX, GROUPS_MAX, NO_GROUP = A.group_name_max, A.groups_max, A.no_group
+local F_TRANSFERS, F_TRANSFERS_IN = A.f_transfers, A.f_transfers_in
+ffi.cdef(sfmt("typedef struct { uint32_t funding, flags, len; char name[%d]; } lotto_group_out;", GROUP_NAME_MAX))
+local GOUT = ffi.cast("lotto_group_out *", A.groups)	-- this tick's groups (policy_shm.h)
+local NGROUPS = ffi.cast("uint32_t *", A.ngroups)
+local GMEMBER = ffi.cast("uint16_t *", A.group_out)	-- per slot: 1 + group index, NO_GROUP, 0 none
+local band, bor, bnot = bit.band, bit.bor, bit.bnot
 
 local N = 0		-- #tasks this tick
 local TICK = 0		-- bumped per tick/eval: proxies from an older one are stale
@@ -104,6 +112,9 @@ local GET = {
 	rescues = function(s) return tonumber(ST[s].rescues) end,
 	last_cpu = function(s) return ST[s].last_cpu end,
 	drawn_tickets = function(s) return ST[s].tickets end,
+	group = function(s) return ST[s].group end,
+	funded_by = function(s) return ST[s].funded_by end,
+	funded_tickets = function(s) return ST[s].funded_tickets end,
 	slot = function(s) return s end,
 	tickets = function(s)
 		local o = OUT[s]
@@ -111,6 +122,113 @@ local GET = {
 		return IN[s]
 	end,
 }
+
+-- ---------------------------------------------------------------- groups
+
+-- ctx.group(name): this tick's policy group of that name (policy_shm.h); a
+-- Lua table per group (a policy has a few hundred at most), its fields kept
+-- in the shared memory the engine reads after the tick
+local GROUP_OBJ = setmetatable({}, { __mode = "k" })	-- group object -> {idx, tick}
+local GROUP_BY_NAME = {}				-- name -> object, this tick
+local GROUP_TICK = -1
+
+local GROUP_FIELDS = { name = true, funding = true, transfers = true, transfers_in = true }
+
+local function group_ref(g, level)
+	local r = GROUP_OBJ[g]
+	if r == nil then return nil end
+	if r.tick ~= TICK then
+		error("a group from an earlier tick was used: ctx.group(name) again in each tick", level + 1)
+	end
+	return r
+end
+
+local GroupMeta = {
+	__index = function(g, k)
+		local r = group_ref(g, 2)
+		local o = GOUT[r.idx]
+		if k == "name" then return r.name end
+		if k == "funding" then
+			if o.funding == 0 then return nil end
+			return o.funding
+		end
+		if k == "transfers" then return band(o.flags, F_TRANSFERS) ~= 0 end
+		if k == "transfers_in" then return band(o.flags, F_TRANSFERS_IN) ~= 0 end
+		error(sfmt("a group has no field %s (it has name, funding, transfers, transfers_in)", show_value(k)), 2)
+	end,
+	__newindex = function(g, k, v)
+		local r = group_ref(g, 2)
+		local o = GOUT[r.idx]
+		if k == "funding" then
+			if v ~= nil and (type(v) ~= "number" or not (v >= FUNDING_MIN and v <= FUNDING_MAX) or v % 1 ~= 0) then
+				error(sfmt("policy %s: invalid funding %s for group %s: funding must be an integer in %d..%d (or nil: the default)",
+					POLICY, show_value(v), r.name, FUNDING_MIN, FUNDING_MAX), 2)
+			end
+			o.funding = v or 0
+		elseif k == "transfers" or k == "transfers_in" then
+			if type(v) ~= "boolean" then
+				error(sfmt("policy %s: group %s: %s must be true or false, got %s", POLICY, r.name, k, show_value(v)), 2)
+			end
+			local f = k == "transfers" and F_TRANSFERS or F_TRANSFERS_IN
+			o.flags = v and bor(o.flags, f) or band(o.flags, bnot(f))
+		elseif k == "name" then
+			error("a group's name is read-only: make another with ctx.group(name)", 2)
+		else
+			error(sfmt("a group has no field %s (it has name, funding, transfers, transfers_in)", show_value(k)), 2)
+		end
+	end,
+	__tostring = function(g)
+		local r = GROUP_OBJ[g]
+		if r.tick ~= TICK then return "group(stale)" end
+		return sfmt("group(%s)", r.name)
+	end,
+	__metatable = false,
+}
+
+local function valid_group_name(name)
+	return type(name) == "string" and #name >= 1 and #name <= GROUP_NAME_MAX and not sfind(name, "[^%w_%.:@%-]")
+		and sfind(name, "[^%d]") ~= nil
+end
+
+local function make_group(name)
+	if not WRITABLE then
+		error("ctx.group can only be used in tick (not in init or `lua`)", 2)
+	end
+	if GROUP_TICK ~= TICK then
+		GROUP_BY_NAME, GROUP_TICK = {}, TICK
+	end
+	local g = GROUP_BY_NAME[name]
+	if g then return g end
+	if not valid_group_name(name) then
+		error(sfmt("ctx.group: a group name is 1..%d letters, digits and _.:@- (not only digits), got %s",
+			GROUP_NAME_MAX, show_value(name)), 2)
+	end
+	local idx = NGROUPS[0]
+	if idx >= GROUPS_MAX then
+		error(sfmt("ctx.group: at most %d groups per tick", GROUPS_MAX), 2)
+	end
+	local o = GOUT[idx]
+	o.funding, o.flags, o.len = 0, 0, #name
+	ffi.copy(o.name, name, #name)
+	NGROUPS[0] = idx + 1
+	g = setmetatable({}, GroupMeta)
+	GROUP_OBJ[g] = { idx = idx, tick = TICK, name = name }
+	GROUP_BY_NAME[name] = g
+	return g
+end
+
+local function set_group(slot, v)
+	if v == false then
+		GMEMBER[slot] = NO_GROUP
+		return
+	end
+	local r = type(v) == "table" and group_ref(v, 3)
+	if not r then
+		error(sfmt("policy %s: invalid group %s for pid %d (%s): assign a group from ctx.group(name), or false",
+			POLICY, show_value(v), ST[slot].pid, comm_of(slot)), 3)
+	end
+	GMEMBER[slot] = r.idx + 1
+end
 
 local Task
 Task = ffi.metatype("lotto_task_ref", {
@@ -123,9 +241,17 @@ Task = ffi.metatype("lotto_task_ref", {
 		return g(self.slot)
 	end,
 	__newindex = function(self, k, v)
+		if k == "group" then
+			if self.tick ~= TICK then stale() end
+			if not WRITABLE then
+				error("groups cannot be set from `lua`", 2)
+			end
+			set_group(self.slot, v)
+			return
+		end
 		if k ~= "tickets" then
 			if GET[k] then
-				error(sfmt("tasks[i].%s is read-only: only tickets can be set", k), 2)
+				error(sfmt("tasks[i].%s is read-only: only tickets and group can be set", k), 2)
 			end
 			error(sfmt("tasks[i] has no field %s", show_value(k)), 2)
 		end
@@ -207,6 +333,9 @@ local ctx = {
 	nice_to_weight = nice_to_weight,
 	tickets_min = TICKETS_MIN,
 	tickets_max = TICKETS_MAX,
+	group = make_group,
+	funding_min = FUNDING_MIN,
+	funding_max = FUNDING_MAX,
 }
 
 -- ---------------------------------------------------------------- sandbox

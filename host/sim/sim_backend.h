@@ -29,6 +29,10 @@ public:
 	GlobalStats stats() const override { return m_ ? m_->stats() : GlobalStats{}; }
 	uint32_t nr_cpus() const override { return m_ ? m_->nr_cpus() : 0; }
 	std::optional<ExitInfo> exit_info() const override { return std::nullopt; }	// never stops by itself
+	const lotto_group_stat *group_stats() const override { return m_ ? m_->groups() : nullptr; }
+	lotto_group_ctl *group_ctl() override { return m_ ? m_->group_ctl() : nullptr; }
+	lotto_task_group *task_groups() override { return m_ ? m_->task_groups() : nullptr; }
+	std::string cgroup_path(uint64_t id) override { return m_ ? m_->cgroup_path(id) : ""; }
 
 	// Advance the machine by sim_speed x the real time since the last poll
 	// (sim_speed 0: as much as fits in 80% of a poll interval).

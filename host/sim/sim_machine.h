@@ -143,6 +143,8 @@ public:
 	void set_funding(uint32_t gid, uint32_t funding);
 	void set_group_flags(uint32_t gid, uint32_t flags);	// LOTTO_GROUP_F_*
 	const lotto_group_stat *groups() const { return slots_.groups(); }
+	lotto_group_ctl *group_ctl() { return slots_.group_ctl(); }
+	lotto_task_group *task_groups() { return slots_.task_groups(); }
 	bool ran_on(uint32_t pid, uint32_t cpu) const;
 	// the workload's path for a cgroup_id found in lotto_task_stat ("" if unknown)
 	std::string cgroup_path(uint64_t cgroup_id) const;

@@ -141,7 +141,7 @@ TEST_CASE("argument errors say what was wrong and what to type", "[parser][error
 	CHECK(error_of("watch") == "watch needs a command to repeat, e.g.: watch tasks --top 10 1");
 	CHECK_THAT(error_of("watch tickets 1 5"), StartsWith("watch repeats read commands only"));
 	CHECK(error_of("watch stats 0") == "watch period out of range: 0 seconds (use 0.1..3600)");
-	CHECK(error_of("export csv") == "missing FILE (usage: export csv FILE [--interval S] [--count N])");
+	CHECK(error_of("export csv") == "missing FILE (usage: export csv FILE [--interval S] [--count N] [--groups])");
 	CHECK(error_of("export csv f --interval 0") == "interval out of range: 0 seconds (use 0.1..3600)");
 	CHECK(error_of("lua") == "lua needs an expression, e.g.: lua #tasks");
 	CHECK(error_of("help nope") == "no help for 'nope': not a command (type help for the list)");
@@ -187,5 +187,5 @@ TEST_CASE("every command of the table has a handler, and watch repeats exactly t
 		if (c.subs.empty())
 			CHECK(own);
 	}
-	CHECK(watchable_names() == "tasks, show, policy list, policy errors, stats, shares, draw");
+	CHECK(watchable_names() == "tasks, show, policy list, policy errors, stats, groups, shares, draw");
 }

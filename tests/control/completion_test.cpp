@@ -11,6 +11,7 @@ struct Source : CompletionSource {
 	V pids() override { return {"100", "101", "200"}; }
 	V comms() override { return {"stress", "editor"}; }
 	V policy_names() override { return {"nice_weighted", "interactive"}; }
+	V group_names() override { return {"uid:1000", "uid:1001", "batch"}; }
 	V files(std::string_view prefix, bool lua_only) override
 	{
 		last_prefix = std::string(prefix);
@@ -89,4 +90,13 @@ TEST_CASE("completion in the middle of a line uses the words before the cursor",
 	Source s;
 	std::string line = "show 1 ; tasks";
 	CHECK(complete(line, 6, s).candidates == V{"100", "101"});
+}
+
+TEST_CASE("fund completes policy group names, then off", "[completion][groups]")
+{
+	Source s;
+	CHECK(at_end("fund uid", s) == V{"uid:1000", "uid:1001"});
+	CHECK(at_end("fund b", s) == V{"batch"});
+	CHECK(at_end("fund batch o", s) == V{"off"});
+	CHECK(at_end("gr", s) == V{"groups"});
 }

@@ -3,6 +3,7 @@
 #include "control/dispatch.h"
 
 #include <catch2/catch_test_macros.hpp>
+#include <catch2/catch_approx.hpp>
 #include <catch2/matchers/catch_matchers_string.hpp>
 #include <set>
 
@@ -326,5 +327,98 @@ TEST_CASE("every command has one table entry with a handler; writes need an admi
 		else
 			CHECK(f.code(json{{"cmd", c.name}, {"no_such_field", 1}}.dump(), kUser) == "bad_request");
 	}
-	CHECK(names.size() == 13);
+	CHECK(names.size() == 16);
+}
+
+TEST_CASE("groups lists the root, cgroups and policy groups with shares of the active ones", "[protocol][groups]")
+{
+	Fixture f;
+	f.w.backend.add_cgroup(3, 77, "/system.slice/db.service", 300);
+	f.w.backend.put(300, 3);			// db worker in the cgroup
+	REQUIRE(f.w.groups.pin("batch", 100).ok());	// a policy group, funded by a pin
+	f.w.groups.apply();
+	uint32_t batch = *f.w.groups.gid_of("batch");
+	CHECK(batch == LOTTO_POLICY_GID_MIN);
+	f.w.backend.put(101, batch);
+	f.w.host.sample();
+	f.w.backend.task(100).runtime_ns += 100000000;	// root, 300 tickets (policy busy)
+	f.w.backend.task(300).runtime_ns += 200000000;	// the cgroup
+	f.w.backend.task(101).runtime_ns += 100000000;	// batch
+	f.w.host.sample();
+	auto g = f.call(R"({"cmd":"groups"})")["result"]["groups"];
+	REQUIRE(g.size() == 3);
+	CHECK(g[0]["gid"] == 0);
+	CHECK(g[0]["kind"] == "root");
+	CHECK(g[0]["tasks"] == 2);	// 100 and 200
+	CHECK(g[0]["active"] == 1);	// only 100 ran
+	CHECK(g[0]["funding"] == 300);	// the active root tasks' tickets
+	CHECK(g[1]["gid"] == 3);
+	CHECK(g[1]["kind"] == "cgroup");
+	CHECK(g[1]["name"] == "/system.slice/db.service");
+	CHECK(g[1]["funding"] == 300);
+	CHECK(g[1]["source"] == "cpu.weight");
+	CHECK(g[2]["gid"] == batch);
+	CHECK(g[2]["kind"] == "policy");
+	CHECK(g[2]["name"] == "batch");
+	CHECK(g[2]["source"] == "pin");
+	CHECK(g[2]["funding"] == 100);
+	// 300 : 300 : 100 among the active
+	CHECK(double(g[0]["ticket_share"]) == Catch::Approx(3.0 / 7));
+	CHECK(double(g[1]["ticket_share"]) == Catch::Approx(3.0 / 7));
+	CHECK(double(g[2]["ticket_share"]) == Catch::Approx(1.0 / 7));
+	CHECK(double(g[1]["cpu_share"]) == Catch::Approx(0.5));
+	CHECK(g[1]["delta_ns"] == 200000000);
+	// a group with no task that ran has no ticket share and dilutes no one
+	f.w.host.sample();
+	f.w.backend.task(300).runtime_ns += 1000;
+	f.w.host.sample();
+	g = f.call(R"({"cmd":"groups"})")["result"]["groups"];
+	CHECK(g[1]["ticket_share"] == 1.0);
+	CHECK(g[0]["ticket_share"] == 0.0);
+	// tasks carries the group, show its name and a transfer's funder
+	auto rows = f.call(R"({"cmd":"tasks","pid":300})")["result"]["tasks"];
+	CHECK(rows[0]["group"] == 3);
+	f.w.backend.task(101).funded_by = 100;
+	f.w.backend.task(101).funded_tickets = 300;
+	auto d = f.call(R"({"cmd":"show","pid":101})")["result"];
+	CHECK(d["group"] == batch);
+	CHECK(d["group_name"] == "batch");
+	CHECK(d["funded_by"] == 100);
+	CHECK(d["funded_tickets"] == 300);
+	CHECK(f.call(R"({"cmd":"show","pid":300})")["result"]["group_name"] == "/system.slice/db.service");
+}
+
+TEST_CASE("fund pins a policy group's funding by name or gid, saved first; unfund gives it back", "[protocol][groups]")
+{
+	Fixture f;
+	auto r = f.call(R"({"cmd":"fund","group":"uid:1000","funding":250})")["result"];
+	CHECK(r["gid"] == LOTTO_POLICY_GID_MIN);
+	CHECK(f.w.saved_group_pins == std::map<std::string, uint32_t>{{"uid:1000", 250}});
+	CHECK(f.w.backend.group_ctl()[LOTTO_POLICY_GID_MIN].funding == 250);
+	// by gid: the same group
+	CHECK(f.call(R"({"cmd":"fund","group":"512","funding":400})")["result"]["gid"] == 512);
+	CHECK(f.w.saved_group_pins.at("uid:1000") == 400);
+	CHECK(f.w.backend.group_ctl()[512].funding == 400);
+	// errors, each with its code; nothing changes
+	CHECK(f.code(R"({"cmd":"fund","group":"uid:1000","funding":0})") == "out_of_range");
+	CHECK(f.code(R"({"cmd":"fund","group":"uid:1000","funding":1000001})") == "out_of_range");
+	CHECK(f.code(R"({"cmd":"fund","group":"600","funding":5})") == "no_such_group");
+	CHECK(f.code(R"({"cmd":"fund","group":"99999999999","funding":5})") == "no_such_group");
+	CHECK(f.code(R"({"cmd":"fund","group":"a b","funding":5})") == "bad_request");
+	CHECK(f.code(R"({"cmd":"fund","group":"","funding":5})") == "bad_request");
+	CHECK(f.code(R"({"cmd":"fund","funding":5})") == "bad_request");
+	CHECK(f.code(json{{"cmd", "fund"}, {"group", std::string(65, 'x')}, {"funding", 5}}.dump()) == "bad_request");
+	CHECK(f.code(R"({"cmd":"fund","group":"uid:1000","funding":5})", kUser) == "permission_denied");
+	CHECK(f.code(R"({"cmd":"unfund","group":"nobody"})") == "no_such_group");
+	f.w.saves_fail = true;
+	CHECK(f.code(R"({"cmd":"fund","group":"uid:1000","funding":7})") == "not_saved");
+	CHECK(f.code(R"({"cmd":"unfund","group":"uid:1000"})") == "not_saved");
+	CHECK(f.w.backend.group_ctl()[512].funding == 400);
+	CHECK(f.w.groups.pins().at("uid:1000") == 400);
+	f.w.saves_fail = false;
+	CHECK(f.call(R"({"cmd":"unfund","group":"uid:1000"})")["ok"] == true);
+	CHECK(f.w.saved_group_pins.empty());
+	// nobody names it now: its funding is the default again and its gid free
+	CHECK(f.w.backend.group_ctl()[512].funding == 0);
+	CHECK(!f.w.groups.gid_of("uid:1000"));
 }

@@ -5,6 +5,7 @@
 #include "core/backend.h"
 
 #include <cstring>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,12 @@ namespace lotto::test {
 
 class FakeBackend : public Backend {
 public:
-	explicit FakeBackend(uint32_t slots = 64, uint32_t cpus = 2) : tasks_(slots), ctl_(slots), cpus_(cpus) {}
+	explicit FakeBackend(uint32_t slots = 64, uint32_t cpus = 2)
+		: tasks_(slots), ctl_(slots), cpus_(cpus), groups_(LOTTO_MAX_GROUPS), group_ctl_(LOTTO_MAX_GROUPS),
+		  task_groups_(LOTTO_MAX_TASKS)
+	{
+		groups_[0].kind = LOTTO_GROUP_ROOT;
+	}
 
 	const char *name() const override { return "fake"; }
 	Result<void> start() override { return {}; }
@@ -35,6 +41,37 @@ public:
 	}
 	uint32_t nr_cpus() const override { return cpus_; }
 	std::optional<ExitInfo> exit_info() const override { return exit_; }
+	const lotto_group_stat *group_stats() const override { return groups_.data(); }
+	lotto_group_ctl *group_ctl() override { return group_ctl_.data(); }
+	lotto_task_group *task_groups() override { return task_groups_.data(); }
+	std::string cgroup_path(uint64_t id) override
+	{
+		auto it = cgroup_paths_.find(id);
+		return it == cgroup_paths_.end() ? "" : it->second;
+	}
+
+	// ---- groups, as the core keeps them
+	// a cgroup group (the core's cgroup_init)
+	void add_cgroup(uint32_t gid, uint64_t cgroup_id, const std::string &path, uint32_t weight)
+	{
+		groups_[gid] = lotto_group_stat{};
+		groups_[gid].kind = LOTTO_GROUP_CGROUP;
+		groups_[gid].cgroup_id = cgroup_id;
+		groups_[gid].weight = weight;
+		groups_[gid].funding = weight;
+		cgroup_paths_[cgroup_id] = path;
+	}
+	lotto_group_stat &group(uint32_t gid) { return groups_.at(gid); }
+	// the task's group at its last draw, as the core notes it
+	void put(uint32_t pid, uint32_t gid) { task(pid).group = gid; }
+	// what the host wrote into lotto_task_groups for pid's slot (0: none)
+	uint32_t ctl_group(uint32_t pid)
+	{
+		for (size_t i = 0; i < tasks_.size(); i++)
+			if (tasks_[i].pid == pid)
+				return task_groups_[i].pid == pid ? task_groups_[i].group : 0;
+		return 0;
+	}
 
 	// ---- test controls
 	uint32_t add(uint32_t pid, const std::string &comm, uint32_t uid = 0, int nice = 0)
@@ -87,6 +124,10 @@ private:
 	uint32_t gen_ = 0;
 	uint64_t draws_ = 0;
 	std::optional<ExitInfo> exit_;
+	std::vector<lotto_group_stat> groups_;
+	std::vector<lotto_group_ctl> group_ctl_;
+	std::vector<lotto_task_group> task_groups_;
+	std::map<uint64_t, std::string> cgroup_paths_;
 };
 
 } // namespace lotto::test

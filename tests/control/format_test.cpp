@@ -63,6 +63,34 @@ TEST_CASE("CSV rows carry deltas since the previous sample and a rolling window"
 	CHECK_THAT(l3[0], ContainsSubstring(",1000000,5.000,"));
 }
 
+TEST_CASE("group CSV rows: the documented columns, deltas of the core's runtime per group", "[csv][groups]")
+{
+	CHECK(GroupCsvSampler::header() ==
+	      "iteration,timestamp,gid,kind,name,funding,tasks,active,runtime_ns,delta_ns,ticket_share,cpu_share\n");
+	auto g = [](uint32_t gid, const char *kind, const char *name, uint64_t runtime) {
+		control::GroupRow r;
+		r.gid = gid;
+		r.kind = kind;
+		r.name = name;
+		r.funding = 100;
+		r.tasks = 2;
+		r.active = 1;
+		r.ticket_share = 0.5;
+		r.runtime_ns = runtime;
+		return r;
+	};
+	GroupCsvSampler s;
+	s.baseline({g(0, "root", "", 1000), g(512, "policy", "uid:1000", 5000)});
+	auto t = std::chrono::system_clock::time_point(std::chrono::milliseconds(1700000000123));
+	auto l1 = lines(s.sample(1, t, {g(0, "root", "", 4000), g(512, "policy", "uid:1000", 6000)}));
+	REQUIRE(l1.size() == 2);
+	CHECK(l1[0] == "1,1700000000.123,0,root,,100,2,1,4000,3000,0.500000,0.750000");
+	CHECK(l1[1] == "1,1700000000.123,512,policy,uid:1000,100,2,1,6000,1000,0.500000,0.250000");
+	// gid 512 now names another group: all of its runtime is new
+	auto l2 = lines(s.sample(2, t, {g(512, "policy", "a,b", 700)}));
+	CHECK(l2[0] == "2,1700000000.123,512,policy,\"a,b\",100,2,1,700,700,0.500000,1.000000");
+}
+
 TEST_CASE("CSV fields with commas, quotes or newlines are quoted", "[csv]")
 {
 	CHECK(CsvSampler::escape("plain") == "plain");
@@ -86,9 +114,9 @@ TEST_CASE("task rows survive the JSON round trip with the documented names", "[j
 	control::json j = control::to_json(r);
 	for (auto k : {"pid", "tgid", "comm", "uid", "user", "nice", "tickets", "source", "pinned", "boost",
 		       "ticket_share", "cpu_share", "cpu_pct", "runtime_ns", "delta_ns", "wins", "wait_avg_ns",
-		       "wait_max_ns", "waits", "rescues", "cgroup_id", "last_cpu"})
+		       "wait_max_ns", "waits", "rescues", "cgroup_id", "last_cpu", "group"})
 		CHECK(j.contains(k));
-	CHECK(j.size() == 22);
+	CHECK(j.size() == 23);
 	auto back = control::task_row_from_json(control::json::parse(j.dump()));
 	REQUIRE(back.ok());
 	CHECK(back->comm == "w\"eird");
@@ -137,6 +165,53 @@ TEST_CASE("stats and task details round-trip through JSON", "[json]")
 	CHECK(db->pin == 10u);
 	REQUIRE(db->history.size() == 1);
 	CHECK(db->history[0].when == when);
+
+	d.row.group = 513;
+	d.group_name = "uid:1000";
+	d.funded_by = 42;
+	d.funded_tickets = 800;
+	db = control::task_detail_from_json(control::to_json(d));
+	REQUIRE(db.ok());
+	CHECK(db->row.group == 513);
+	CHECK(db->group_name == "uid:1000");
+	CHECK(db->funded_by == 42);
+	CHECK(db->funded_tickets == 800);
+}
+
+TEST_CASE("group rows round-trip through JSON and render as a table", "[json][groups]")
+{
+	control::GroupRow g;
+	g.gid = 512;
+	g.kind = "policy";
+	g.name = "uid:1000";
+	g.funding = 300;
+	g.source = "policy fair_share";
+	g.transfers = true;
+	g.tasks = 3;
+	g.active = 2;
+	g.ticket_share = 0.5;
+	g.cpu_share = 0.25;
+	g.wins = 9;
+	auto j = control::to_json(g);
+	for (auto k : {"gid", "kind", "name", "cgroup_id", "funding", "source", "weight", "transfers", "transfers_in",
+		       "tasks", "active", "ticket_share", "cpu_share", "cpu_pct", "runtime_ns", "delta_ns", "wins"})
+		CHECK(j.contains(k));
+	CHECK(j.size() == 17);
+	auto b = control::group_row_from_json(j);
+	REQUIRE(b.ok());
+	CHECK(b->name == "uid:1000");
+	CHECK(b->transfers);
+	CHECK(!b->transfers_in);
+	CHECK(b->ticket_share == 0.5);
+	auto bad = control::group_row_from_json(control::json{{"gid", "x"}});
+	REQUIRE(!bad.ok());
+	CHECK_THAT(bad.error().msg, Catch::Matchers::ContainsSubstring("'gid'"));
+	std::string t = shell::render_groups({g}, shell::Style{});
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("uid:1000"));
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("policy fair_share"));
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("50.0"));
+	CHECK_THAT(t, Catch::Matchers::ContainsSubstring("xfer"));
+	CHECK(shell::render_groups({}, shell::Style{}) == "this backend has no groups\n");
 }
 
 TEST_CASE("tables fit the terminal by dropping the least important columns", "[table]")

@@ -234,6 +234,42 @@ TEST_CASE("export csv writes the header and one block of rows per sample", "[she
 	CHECK(rows == 12);
 	CHECK_THAT(last, StartsWith("3,"));
 	CHECK_THAT(last, ContainsSubstring(",db worker,"));
+	// --groups: one row per group (here the root only)
+	r = f.run("export csv " + file + " --interval 0.1 --count 2 --groups");
+	REQUIRE(r.status == Status::ok);
+	CHECK(r.out == "exported 2 samples (2 rows) to " + file + "\n");
+	std::ifstream gin(file);
+	std::getline(gin, header);
+	CHECK(header == "iteration,timestamp,gid,kind,name,funding,tasks,active,runtime_ns,delta_ns,ticket_share,cpu_share");
+	std::getline(gin, last);
+	CHECK_THAT(last, StartsWith("1,"));
+	CHECK_THAT(last, ContainsSubstring(",0,root,,"));
 	auto bad = f.run("export csv /nonexistent-dir/x.csv");
 	CHECK_THAT(bad.err, StartsWith("error: cannot write /nonexistent-dir/x.csv: No such file or directory"));
+}
+
+TEST_CASE("groups lists the currencies; fund pins a policy group's funding and off unpins it", "[shell][groups]")
+{
+	ShellFixture f;
+	auto r = f.run("fund uid:1000 250; groups");
+	REQUIRE(r.status == Status::ok);
+	CHECK_THAT(r.out, StartsWith("pinned funding 250 on group uid:1000 (gid 512)\n"));
+	CHECK_THAT(r.out, ContainsSubstring("GID"));
+	CHECK_THAT(r.out, ContainsSubstring("uid:1000"));
+	CHECK_THAT(r.out, ContainsSubstring("root"));
+	r = f.run("groups --json");
+	auto j = json::parse(r.out);
+	REQUIRE(j["groups"].size() == 2);
+	CHECK(j["groups"][1]["funding"] == 250);
+	CHECK(j["groups"][1]["source"] == "pin");
+	r = f.run("tasks --pid 100");
+	CHECK_THAT(r.out, ContainsSubstring("GROUP"));
+	r = f.run("fund 512 off");
+	CHECK(r.out == "unpinned the funding of group 512; its policy funds it again\n");
+	// errors: in the shell before anything is sent, and from the host
+	CHECK(f.run("fund uid:1000 0").err == "error: funding out of range: 0 (use 1..1000000)\n");
+	CHECK(f.run("fund uid:1000 lots").err == "error: not a funding: 'lots' (use an integer 1..1000000, or off)\n");
+	CHECK_THAT(f.run("fund 600 5").err, StartsWith("error: group 600 is not a policy group in use"));
+	CHECK_THAT(f.run("fund 'a b' 5").err, ContainsSubstring("has a character other than"));
+	CHECK_THAT(f.run("help fund").out, ContainsSubstring("needs root or the host's admin group"));
 }

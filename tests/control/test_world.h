@@ -8,6 +8,7 @@
 #include "control/host_impl.h"
 #include "control/server.h"
 #include "core/event_loop.h"
+#include "core/group_book.h"
 #include "core/ticket_book.h"
 
 #include <atomic>
@@ -45,17 +46,20 @@ struct FakeState : StateKeeper {
 	Result<void> save_pins(const Pins &) override;
 	Result<void> add_policy(const std::string &, const Credentials &) override { return {}; }
 	Result<void> remove_policy(const std::string &) override { return {}; }
+	Result<void> save_group_pins(const std::map<std::string, uint32_t> &) override;
 };
 
 struct World {
 	FakeBackend backend;
 	TicketBook book{backend, LOTTO_TICKETS_DEFAULT};
+	GroupBook groups{backend};
 	std::map<std::string, FakePolicy> policies;
 	std::vector<PolicyError> errors;
 	FakePolicies engine{*this};
 	FakeState state{*this};
-	HostImpl host{backend, book, &engine, &state, "9.9.9-test"};
+	HostImpl host{backend, book, &engine, &state, "9.9.9-test", LOTTO_TICKETS_DEFAULT, &groups};
 	int tickets_changed = 0;	// pins saved (before each pin change)
+	std::map<std::string, uint32_t> saved_group_pins;	// the "state file"'s group pins
 	bool saves_fail = false;	// the "state file" cannot be written
 	bool defer_eval = false;	// `lua` is answered when the test calls deferred[i]
 	std::vector<Completion> deferred;
@@ -159,6 +163,14 @@ inline Result<void> FakeState::save_pins(const Pins &)
 	if (w.saves_fail)
 		return err(Errc::not_saved, "the state file /test/state.json could not be written");
 	w.tickets_changed++;
+	return {};
+}
+
+inline Result<void> FakeState::save_group_pins(const std::map<std::string, uint32_t> &pins)
+{
+	if (w.saves_fail)
+		return err(Errc::not_saved, "the state file /test/state.json could not be written");
+	w.saved_group_pins = pins;
 	return {};
 }
 

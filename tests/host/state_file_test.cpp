@@ -32,6 +32,20 @@ TEST_CASE("a saved state loads back the same", "[state]")
 	fs::remove_all(dir);
 }
 
+TEST_CASE("group pins are saved by name, as version 3; without them the file stays version 2", "[state][groups]")
+{
+	SavedState s;
+	s.pins = {{7, 9}};
+	CHECK(StateFile::serialize(s).find("\"version\": 2") != std::string::npos);
+	CHECK(StateFile::serialize(s).find("group_pins") == std::string::npos);
+	s.group_pins = {{"uid:1000", 300}, {"batch", 1}};
+	auto text = StateFile::serialize(s);
+	CHECK(text.find("\"version\": 3") != std::string::npos);
+	auto back = StateFile::parse(text, "f");
+	REQUIRE(back);
+	CHECK(*back == s);
+}
+
 TEST_CASE("a missing state file is an empty state", "[state]")
 {
 	StateFile f("/nonexistent-dir/state.json");
@@ -91,7 +105,13 @@ TEST_CASE("every bad value in a state file is refused with its field named, neve
 		     Case{R"({"version":2,"extra":1})", "unknown field \"extra\""},
 		     Case{R"({"version":2,"pins":{"1":5,"1":6}})", "duplicate key \"1\""},
 		     Case{R"({"version":2,"pins":{},"pins":{}})", "duplicate key \"pins\""},
-		     Case{R"({"version":3})", "f: version 3 is not one this lotto-host reads"},
+		     Case{R"({"version":4})", "f: version 4 is not one this lotto-host reads"},
+		     Case{R"({"version":3,"group_pins":[1]})", "group_pins: [1] is not an object"},
+		     Case{R"({"version":3,"group_pins":{"a b":5}})", "group_pins: \"a b\" is not a group name"},
+		     Case{R"({"version":3,"group_pins":{"512":5}})", "is a number"},
+		     Case{R"({"version":3,"group_pins":{"":5}})", "may not be empty"},
+		     Case{R"({"version":3,"group_pins":{"u":0}})", "group_pins.\"u\": funding 0 is not an integer in 1..1000000"},
+		     Case{R"({"version":3,"group_pins":{"u":2.5}})", "funding 2.5 is not"},
 		     Case{R"({"version":"2"})", "version \"2\" is not one"},
 		     Case{R"({"pins":{}})", "version: missing"},
 	     }) {

@@ -80,10 +80,12 @@ std::string LogCapture::text()
 	return out_.str();
 }
 
-Harness::Harness(policy::EngineOptions o, uint32_t ncpus) : backend(ncpus), book(backend, LOTTO_TICKETS_DEFAULT)
+Harness::Harness(policy::EngineOptions o, uint32_t ncpus)
+	: backend(ncpus), book(backend, LOTTO_TICKETS_DEFAULT), groups(backend)
 {
 	REQUIRE(loop.valid());
 	engine = std::make_unique<policy::Engine>(loop, backend, book, o);
+	engine->set_group_book(&groups);
 }
 
 static void write_file(const std::string &path, const std::string &text)

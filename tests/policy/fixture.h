@@ -6,6 +6,7 @@
 
 #include "core/backend.h"
 #include "core/event_loop.h"
+#include "core/group_book.h"
 #include "core/ticket_book.h"
 #include "policy/engine.h"
 #include "policy/shared_region.h"
@@ -34,6 +35,15 @@ public:
 	GlobalStats stats() const override { return {}; }
 	uint32_t nr_cpus() const override { return ncpus_; }
 	std::optional<ExitInfo> exit_info() const override { return std::nullopt; }
+	const lotto_group_stat *group_stats() const override { return groups_.data(); }
+	lotto_group_ctl *group_ctl() override { return group_ctl_.data(); }
+	lotto_task_group *task_groups() override { return task_groups_.data(); }
+	// the policy group the host put the task in slot in (0: none)
+	uint32_t ctl_group(uint32_t slot)
+	{
+		auto g = task_groups_[slot];
+		return g.pid == at(slot).pid ? g.group : 0;
+	}
 
 	// put a task into `slot` (as the BPF core does: gen bumped, counters zero)
 	lotto_task_stat &add(uint32_t slot, uint32_t pid, int nice = 0, uint32_t uid = 1000, const char *comm = "task");
@@ -44,6 +54,9 @@ public:
 
 private:
 	policy::SharedRegion tasks_, ctl_;
+	std::vector<lotto_group_stat> groups_ = std::vector<lotto_group_stat>(LOTTO_MAX_GROUPS);
+	std::vector<lotto_group_ctl> group_ctl_ = std::vector<lotto_group_ctl>(LOTTO_MAX_GROUPS);
+	std::vector<lotto_task_group> task_groups_ = std::vector<lotto_task_group>(LOTTO_MAX_TASKS);
 	uint32_t hw_ = 0;
 	uint32_t ncpus_;
 };
@@ -99,6 +112,7 @@ struct Harness {
 	TempDir dir;
 	TableBackend backend;
 	TicketBook book;
+	GroupBook groups;
 	EventLoop loop;
 	std::unique_ptr<policy::Engine> engine;
 };

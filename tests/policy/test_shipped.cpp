@@ -82,7 +82,7 @@ TEST_CASE("interactive boosts sleepers and trims hogs by the documented formula"
 	CHECK(double(h.backend.ctl_tickets(1)) == Catch::Approx(expect(1024, 0.5)).margin(30));
 }
 
-TEST_CASE("fair_share funds each user equally and splits it by nice inside the user", "[shipped]")
+TEST_CASE("fair_share puts each user in a group of its own, funded equally, tickets by nice inside", "[shipped]")
 {
 	Harness h;
 	h.backend.add(0, 100, 0, 1000, "alone");
@@ -91,26 +91,24 @@ TEST_CASE("fair_share funds each user equally and splits it by nice inside the u
 	h.backend.add(9, 300, 0, 3000, "c0");
 	h.backend.add(10, 301, 5, 3000, "c5");
 	REQUIRE(h.engine->load(shipped("fair_share.lua")).ok());
-	CHECK(h.backend.ctl_tickets(0) == 1000000);
-	uint64_t many = 0;
+	uint32_t u1 = *h.groups.gid_of("uid:1000"), u2 = *h.groups.gid_of("uid:2000"), u3 = *h.groups.gid_of("uid:3000");
+	CHECK(h.backend.ctl_group(0) == u1);
 	for (uint32_t i = 0; i < 8; i++) {
-		CHECK(h.backend.ctl_tickets(1 + i) == 125000);
-		many += h.backend.ctl_tickets(1 + i);
+		CHECK(h.backend.ctl_group(1 + i) == u2);
+		CHECK(h.backend.ctl_tickets(1 + i) == 1024);	// nice 0: its CFS weight
 	}
-	CHECK(many == 1000000);
-	CHECK(h.backend.ctl_tickets(9) == std::lround(1e6 * 1024 / 1359));
-	CHECK(h.backend.ctl_tickets(10) == std::lround(1e6 * 335 / 1359));
-
-	// later: only tasks that ran in the last 5 s count; 6 of the 8 slept
-	REQUIRE(h.engine->eval("@fair_share ctx.state.since = ctx.state.since - 60", true).ok());
-	for (uint32_t s = 0; s <= 10; s++)
-		if (s < 1 || s > 6)
-			h.backend.at(s).runtime_ns += 1000000;
+	CHECK(h.backend.ctl_group(9) == u3);
+	CHECK(h.backend.ctl_group(10) == u3);
+	CHECK(h.backend.ctl_tickets(9) == 1024);
+	CHECK(h.backend.ctl_tickets(10) == 335);
+	for (uint32_t g : {u1, u2, u3}) {
+		CHECK(h.backend.group_ctl()[g].funding == 100);
+		CHECK(h.groups.source(g) == "policy fair_share");
+	}
+	// a user who leaves takes its group along at the next tick
+	h.backend.remove(0);
 	REQUIRE(h.engine->tick_now("fair_share").ok());
-	CHECK(h.backend.ctl_tickets(7) == 500000);	// 2 active left: half each
-	CHECK(h.backend.ctl_tickets(8) == 500000);
-	CHECK(h.backend.ctl_tickets(1) == std::lround(1e6 / 3));	// a sleeper, as if a third
-	CHECK(h.backend.ctl_tickets(0) == 1000000);
+	CHECK_FALSE(h.groups.gid_of("uid:1000"));
 }
 
 #ifdef LOTTO_HAVE_SIM
@@ -131,6 +129,9 @@ public:
 	GlobalStats stats() const override { return m_.stats(); }
 	uint32_t nr_cpus() const override { return m_.nr_cpus(); }
 	std::optional<ExitInfo> exit_info() const override { return std::nullopt; }
+	const lotto_group_stat *group_stats() const override { return m_.groups(); }
+	lotto_group_ctl *group_ctl() override { return m_.group_ctl(); }
+	lotto_task_group *task_groups() override { return m_.task_groups(); }
 
 private:
 	sim::SimMachine &m_;
@@ -153,10 +154,12 @@ std::map<uint32_t, Got> run_sim(const std::string &workload, const std::string &
 	REQUIRE(m.ok());
 	SimBackend b(**m);
 	TicketBook book(b, LOTTO_TICKETS_DEFAULT);
+	GroupBook groups(b);
 	EventLoop loop;
 	policy::EngineOptions o;
 	o.timers = false;
 	policy::Engine e(loop, b, book, o);
+	e.set_group_book(&groups);
 	auto name = e.load(policy);
 	REQUIRE(name.ok());
 	uint64_t interval_ns = uint64_t(e.list()[0].interval_ms) * 1000000;
@@ -199,21 +202,30 @@ TEST_CASE("nice_weighted on the sim: nice 0 and nice 5 share a CPU like their CF
 	CHECK(std::abs(share - p) < tol);
 }
 
-TEST_CASE("fair_share on the sim: a user with 1 task and a user with 8 get equal shares", "[shipped][sim]")
+TEST_CASE("fair_share on the sim: users with 1 and 3 (or 8) hogs get 1:1, each user's hogs alike", "[shipped][sim]")
 {
-	uint64_t draws = 0;
-	auto got = run_sim("cpus 1\n"
-			   "task name=alone uid=1000 cpu=100%\n"
-			   "task name=many uid=2000 cpu=100% count=8\n",
-			   shipped("fair_share.lua"), 200, draws);
-	REQUIRE(got.size() == 9);
-	double alone = double(got.begin()->second.runtime_ns), total = 0;	// the first pid is "alone"
-	for (auto &[pid, g] : got)
-		total += double(g.runtime_ns);
-	double share = alone / total;
-	double tol = 4 * std::sqrt(0.25 / double(draws));
-	INFO("user 1000 share " << share << " +- " << tol << " over " << draws << " draws");
-	CHECK(std::abs(share - 0.5) < tol);
+	for (uint32_t many : {3u, 8u}) {
+		uint64_t draws = 0;
+		auto got = run_sim("cpus 1\n"
+				   "task name=alone uid=1000 cpu=100%\n"
+				   "task name=many uid=2000 cpu=100% count=" + std::to_string(many) + "\n",
+				   shipped("fair_share.lua"), 200, draws);
+		REQUIRE(got.size() == many + 1);
+		double alone = double(got.begin()->second.runtime_ns), total = 0;	// the first pid is "alone"
+		for (auto &[pid, g] : got)
+			total += double(g.runtime_ns);
+		double share = alone / total;
+		double tol = 4 * std::sqrt(0.25 / double(draws));
+		INFO(many << " hogs: user 1000 share " << share << " +- " << tol << " over " << draws << " draws");
+		CHECK(std::abs(share - 0.5) < tol);
+		// inside user 2000: 1/many of its half each
+		double p = 0.5 / many;
+		for (auto it = std::next(got.begin()); it != got.end(); ++it) {
+			double sh = double(it->second.runtime_ns) / total;
+			INFO("a hog of user 2000: " << sh << " expected " << p);
+			CHECK(std::abs(sh - p) < 4 * std::sqrt(p * (1 - p) / double(draws)));
+		}
+	}
 }
 
 #endif

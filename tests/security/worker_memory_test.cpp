@@ -128,14 +128,17 @@ TEST_CASE("a __gc metamethod that raises is reported with its file:line, whereve
 	four_tasks(h);
 	// garbage with raising finalizers, made under a pcall that succeeds:
 	// the GC runs them later, at some allocation of the tick, of the
-	// worker's own code or of a `lua` evaluation
+	// worker's own code or of a `lua` evaluation. Made from the second
+	// tick on: whether the load's own tick meets one depends on where the
+	// GC's pacing stands, which any change to the prelude moves.
 	auto path = h.write("gc.lua", "local function junk()\n"
 				      "  for i = 1, 300 do\n"
 				      "    local p = newproxy(true)\n"
 				      "    getmetatable(p).__gc = function() error('finalizer failed') end\n"
 				      "  end\n"
 				      "end\n" +
-					      policy_src("gc", "pcall(junk)\nfor i = 1, #tasks do tasks[i].tickets = 400 end"));
+					      policy_src("gc", "if ctx.tick > 1 then pcall(junk) end\n"
+							       "for i = 1, #tasks do tasks[i].tickets = 400 end"));
 	REQUIRE(h.engine->load(path).ok());
 	int crashes = 0;
 	for (int i = 0; i < 15; i++) {

@@ -92,3 +92,66 @@ TEST_CASE("core settings out of range are refused, not clamped silently", "[back
 	cfg.starve_ms = 1;
 	CHECK_FALSE(SimMachine::from_text("task\n", cfg));
 }
+
+TEST_CASE("the backend's group API: list, put a task in a policy group, fund it, set its flags", "[backend][groups]")
+{
+	BackendConfig cfg;
+	cfg.sim_speed = 0;
+	SimBackend b(cfg, *parse_workload("cpus 1\ncgroup /a weight=200\n"
+					   "task name=a cpu=100% cgroup=/a pin=0\n"
+					   "task name=r cpu=100% count=2 pin=0\n",
+					   "w.wl"));
+	// not started: no tables, errors as values
+	CHECK(b.groups().empty());
+	CHECK(!b.set_group_funding(512, 10));
+	REQUIRE(b.start());
+	b.poll();
+	auto g = b.groups();
+	REQUIRE(g.size() == 2);
+	CHECK(g[0].gid == 0);
+	CHECK(g[0].kind == LOTTO_GROUP_ROOT);
+	CHECK(g[1].kind == LOTTO_GROUP_CGROUP);
+	CHECK(g[1].weight == 200);
+	CHECK(g[1].funding == 200);
+	CHECK(b.cgroup_path(g[1].cgroup_id) == "/a");
+	CHECK(g[1].runtime_ns > 0);
+
+	// a task into policy group 600, funded and flagged before its first draw there
+	uint32_t slot = 1, pid = b.tasks()[slot].pid;
+	REQUIRE(b.set_task_group(slot, pid, 600));
+	CHECK(b.task_group(slot, pid) == 600);
+	CHECK(b.task_group(slot, pid + 1) == 0);	// another thread's: not it
+	REQUIRE(b.set_group_funding(600, 300));
+	REQUIRE(b.set_group_flags(600, LOTTO_GROUP_F_TRANSFERS));
+	g = b.groups();
+	REQUIRE(g.size() == 3);	// listed once user space funds it
+	CHECK(g[2].gid == 600);
+	CHECK(g[2].kind == LOTTO_GROUP_POLICY);
+	CHECK(g[2].funding == 300);
+	CHECK(g[2].funding_set == 300);
+	CHECK(g[2].flags == LOTTO_GROUP_F_TRANSFERS);
+	b.poll();
+	CHECK(b.tasks()[slot].group == 600);
+	g = b.groups();
+	CHECK(g[2].wins > 0);
+
+	// out of range: an error with its kind, nothing written
+	auto e = b.set_task_group(slot, pid, 5);	// a cgroup's gid
+	REQUIRE(!e);
+	CHECK(e.error().code == Errc::invalid);
+	CHECK_THAT(e.error().msg, StartsWith("group 5 is not a policy group (use 512..1023"));
+	CHECK(b.set_task_group(slot, pid, LOTTO_MAX_GROUPS).error().code == Errc::invalid);
+	CHECK(b.set_task_group(LOTTO_MAX_TASKS, pid, 600).error().code == Errc::invalid);
+	CHECK(b.set_group_funding(600, LOTTO_FUNDING_MAX + 1).error().code == Errc::invalid);
+	CHECK(b.set_group_funding(1, 10).error().code == Errc::invalid);
+	CHECK(b.set_group_flags(600, 4).error().code == Errc::invalid);
+	CHECK(b.groups()[2].funding == 300);
+
+	// back: the task to its cgroup's group (the root here), funding to the default
+	REQUIRE(b.set_task_group(slot, pid, 0));
+	CHECK(b.task_group(slot, pid) == 0);
+	REQUIRE(b.set_group_funding(600, 0));
+	REQUIRE(b.set_group_flags(600, 0));
+	b.poll();
+	CHECK(b.tasks()[slot].group == 0);
+}

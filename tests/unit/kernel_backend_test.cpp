@@ -180,6 +180,22 @@ TEST_CASE("the embedded BPF object matches the ABI header", "[kernel]")
 	CHECK((bpf_map__map_flags(ctl) & BPF_F_MMAPABLE));
 	CHECK(bpf_map__value_size(stats) == sizeof(uint64_t) * LOTTO_STAT_NR);
 	CHECK(bpf_map__type(ops) == BPF_MAP_TYPE_STRUCT_OPS);
+
+	// the group maps, by the names the kernel backend maps them by
+	bpf_map *groups = bpf_object__find_map_by_name(obj.get(), "lotto_groups");
+	bpf_map *group_ctl = bpf_object__find_map_by_name(obj.get(), "lotto_group_ctl");
+	bpf_map *task_groups = bpf_object__find_map_by_name(obj.get(), "lotto_task_groups");
+	REQUIRE(groups);
+	REQUIRE(group_ctl);
+	REQUIRE(task_groups);
+	CHECK(bpf_map__value_size(groups) == sizeof(lotto_group_stat));
+	CHECK(bpf_map__max_entries(groups) == LOTTO_MAX_GROUPS);
+	CHECK(bpf_map__value_size(group_ctl) == sizeof(lotto_group_ctl));
+	CHECK(bpf_map__max_entries(group_ctl) == LOTTO_MAX_GROUPS);
+	CHECK(bpf_map__value_size(task_groups) == sizeof(lotto_task_group));
+	CHECK(bpf_map__max_entries(task_groups) == LOTTO_MAX_TASKS);
+	for (auto *m : {groups, group_ctl, task_groups})
+		CHECK((bpf_map__map_flags(m) & BPF_F_MMAPABLE));
 }
 
 TEST_CASE("a failed load shows the end of the verifier log, not libbpf's summary", "[kernel]")
