@@ -24,9 +24,13 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <fstream>
+#include <map>
+#include <set>
 #include <sys/mman.h>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -46,9 +50,14 @@ const char *const kUsage =
 	"  stats           the global counters, summed over CPUs\n"
 	"  groups          the groups (currencies) in use: gid, kind, cgroup id, weight,\n"
 	"                  funding, runtime, wins\n"
-	"  setgroup PID GID  put thread PID in policy group GID (512..1023) from its\n"
+	"  setgroup PID GID [PID GID...]\n"
+	"                  put thread PID in policy group GID (512..1023) from its\n"
 	"                  next draw; GID 0 gives it back to its cgroup's group\n"
-	"  fund GID N      fund group GID with N (1..1000000); 0 takes that back\n"
+	"  fund GID N [GID N...]\n"
+	"                  fund group GID with N (1..1000000); 0 takes that back\n"
+	"  progstats       the scheduler's BPF programs (run_cnt, run_time_ns, ns per\n"
+	"                  run: needs sysctl kernel.bpf_stats_enabled=1) and its maps\n"
+	"                  (type, entries, memlock bytes from /proc/self/fdinfo)\n"
 	"\n"
 	"Options (before the command):\n"
 	"  --wait MS       how long set/get wait for a pid to appear (default 3000)\n"
@@ -327,7 +336,9 @@ int cmd_groups()
 	return 0;
 }
 
-int cmd_setgroup(Lotto &l, __u32 pid, __u32 gid, int wait_ms)
+// PID GID pairs: one pass over the task table finds every slot (thousands
+// of pids at once stay cheap)
+int cmd_setgroup(Lotto &l, const Wants &want, int wait_ms)
 {
 	Map m;
 	Mapping mem;
@@ -335,17 +346,37 @@ int cmd_setgroup(Lotto &l, __u32 pid, __u32 gid, int wait_ms)
 	std::string error;
 	if (!map_array("lotto_task_grou", PROT_READ | PROT_WRITE, m, mem, tg, error))
 		return fail(error);
-	long s = l.wait_slot(pid, wait_ms);
-	if (s < 0)
-		return fail("pid " + std::to_string(pid) + " is not a lotto task");
-	lotto_task_group v{gid ? pid : 0, gid};
-	__u64 word;
-	std::memcpy(&word, &v, sizeof(word));
-	__atomic_store_n(reinterpret_cast<volatile __u64 *>(&tg[s]), word, __ATOMIC_RELEASE);
+	std::unordered_map<__u32, long> slot;
+	for (auto [pid, gid] : want)
+		slot.emplace(pid, -1);
+	size_t found = 0;
+	auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+	for (;;) {
+		for (__u32 i = 0; i < l.n && found < slot.size(); i++) {
+			__u32 pid = l.tasks[i].pid;
+			auto it = slot.find(pid);
+			if (pid && it != slot.end() && it->second < 0) {
+				it->second = i;
+				found++;
+			}
+		}
+		if (found == slot.size() || std::chrono::steady_clock::now() >= until)
+			break;
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+	for (auto [pid, gid] : want) {
+		long s = slot[pid];
+		if (s < 0)
+			return fail("pid " + std::to_string(pid) + " is not a lotto task");
+		lotto_task_group v{gid ? pid : 0, gid};
+		__u64 word;
+		std::memcpy(&word, &v, sizeof(word));
+		__atomic_store_n(reinterpret_cast<volatile __u64 *>(&tg[s]), word, __ATOMIC_RELEASE);
+	}
 	return 0;
 }
 
-int cmd_fund(__u32 gid, __u32 funding)
+int cmd_fund(const Wants &want)
 {
 	Map m;
 	Mapping mem;
@@ -353,7 +384,84 @@ int cmd_fund(__u32 gid, __u32 funding)
 	std::string error;
 	if (!map_array("lotto_group_ctl", PROT_READ | PROT_WRITE, m, mem, gc, error))
 		return fail(error);
-	__atomic_store_n(&gc[gid].funding, funding, __ATOMIC_RELEASE);
+	for (auto [gid, funding] : want)
+		__atomic_store_n(&gc[gid].funding, funding, __ATOMIC_RELEASE);
+	return 0;
+}
+
+// memlock of a BPF object's fd, as the kernel accounts it (fdinfo)
+unsigned long long fd_memlock(int fd)
+{
+	std::ifstream f("/proc/self/fdinfo/" + std::to_string(fd));
+	std::string line;
+	while (std::getline(f, line))
+		if (line.rfind("memlock:", 0) == 0)
+			return std::strtoull(line.c_str() + 8, nullptr, 10);
+	return 0;
+}
+
+// The newest generation of lotto's struct_ops programs (highest id per name),
+// their run statistics, and the maps they use.
+int cmd_progstats()
+{
+	struct Prog {
+		__u32 id = 0;
+		bpf_prog_info info{};
+	};
+	std::map<std::string, Prog> progs;
+	__u32 id = 0;
+	bool denied = false;
+	while (bpf_prog_get_next_id(id, &id) == 0) {
+		Fd fd(bpf_prog_get_fd_by_id(id));
+		if (!fd) {
+			denied |= errno == EPERM || errno == EACCES;
+			continue;
+		}
+		bpf_prog_info info{};
+		__u32 len = sizeof(info);
+		if (bpf_prog_get_info_by_fd(fd.get(), &info, &len) != 0)
+			continue;
+		if (info.type != BPF_PROG_TYPE_STRUCT_OPS || std::strncmp(info.name, "lotto_", 6) != 0)
+			continue;
+		std::string name(info.name, strnlen(info.name, sizeof(info.name)));
+		Prog &p = progs[name];
+		if (id > p.id) {
+			p.id = id;
+			p.info = info;
+		}
+	}
+	if (progs.empty())
+		return fail(denied ? "permission denied reading BPF programs: run as root"
+				   : "no lotto struct_ops programs: is lotto-host running on a sched_ext kernel?");
+	std::set<__u32> map_ids;
+	for (auto &[name, p] : progs) {
+		auto &i = p.info;
+		std::printf("prog %s id=%u run_cnt=%llu run_time_ns=%llu ns_per_run=%.1f\n", name.c_str(), p.id,
+			    (unsigned long long)i.run_cnt, (unsigned long long)i.run_time_ns,
+			    i.run_cnt ? double(i.run_time_ns) / double(i.run_cnt) : 0.0);
+		Fd fd(bpf_prog_get_fd_by_id(p.id));
+		if (!fd || !i.nr_map_ids)
+			continue;
+		std::vector<__u32> ids(i.nr_map_ids);
+		bpf_prog_info mi{};
+		mi.nr_map_ids = i.nr_map_ids;
+		mi.map_ids = reinterpret_cast<__u64>(ids.data());
+		__u32 len = sizeof(mi);
+		if (bpf_prog_get_info_by_fd(fd.get(), &mi, &len) == 0)
+			map_ids.insert(ids.begin(), ids.begin() + std::min(mi.nr_map_ids, i.nr_map_ids));
+	}
+	unsigned long long total = 0;
+	for (__u32 mid : map_ids) {
+		Map m;
+		std::string error;
+		if (!map_by_id(mid, m, error))
+			continue;
+		unsigned long long ml = fd_memlock(m.fd.get());
+		total += ml;
+		std::printf("map %.*s id=%u type=%u max_entries=%u value_size=%u memlock=%llu\n", int(sizeof(m.info.name)),
+			    m.info.name, mid, m.info.type, m.info.max_entries, m.info.value_size, ml);
+	}
+	std::printf("maps count=%zu memlock=%llu\n", map_ids.size(), total);
 	return 0;
 }
 
@@ -422,25 +530,39 @@ int main(int argc, char **argv)
 		return nargs ? usage_error("stats takes no arguments") : cmd_stats();
 	if (cmd == "groups")
 		return nargs ? usage_error("groups takes no arguments") : cmd_groups();
+	if (cmd == "progstats")
+		return nargs ? usage_error("progstats takes no arguments") : cmd_progstats();
 	if (cmd == "fund") {
-		__u32 gid, funding;
-		if (nargs != 2 || !parse<__u32>(args[0], 1, LOTTO_MAX_GROUPS - 1, gid) ||
-		    !(parse<__u32>(args[1], 0, 0, funding) ||
-		      parse<__u32>(args[1], LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX, funding)))
-			return usage_error("fund needs GID (1..1023) and FUNDING (1..1000000, or 0)");
-		return cmd_fund(gid, funding);
+		Wants want;
+		for (int k = 0; k < nargs; k += 2) {
+			__u32 gid, funding;
+			if (k + 1 >= nargs || !parse<__u32>(args[k], 1, LOTTO_MAX_GROUPS - 1, gid) ||
+			    !(parse<__u32>(args[k + 1], 0, 0, funding) ||
+			      parse<__u32>(args[k + 1], LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX, funding)))
+				return usage_error("fund needs GID (1..1023) and FUNDING (1..1000000, or 0) pairs");
+			want.emplace_back(gid, funding);
+		}
+		if (want.empty())
+			return usage_error("fund needs GID (1..1023) and FUNDING (1..1000000, or 0) pairs");
+		return cmd_fund(want);
 	}
 	if (cmd == "setgroup") {
-		__u32 gid;
-		if (nargs != 2 || !parse<__u32>(args[0], 1, 0x7fffffff, pid) ||
-		    !(parse<__u32>(args[1], 0, 0, gid) ||
-		      parse<__u32>(args[1], LOTTO_POLICY_GROUP_BASE, LOTTO_MAX_GROUPS - 1, gid)))
-			return usage_error("setgroup needs PID and GID (512..1023, or 0)");
+		Wants want;
+		for (int k = 0; k < nargs; k += 2) {
+			__u32 gid;
+			if (k + 1 >= nargs || !parse<__u32>(args[k], 1, 0x7fffffff, pid) ||
+			    !(parse<__u32>(args[k + 1], 0, 0, gid) ||
+			      parse<__u32>(args[k + 1], LOTTO_POLICY_GROUP_BASE, LOTTO_MAX_GROUPS - 1, gid)))
+				return usage_error("setgroup needs PID and GID (512..1023, or 0) pairs");
+			want.emplace_back(pid, gid);
+		}
+		if (want.empty())
+			return usage_error("setgroup needs PID and GID (512..1023, or 0) pairs");
 		Lotto l;
 		std::string error;
 		if (!l.open(false, error))
 			return fail(error);
-		return cmd_setgroup(l, pid, gid, wait_ms);
+		return cmd_setgroup(l, want, wait_ms);
 	}
 	if (cmd != "set" && cmd != "get" && cmd != "dump")
 		return usage_error("unknown command '" + std::string(cmd) + "'");
