@@ -3,7 +3,12 @@
 #
 #   scripts/bench.sh [--seconds S] [--ratios "1 2 3 5 10 20"] [--hackbench-runs N]
 #                    [--hackbench "-g 4 -l 100"] [--here]
+#   scripts/bench.sh --latency [--runs N] [--seconds S] [--cpus N] [--lotto-args "..."] [--here]
+#   scripts/bench.sh --shares [--runs N] [--seconds S] [--cpus "2 4 8"] [--lotto-args "..."]
+#   scripts/bench.sh --cost [--runs N] [--seconds S] [--counts "10 100 1000 10000"]
+#                    [--groups] [--lotto-args "..."] [--here]
 #
+# Without a mode (the accuracy benchmark):
 # In ONE boot of the sched_ext kernel (scripts/vm.sh; or on this machine with
 # --here, as root on a sched_ext kernel):
 #   1. hackbench throughput under the kernel's default scheduler, then under
@@ -14,15 +19,38 @@
 #      Waldspurger & Weihl's Mach prototype (OSDI '94: 10:1 observed 13.42:1,
 #      20:1 observed 19.08:1) and the band an ideal lottery allows.
 #
+# Modes, each in ONE boot, the default scheduler and lotto alternating (A B A
+# B ...) N times (--runs, default 7; 3 for --cost) and reported as markdown
+# tables of medians (min..max) and ratios (docs/benchmarks.md):
+#   --latency  scripts/bench/latency.sh on --cpus (2) vCPUs: wake-up latency
+#              p50/p99/p99.9 and requests/s at 1x and 2x CPUs workers,
+#              hackbench x4, cyclictest, a priority task; S s per measure (8)
+#   --shares   scripts/bench/shares.sh, one boot per count in --cpus ("2 4 8"):
+#              eight unpinned hogs, tickets 100..400 twice vs nice 0/-3/-5/-6,
+#              S s per run (20); on 2 CPUs also 1000:1:1 (3 runs each)
+#   --cost     scripts/bench/cost.sh on 2 vCPUs (2 GiB): ns per call of lotto's
+#              programs (bpf_stats) at 10..10,000 runnable threads,
+#              context switches/s, lotto-host RSS, BPF map memlock; S s per
+#              window (10). --groups: also 10,000 threads in 1,000 groups
+#              (hung the VM on 2026-11-30: see docs/benchmarks.md)
+# --lotto-args: lotto-host settings for the lotto runs (default: its defaults).
+#
 # Environment: LOTTO_BUILD (build directory, default ./build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export LOTTO_BUILD=${LOTTO_BUILD:-$ROOT/build}
-SECS=60 RATIOS="1 2 3 5 10 20" HB_RUNS=5 HB_ARGS="-g 4 -l 100" HERE=0
+SECS= RATIOS="1 2 3 5 10 20" HB_RUNS=5 HB_ARGS="-g 4 -l 100" HERE=0
+MODE=accuracy RUNS= CPUS= COUNTS="10 100 1000 10000" GROUPS_RUN=0 LOTTO_ARGS=
 die() { echo "bench.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
+	--latency|--shares|--cost) MODE=${1#--}; shift ;;
+	--runs) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive integer"; RUNS=$2; shift 2 ;;
+	--cpus) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9\ ]*$ ]] || die "--cpus needs CPU counts like \"2 4 8\""; CPUS=$2; shift 2 ;;
+	--counts) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9\ ]*$ ]] || die "--counts needs task counts like \"10 100\""; COUNTS=$2; shift 2 ;;
+	--groups) GROUPS_RUN=1; shift ;;
+	--lotto-args) [ $# -ge 2 ] || die "--lotto-args needs lotto-host's arguments"; LOTTO_ARGS=$2; shift 2 ;;
 	--seconds) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive integer"; SECS=$2; shift 2 ;;
 	--ratios) [ $# -ge 2 ] && [[ $2 =~ ^[0-9\ ]+$ ]] || die "--ratios needs a list like \"1 2 3\""; RATIOS=$2; shift 2 ;;
 	--hackbench-runs) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--hackbench-runs needs a positive integer"; HB_RUNS=$2; shift 2 ;;
@@ -33,14 +61,50 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+[ $HERE = 1 ] || [ -x "$LOTTO_BUILD/bin/lotto-host" ] || die "no $LOTTO_BUILD/bin/lotto-host: build first (scripts/setup.sh)"
+if [ $HERE = 1 ]; then
+	[ -d /sys/kernel/sched_ext ] || die "--here needs a kernel with sched_ext (/sys/kernel/sched_ext)"
+	[ "$(id -u)" = 0 ] || die "--here needs root"
+fi
+case $MODE in
+latency)
+	RUNS=${RUNS:-7} SECS=${SECS:-8} CPUS=${CPUS:-2}
+	[[ $CPUS =~ ^[0-9]+$ ]] || die "--latency takes one --cpus count"
+	set -- env BENCH_RUNS="$RUNS" BENCH_SECONDS="$SECS" BENCH_LOTTO_ARGS="$LOTTO_ARGS" sh "$ROOT/scripts/bench/latency.sh"
+	[ $HERE = 1 ] && exec "$@"
+	echo "# scripts/vm.sh --cpus $CPUS: scripts/bench/latency.sh, BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS"
+	exec "$ROOT/scripts/vm.sh" --cpus "$CPUS" --timeout $(( RUNS * 2 * (4 * SECS + 240) + 900 )) -- "$@" ;;
+shares)
+	RUNS=${RUNS:-7} SECS=${SECS:-20} CPUS=${CPUS:-"2 4 8"}
+	[ $HERE = 0 ] || die "--shares boots one VM per CPU count: no --here"
+	rc=0
+	for c in $CPUS; do
+		inf=0
+		[ "$c" = 2 ] && inf=3
+		echo "# scripts/vm.sh --cpus $c: scripts/bench/shares.sh, BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS BENCH_INF_RUNS=$inf"
+		"$ROOT/scripts/vm.sh" --cpus "$c" --timeout $(( RUNS * 2 * (SECS + 180) + inf * 2 * (15 + 180) + 900 )) -- \
+			env BENCH_RUNS="$RUNS" BENCH_SECONDS="$SECS" BENCH_INF_RUNS=$inf BENCH_LOTTO_ARGS="$LOTTO_ARGS" \
+			sh "$ROOT/scripts/bench/shares.sh" || rc=$?
+	done
+	exit $rc ;;
+cost)
+	RUNS=${RUNS:-3} SECS=${SECS:-10}
+	set -- env BENCH_RUNS="$RUNS" BENCH_SECONDS="$SECS" BENCH_COUNTS="$COUNTS" BENCH_GROUPS=$GROUPS_RUN \
+		BENCH_LOTTO_ARGS="$LOTTO_ARGS" sh "$ROOT/scripts/bench/cost.sh"
+	[ $HERE = 1 ] && exec "$@"
+	chrt=$(command -v chrt) || die "no chrt: install util-linux (scripts/setup.sh)"
+	nc=$(echo $COUNTS | wc -w)
+	echo "# scripts/vm.sh --cpus 2 --mem 2048: scripts/bench/cost.sh, BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS BENCH_COUNTS=\"$COUNTS\" BENCH_GROUPS=$GROUPS_RUN"
+	exec "$ROOT/scripts/vm.sh" --cpus 2 --mem 2048 --add "$chrt" \
+		--timeout $(( nc * RUNS * (2 * SECS + 300) + GROUPS_RUN * (SECS + 900) + 900 )) -- "$@" ;;
+esac
+SECS=${SECS:-60}
+
 if [ $HERE = 0 ]; then
-	[ -x "$LOTTO_BUILD/bin/lotto-host" ] || die "no $LOTTO_BUILD/bin/lotto-host: build first (scripts/setup.sh)"
 	nr=$(echo $RATIOS | wc -w)
 	exec "$ROOT/scripts/vm.sh" --cpus 2 --timeout $(( nr * (SECS + 5) + 20 * HB_RUNS * 2 + 900 )) -- \
 		env BENCH_SECONDS="$SECS" BENCH_RATIOS="$RATIOS" BENCH_HB_RUNS="$HB_RUNS" BENCH_HB_ARGS="$HB_ARGS" \
 		sh "$ROOT/scripts/bench-vm.sh"
 fi
-[ -d /sys/kernel/sched_ext ] || die "--here needs a kernel with sched_ext (/sys/kernel/sched_ext)"
-[ "$(id -u)" = 0 ] || die "--here needs root"
 BENCH_SECONDS=$SECS BENCH_RATIOS=$RATIOS BENCH_HB_RUNS=$HB_RUNS BENCH_HB_ARGS=$HB_ARGS \
 	exec sh "$ROOT/scripts/bench-vm.sh"

@@ -111,10 +111,10 @@ done
 # median (min..max) of a metric's values
 summary() { sort -n "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 	printf "%s %s %s\n", m, v[1], v[NR] }'; }
+for f in $OUT/*; do echo "# raw $(basename $f): $(tr '\n' ' ' <"$f")"; done
 echo
 echo "| measure | default: median (min..max) | lotto: median (min..max) | lotto / default |"
 echo "| --- | --- | --- | --- |"
-echo "# $(ls $OUT | wc -l) series in $OUT"
 for f in $(ls $OUT | sed 's/^[a-z]*\.//' | sort -u); do
 	set -- $(summary "$OUT/default.$f") $(summary "$OUT/lotto.$f")
 	awk -v f="$f" -v dm="$1" -v dl="$2" -v dh="$3" -v lm="$4" -v ll="$5" -v lh="$6" 'BEGIN {
