@@ -1,0 +1,228 @@
+#!/bin/sh
+# scripts/paper/client_server.sh — experiment 4, client-server computation
+# with ticket transfers (W&W '94, section 5.3).
+#
+# A server (`lotto-paper server`) with one thread per client and a fixed CPU
+# burst (5 ms of CPU time) per request; three clients with tickets 800:300:100
+# send requests one after the other and wait for each answer. Everything is
+# pinned to one CPU. The server holds no tickets of its own (1 per thread,
+# lotto's least). The top client stops before the others; the clients'
+# request rates are measured with all three and after it has gone.
+#
+#   sh scripts/paper/client_server.sh run|report DIR|check DIR   (scripts/paper/lib.sh)
+#
+# Modes (PAPER_CS_MODES, each a separate run):
+#   none       no transfers: each server thread competes with its 1 ticket, so
+#              the clients are served about 1:1:1 whatever their tickets
+#   manual     the transfer done by hand: each server thread is given its
+#              client's tickets with lotto-shell (`tickets TID N`); since a
+#              thread serves one client only, that is what a transfer gives
+#   transfers  lotto-host --transfers (issue 11): the core lends a blocked
+#              client's tickets to the server thread it woke
+# Default "none manual"; PAPER_TRANSFERS=1 makes it "none transfers".
+#
+# Full: 60 s, the top client stops at 40 s. --quick: 7 s, stops at 4 s.
+# Paper (Mach with transfers): throughput 7.69:2.51:1 for 8:3:1; 2.91:1 for
+# the two left after the top client finished.
+. "$(dirname "$0")/lib.sh"
+DATA="client_server client_server-phases"
+TICKETS="800 300 100"
+
+modes() {
+	if [ -n "${PAPER_CS_MODES:-}" ]; then echo "$PAPER_CS_MODES"
+	elif [ "${PAPER_TRANSFERS:-0}" = 1 ]; then echo "none transfers"
+	else echo "none manual"; fi
+}
+
+run() {
+	paper_run_init
+	secs=$(pick 60 7)
+	top=$(pick 40 4)
+	: >"$WORK/rows"
+	: >"$WORK/phases"
+	for m in $(modes); do
+		one_mode "$m"
+	done
+	emit client_server "mode,client,t,requests,response_s" "$WORK/rows"
+	emit client_server-phases "mode,tickets_set,top_end,end" "$WORK/phases"
+}
+
+one_mode() {
+	mode=$1
+	case $mode in
+	none | manual) paper_lotto_start ;;
+	transfers) paper_lotto_start --transfers ;;
+	*) fail "client_server: unknown mode '$mode' (none, manual, transfers)" ;;
+	esac
+	T0=$(now)
+	bg_task server "$WORK/server" 0 "$LOTTO_PAPER" server --socket "$WORK/sock" --work-us 5000
+	for k in 1 2 3; do
+		s=$secs
+		[ $k != 1 ] || s=$top
+		bg_task pid "$WORK/client.$k" 0 "$LOTTO_PAPER" client --socket "$WORK/sock" --every-ms 250 --seconds $s
+		eval "client_$k=\$pid"
+	done
+	# each client first prints the id of the server thread that serves it
+	for k in 1 2 3; do
+		wait_for 30 grep -q '^server [0-9]' "$WORK/client.$k" ||
+			fail "client $k got no server thread: $(head -c 200 "$WORK/client.$k")"
+		eval "thread_$k=\$(sed -n 's/^server \([0-9]*\)$/\1/p' \"\$WORK/client.$k\")"
+		eval "[ -n \"\$thread_$k\" ]" || fail "client $k: no thread id in '$(head -c 200 "$WORK/client.$k")'"
+	done
+	# all through lotto-host (lotto-shell): a pin the host thinks is in force
+	# already is not written again, so mixing in lotto-ctl could leave one stale
+	set -- $TICKETS
+	shell "tickets $client_1 $1; tickets $client_2 $2; tickets $client_3 $3; tickets $server 1"
+	if [ "$mode" = manual ]; then
+		shell "tickets $thread_1 $1; tickets $thread_2 $2; tickets $thread_3 $3"
+	else
+		shell "tickets $thread_1 1; tickets $thread_2 1; tickets $thread_3 1"
+	fi
+	set_t=$(since)
+	say "client_server $mode: clients $client_1 $client_2 $client_3, server threads $thread_1 $thread_2 $thread_3"
+	wait $client_1 $client_2 $client_3
+	kill $server
+	wait $server 2>/dev/null
+	lotto_stop
+	for k in 1 2 3; do rel "$WORK/client.$k" | sed "s/^/$mode,$k,/"; done >>"$WORK/rows"
+	top_end=$(rel "$WORK/client.1" | tail -n 1 | cut -d, -f1)
+	end=$(rel "$WORK/client.2" | tail -n 1 | cut -d, -f1)
+	echo "$mode,$set_t,$top_end,$end" >>"$WORK/phases"
+}
+
+# per mode and phase: each client's requests and mean response time; phase 1
+# from 0.5 s after the tickets were set to the top client's end, phase 2 from
+# 0.5 s after that to the end
+summary() {
+	awk -F, '
+	FNR == 1 { f++; next }
+	f == 1 { k = $1 SUBSEP $2; n[k]++; t[k, n[k]] = $3; c[k, n[k]] = $4; r[k, n[k]] = $5 }
+	f == 2 { mode[++nm] = $1; a1[$1] = $2 + 0.5; b1[$1] = $3; a2[$1] = $3 + 0.5; b2[$1] = $4 }
+	function at(k, x, v,   i, y) {	# v = "c" requests or "r" response sum, at time x
+		for (i = 2; i <= n[k]; i++)
+			if (x <= t[k, i]) {
+				y = (x - t[k, i - 1]) / (t[k, i] - t[k, i - 1]); if (y < 0) y = 0
+				return v == "c" ? c[k, i - 1] + (c[k, i] - c[k, i - 1]) * y : r[k, i - 1] + (r[k, i] - r[k, i - 1]) * y
+			}
+		return v == "c" ? c[k, n[k]] : r[k, n[k]]
+	}
+	END {
+		for (j = 1; j <= nm; j++) {
+			m = mode[j]
+			for (p = 1; p <= 2; p++) {
+				a = p == 1 ? a1[m] : a2[m]; b = p == 1 ? b1[m] : b2[m]
+				for (q = (p == 1 ? 1 : 2); q <= 3; q++) {
+					k = m SUBSEP q
+					dc = at(k, b, "c") - at(k, a, "c"); dr = at(k, b, "r") - at(k, a, "r")
+					rate[q] = dc / (b - a)
+					printf "rate %s %d %d %.3f %.2f\n", m, p, q, rate[q], dc ? 1000 * dr / dc : 0
+				}
+				if (p == 1) printf "ratio %s 1 %.2f %.2f 1\n", m, rate[1] / rate[3], rate[2] / rate[3]
+				else printf "ratio %s 2 - %.2f 1\n", m, rate[2] / rate[3]
+			}
+		}
+	}' "$(csv client_server)" "$(csv client_server-phases)"
+}
+
+label() {
+	case $1 in
+	none) echo "no transfers (server threads 1 ticket each)" ;;
+	manual) echo "transfer by hand (server thread = its client's tickets)" ;;
+	transfers) echo "lotto-host --transfers" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+report() {
+	ms=$(awk -F, 'NR > 1 { print $1 }' "$(csv client_server-phases)")
+	nm=$(echo $ms | wc -w)
+	{
+		printf '%s\n' "set multiplot layout $nm,1 title \"Client-server: three clients with tickets 8:3:1, one server thread each, the server without tickets\nWithout transfers the clients are served alike; with the client's tickets the server serves them 8:3:1\""
+		echo 'set ylabel "requests done"'
+		echo 'set key top left'
+		i=0
+		for m in $ms; do
+			i=$((i + 1))
+			[ $i != "$nm" ] || echo 'set xlabel "time (s); dotted: the top client stops"'
+			te=$(awk -F, -v m="$m" '$1 == m { print $3 }' "$(csv client_server-phases)")
+			echo "unset arrow; set arrow from $te, graph 0 to $te, graph 1 nohead dt 3 lc rgb '#888888'"
+			echo "set title \"$(label "$m")\""
+			for k in 1 2 3; do
+				awk -F, -v m="$m" -v k=$k '$1 == m && $2 == k { print $3 "," $4 }' "$(csv client_server)" >"$T/client_server-$m-$k.csv"
+			done
+			set -- $TICKETS
+			echo "plot \"$T/client_server-$m-1.csv\" using 1:2 with lines lw 2 lc rgb '#1f77b4' title \"client 1 ($1 tickets)\", \\"
+			echo "     \"$T/client_server-$m-2.csv\" using 1:2 with lines lw 2 lc rgb '#ff7f0e' title \"client 2 ($2)\", \\"
+			echo "     \"$T/client_server-$m-3.csv\" using 1:2 with lines lw 2 lc rgb '#2ca02c' title \"client 3 ($3)\""
+		done
+		echo 'unset multiplot'
+	} | plot "$DIR/client_server.png"
+	secs=$(awk -F, 'NR > 1 { printf "%d", $4; exit }' "$(csv client_server-phases)")
+	top=$(awk -F, 'NR > 1 { printf "%d", $3; exit }' "$(csv client_server-phases)")
+	dg=$(for m in $ms; do
+		awk -v m="$m" -v l="$m" '$1 == "ratio" && $2 == m && $3 == 1 { printf "%s %s:%s:1", l, $4, $5 }
+			$1 == "ratio" && $2 == m && $3 == 2 { printf ", then %s:1; ", $5 }' "$S"
+	done)
+	digest 4 "Client-server, 8:3:1" "7.69:2.51:1, then 2.91:1 (with transfers)" "${dg%; }"
+	cat <<EOF
+## 4. Client-server computation (ticket transfers)
+
+**Paper (§5.3).** Three clients with an 8:3:1 allocation send queries to a
+multithreaded database server that holds no tickets of its own: each client
+transfers its tickets to the server thread working for it while it waits.
+Observed throughput 7.69:2.51:1; after the top client finished, the other
+two 2.91:1 (allocation 3:1).
+
+**Run here.** \`lotto-paper server\`: one thread per client, 5 ms of CPU
+time per request; three \`lotto-paper client\`s with 800, 300 and 100 tickets,
+each sending its next request as soon as it has the answer; everything pinned
+to one CPU; ${secs} s, the top client stops at ${top} s. The server's threads
+have 1 ticket (lotto's least: "no tickets of its own"). Rates are measured
+from 0.5 s after the tickets were set to the top client's end, and from 0.5 s
+after that to the end.
+
+![client-server](paper/client_server.png)
+
+| run | throughput, 3 clients (8:3:1) | after the top client ends (3:1) | mean response time, ms (3 clients) |
+| --- | --- | --- | --- |
+EOF
+	for m in $ms; do
+		r1=$(awk -v m="$m" '$1 == "ratio" && $2 == m && $3 == 1 { print $4 ":" $5 ":1" }' "$S")
+		r2=$(awk -v m="$m" '$1 == "ratio" && $2 == m && $3 == 2 { print $5 ":1" }' "$S")
+		rt=$(awk -v m="$m" '$1 == "rate" && $2 == m && $3 == 1 { printf "%s%.1f", sep, $6; sep = " / " }' "$S")
+		echo "| $(label "$m") | $r1 | $r2 | $rt |"
+	done
+	cat <<EOF
+| Mach with transfers (paper) | 7.69:2.51:1 | 2.91:1 | |
+
+**Why.** A client spends nearly all its time blocked waiting for the
+server, so its own tickets hardly matter: what decides its rate is the share
+of the server thread that works for it. Without transfers the three server
+threads compete with equal tickets and the clients are served about equally,
+the ~1:1:1 that transfers exist to fix. Giving each server thread its
+client's tickets (by hand here, with \`lotto-shell\`) is exactly what a
+transfer does for a server thread that serves only one client, and the rates
+follow the clients' tickets, as on Mach. lotto's core does not have ticket
+transfers yet (issue 11); once it does, \`PAPER_TRANSFERS=1\` runs the same
+experiment with \`lotto-host --transfers\` and the server threads left at 1
+ticket.
+EOF
+}
+
+check() {
+	for m in $(awk -F, 'NR > 1 { print $1 }' "$(csv client_server-phases)"); do
+		set -- $(awk -v m="$m" '$1 == "ratio" && $2 == m && $3 == 1 { print $4, $5 }' "$S")
+		r13=$1 r23=$2
+		r2=$(awk -v m="$m" '$1 == "ratio" && $2 == m && $3 == 2 { print $5 }' "$S")
+		if [ "$m" = none ]; then
+			verdict "client_server none: client 1 / client 3 (1:1:1)" "$r13" 0.6 1.6
+			verdict "client_server none: client 2 / client 3" "$r23" 0.6 1.6
+		else
+			verdict "client_server $m: client 1 / client 3 (8)" "$r13" 4 16
+			verdict "client_server $m: client 2 / client 3 (3)" "$r23" 1.7 5
+			verdict "client_server $m: after the top client, 2 / 3 (3)" "$r2" 1.7 5
+		fi
+	done
+}
+
+paper_main "$@"
