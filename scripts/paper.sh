@@ -86,6 +86,7 @@ if [ $REPLOT = 0 ]; then
 		if [ $QUICK = 1 ]; then timeout=900; else timeout=4800; fi
 		cmd=("$ROOT/scripts/vm.sh" --cpus 2 --timeout $timeout -- env "${envs[@]}" sh "$ROOT/scripts/paper/run-vm.sh" $ONLY)
 	fi
+	commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 	echo "paper.sh: running $ONLY ($([ $QUICK = 1 ] && echo quick || echo full); log in $DATA/run.log)"
 	set +e
 	"${cmd[@]}" 2>&1 | tee "$DATA/run.log.tmp"
@@ -97,7 +98,7 @@ if [ $REPLOT = 0 ]; then
 		/^@@paper-end@@$/ { if (f) close(f); f = ""; next }
 		f { print > f }' "$DATA/run.log.tmp"
 	mv "$DATA/run.log.tmp" "$DATA/run.log"
-	git -C "$ROOT" rev-parse --short HEAD >"$DATA/commit" 2>/dev/null || echo unknown >"$DATA/commit"
+	echo "$commit" >"$DATA/commit"	# the code the run packed, not what is there at its end
 	[ $rc = 0 ] || echo "paper.sh: the run ended with status $rc (experiments that failed: see above)" >&2
 fi
 

@@ -134,7 +134,7 @@ label() {
 }
 
 report() {
-	ms=$(awk -F, 'NR > 1 { print $1 }' "$(csv client_server-phases)")
+	ms=$(modes_of "$(csv client_server-phases)")
 	nm=$(echo $ms | wc -w)
 	{
 		printf '%s\n' "set multiplot layout $nm,1 title \"Client-server: three clients with tickets 8:3:1, one server thread each, the server without tickets\nWithout transfers the clients are served alike; with the client's tickets the server serves them 8:3:1\""
@@ -144,8 +144,7 @@ report() {
 		for m in $ms; do
 			i=$((i + 1))
 			[ $i != "$nm" ] || echo 'set xlabel "time (s); dotted: the top client stops"'
-			te=$(awk -F, -v m="$m" '$1 == m { print $3 }' "$(csv client_server-phases)")
-			echo "unset arrow; set arrow from $te, graph 0 to $te, graph 1 nohead dt 3 lc rgb '#888888'"
+			mark "$(phase_of "$(csv client_server-phases)" "$m" 3)"
 			echo "set title \"$(label "$m")\""
 			for k in 1 2 3; do
 				awk -F, -v m="$m" -v k=$k '$1 == m && $2 == k { print $3 "," $4 }' "$(csv client_server)" >"$T/client_server-$m-$k.csv"
@@ -210,7 +209,7 @@ EOF
 }
 
 check() {
-	for m in $(awk -F, 'NR > 1 { print $1 }' "$(csv client_server-phases)"); do
+	for m in $(modes_of "$(csv client_server-phases)"); do
 		set -- $(awk -v m="$m" '$1 == "ratio" && $2 == m && $3 == 1 { print $4, $5 }' "$S")
 		r13=$1 r23=$2
 		r2=$(awk -v m="$m" '$1 == "ratio" && $2 == m && $3 == 2 { print $5 }' "$S")

@@ -148,7 +148,7 @@ label() {
 }
 
 report() {
-	ms=$(awk -F, 'NR > 1 { print $1 }' "$(csv insulation-phases)")
+	ms=$(modes_of "$(csv insulation-phases)")
 	nm=$(echo $ms | wc -w)
 	{
 		printf '%s\n' "set multiplot layout 1,$nm title \"Load insulation: groups A and B funded equally, A1:A2 = B1:B2 = 1:2, then B3 (3) joins B\nWith currencies A keeps its half and only B's tasks slow down\""
@@ -156,10 +156,9 @@ report() {
 		echo 'set ylabel "cumulative CPU time (s)"'
 		echo 'set key top left'
 		for m in $ms; do
-			jt=$(awk -F, -v m="$m" '$1 == m { print $2 }' "$(csv insulation-phases)")
 			awk -F, -v m="$m" '$1 == m { printf "%s,%.3f,%.3f,%.3f,%.3f,%s\n", $2, $3 / 1e9, $4 / 1e9, $5 / 1e9, $6 / 1e9, ($7 > 0 ? sprintf("%.3f", $7 / 1e9) : "NaN") }' \
 				"$(csv insulation)" >"$T/insulation-$m.csv"
-			echo "unset arrow; set arrow from $jt, graph 0 to $jt, graph 1 nohead dt 3 lc rgb '#888888'"
+			mark "$(phase_of "$(csv insulation-phases)" "$m" 2)"
 			echo "set title \"$(label "$m")\""
 			echo "plot \"$T/insulation-$m.csv\" using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'A1', \\"
 			echo "  '' using 1:3 with lines lw 2 lc rgb '#aec7e8' title 'A2', \\"
@@ -226,18 +225,21 @@ EOF
 **Why.** With the groups funded equally, B3's tickets are B's tickets: they
 dilute B1 and B2 (each keeps 1/6 instead of 1/3 of B, half its rate) and
 leave A alone. \`fair_share.lua\` reaches the same shares by recomputing every
-task's tickets from its user's funding, so after B3 joins there is up to
-one policy interval (500 ms) in which B3 runs on default tickets; over a
-phase that does not show. The flat lottery shows why currencies matter:
-the same ticket numbers without a currency boundary give B two thirds of the
-CPU once B3 has joined, and A1 and A2 lose a third of their rate to a task
-in another group. With issue 11's currencies in the core, the cgroup run
+task's tickets from its user's funding every 500 ms; B3 is held stopped
+until the policy has funded it (lotto draws a waiting task's place in the
+race with the tickets it has when it is enqueued, so a task that started
+on the 100 default tickets would wait behind tasks funded with hundreds of
+thousands until the starvation guard moved it).
+The flat lottery shows why currencies matter: the same ticket numbers
+without a currency boundary give B two thirds of the CPU once B3 has
+joined, and A1 and A2 lose a third of their rate to a task in another
+group. With issue 11's currencies in the core, the cgroup run
 becomes the paper's experiment itself (\`PAPER_CURRENCIES=1\`).
 EOF
 }
 
 check() {
-	for m in $(awk -F, 'NR > 1 { print $1 }' "$(csv insulation-phases)"); do
+	for m in $(modes_of "$(csv insulation-phases)"); do
 		ab1=$(awk -v m="$m" '$1 == "share" && $2 == m && $3 == 1 { print $9 }' "$S")
 		ab2=$(awk -v m="$m" '$1 == "share" && $2 == m && $3 == 2 { print $9 }' "$S")
 		set -- $(awk -v m="$m" '$1 == "slowdown" && $2 == m { print $3, $5 }' "$S")

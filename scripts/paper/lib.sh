@@ -119,6 +119,18 @@ EOF
 	} | gnuplot || { echo "$PAPER_NAME: gnuplot failed for $1" >&2; return 1; }
 }
 
+# modes CSV: the runs (first column) a phases CSV lists, one per line
+modes_of() { awk -F, 'NR > 1 { print $1 }' "$1"; }
+
+# phase_of CSV MODE N: column N of MODE's row of a phases CSV
+phase_of() { awk -F, -v m="$2" -v n="$3" '$1 == m { print $n }' "$1"; }
+
+# mark X...: gnuplot commands for dotted vertical lines at these x (only)
+mark() {
+	echo "unset arrow"
+	for _x in "$@"; do echo "set arrow from $_x, graph 0 to $_x, graph 1 nohead dt 3 lc rgb '#888888'"; done
+}
+
 # band P N K: an ideal lottery's share p over n draws, p +- K sd, as the
 # ratio lo/(1-lo) .. hi/(1-hi) (awk function text, for awk programs)
 AWK_BAND='

@@ -69,9 +69,9 @@ report() {
 	for k in 1 2 3; do
 		awk -F, -v k=$k 'NR > 1 && $1 == k { print $2 "," $3 / 1e6 }' "$(csv monte_carlo)" >"$T/monte_carlo-$k.csv"
 	done
-	starts=$(awk -F, 'NR > 1 { printf "%s%s", sep, $2; sep = " " }' "$(csv monte_carlo-starts)")
+	starts=$(awk -F, 'NR > 1 { printf "%s%.1f", sep, $2; sep = " " }' "$(csv monte_carlo-starts)")
 	{
-		for x in $starts; do echo "set arrow from $x, graph 0 to $x, graph 1 nohead dt 3 lc rgb '#888888'"; done
+		mark $starts
 		cat <<EOF
 set title "Monte-Carlo tasks funded by the square of their relative error (policies/monte_carlo.lua)\nEach late starter gets most of the CPU until it has caught up: the curves converge"
 set xlabel "time (s); dotted lines: a task starts"

@@ -78,7 +78,7 @@ set xlabel "time (s); dotted: tickets changed"
 set ylabel "frames per second (1 s windows)"
 set key top right
 set yrange [0:*]
-set arrow from $ch, graph 0 to $ch, graph 1 nohead dt 3 lc rgb "#888888"
+$(mark "$ch")
 plot "$T/multimedia-rates.csv" using 1:2 with lines lw 2 lc rgb "#1f77b4" title "A (300 tickets)", \
      "" using 1:3 with lines lw 2 lc rgb "#ff7f0e" title "B (200, then 100)", \
      "" using 1:4 with lines lw 2 lc rgb "#2ca02c" title "C (100, then 200)", \

@@ -42,7 +42,7 @@ summary() {
 	END {
 		split(draws, d, ",")
 		per = (a[n] - a[1] + b[n] - b[1]) / (d[1] + d[2])	# ns of CPU per draw
-		printf "overall %.4f %d %.3f\n", (a[n] - a[1]) / (b[n] - b[1]), d[1] + d[2], per / 1e6
+		printf "overall %.4f %d %.1f\n", (a[n] - a[1]) / (b[n] - b[1]), d[1] + d[2], per / 1e6
 		p = 2 / 3
 		for (w = 1; w <= 8; w += 7)
 			for (i = 1; i + w <= n; i += w) {
@@ -107,7 +107,7 @@ in 8 s and in 1 s windows. lotto-host at its defaults.
 | 1 s windows in the 95% band | $in1 of $n1 (range $r1) | (predicted with shorter quanta) |
 
 **Why they agree.** A draw here hands out about ${ms} ms, not 100 ms, so an
-8 s window holds about 20 times the draws of the paper's and its ratio is
+8 s window holds about $(awk -v m="$ms" 'BEGIN { printf "%.0f", 100 / m }') times the draws of the paper's and its ratio is
 correspondingly steadier; a 1 s window holds more draws than an 8 s window
 did on Mach, which is the paper's prediction for a shorter quantum. The
 windows scatter within the band of an ideal lottery (about 19 in 20 should lie

@@ -328,26 +328,13 @@ int unix_socket(const std::string &path, sockaddr_un &a)
 	return fd;
 }
 
-bool read_full(int fd, void *buf, size_t n)
+// read (out = false) or write exactly n bytes, across short transfers and
+// signals; false at end of file or on an error
+bool transfer(bool out, int fd, void *buf, size_t n)
 {
 	auto *p = static_cast<char *>(buf);
 	while (n) {
-		ssize_t r = read(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		p += r;
-		n -= size_t(r);
-	}
-	return true;
-}
-
-bool write_full(int fd, const void *buf, size_t n)
-{
-	auto *p = static_cast<const char *>(buf);
-	while (n) {
-		ssize_t r = write(fd, p, n);
+		ssize_t r = out ? write(fd, p, n) : read(fd, p, n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -367,14 +354,14 @@ void serve(int fd, long long work_us)
 {
 	set_name("server");
 	int32_t tid = int32_t(syscall(SYS_gettid));
-	if (!write_full(fd, &tid, sizeof tid)) {
+	if (!transfer(true, fd, &tid, sizeof tid)) {
 		close(fd);
 		return;
 	}
 	char b;
-	while (read_full(fd, &b, 1)) {
+	while (transfer(false, fd, &b, 1)) {
 		burn_cpu(work_us * 1000LL);
-		if (!write_full(fd, &b, 1))
+		if (!transfer(true, fd, &b, 1))
 			break;
 	}
 	close(fd);
@@ -411,7 +398,7 @@ int cmd_client(const Opts &o)
 		usleep(10000);
 	}
 	int32_t tid;
-	if (!read_full(fd, &tid, sizeof tid))
+	if (!transfer(false, fd, &tid, sizeof tid))
 		die("the server closed the connection");
 	std::printf("server %d\n", tid);
 	std::fflush(stdout);
@@ -420,7 +407,7 @@ int cmd_client(const Opts &o)
 	for (;;) {
 		long long t0 = now_ns();
 		char b = 'q';
-		if (!write_full(fd, &b, 1) || !read_full(fd, &b, 1))
+		if (!transfer(true, fd, &b, 1) || !transfer(false, fd, &b, 1))
 			die("the server closed the connection");
 		long long t = now_ns();
 		done++;
