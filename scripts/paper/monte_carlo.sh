@@ -22,8 +22,8 @@ run() {
 	secs=$(pick 200 12)
 	paper_lotto_start "$PAPER_ROOT/policies/monte_carlo.lua"
 	T0=$(now)
-	# all three at once, the later ones waiting (named "mc 1.000e+00": no
-	# trials yet) until their start; each prints "t 0 1.0" when it starts
+	# all three at once, the later ones waiting (named "mc -": no estimate
+	# yet) until their start; each prints "t 0 1.0" when it starts
 	for k in 1 2 3; do
 		bg_task pid "$WORK/mc.$k" 0 "$LOTTO_PAPER" mc --every-ms 250 --delay-ms $(((k - 1) * d * 1000)) --seconds $((secs - (k - 1) * d))
 		eval "mc_$k=\$pid"

@@ -16,8 +16,8 @@
 //                                            Monte-Carlo integration; its thread name
 //                                            is its relative error ("mc 1.234e-03");
 //                                            prints time, trials and relative error;
-//                                            starts after D ms, named "mc 1.000e+00"
-//                                            meanwhile (no trials: 100% error)
+//                                            starts after D ms, named "mc -" meanwhile
+//                                            (no estimate yet)
 //   lotto-paper server --socket PATH [--work-us N]
 //                                            one thread per client, N us of CPU time
 //                                            per request (a fixed burst)
@@ -274,14 +274,14 @@ void sleep_ns(long long ns)
 // Its relative error after n trials is s / (mean * sqrt(n)), s the sample
 // standard deviation: it falls as 1/sqrt(n), and the thread's name shows it
 // ("mc 1.234e-03", read by policies/monte_carlo.lua from lotto's task table).
-// A task that has not started yet is named "mc 1.000e+00" (no trials, 100%
-// error). lotto copies a name when the task starts to run, so a delayed task
-// naps once briefly after naming itself: by its real start the scheduler has
-// seen the name and the policy has funded it.
+// A task that has no estimate yet is named "mc -". lotto copies a name when
+// the task starts to run, so a delayed task naps once briefly after naming
+// itself: by its real start the scheduler has seen the name and the policy
+// has funded it.
 int cmd_mc(const Opts &o)
 {
 	uint64_t seed = o.seed ? uint64_t(o.seed) : uint64_t(now_ns()) ^ (uint64_t(getpid()) << 32);
-	set_name("mc 1.000e+00");
+	set_name("mc -");
 	if (o.delay_ms) {
 		long long start = now_ns() + o.delay_ms * 1000000LL;
 		sleep_ns(std::min(20000000LL, o.delay_ms * 1000000LL));

@@ -119,6 +119,7 @@ TEST_CASE("monte_carlo funds tasks named after their error by the square of it",
 	h.backend.add(2, 102, 0, 1000, "mc 4.000e-02");
 	h.backend.add(3, 103, 0, 1000, "make");
 	h.backend.add(4, 104, 0, 1000, "mc nan");
+	h.backend.add(5, 105, 0, 1000, "mc -");
 	REQUIRE(h.engine->load(shipped("monte_carlo.lua")).ok());
 	// err^2 1:4:16 of one fund of 10^6
 	CHECK(h.backend.ctl_tickets(0) == std::lround(1e6 * 1 / 21));
@@ -126,6 +127,7 @@ TEST_CASE("monte_carlo funds tasks named after their error by the square of it",
 	CHECK(h.backend.ctl_tickets(2) == std::lround(1e6 * 16 / 21));
 	CHECK(h.backend.ctl_tickets(3) == 0);	// not a Monte-Carlo task: untouched
 	CHECK(h.backend.ctl_tickets(4) == 0);	// no error to read
+	CHECK(h.backend.ctl_tickets(5) == 1000000);	// no estimate yet: the most, outside the fund
 
 	// the first task's error falls a thousandfold: it keeps at least 1 ticket
 	std::strcpy(h.backend.at(0).comm, "mc 1.000e-05");
