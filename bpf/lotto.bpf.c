@@ -156,6 +156,7 @@ const volatile struct lotto_config lotto_cfg = {
 	.preempt = LOTTO_PREEMPT_DEFAULT,
 	.catchup = 1,
 	.handoff_us = LOTTO_HANDOFF_US_DEFAULT,
+	.flags = LOTTO_CFG_CGROUPS,
 };
 
 /* read by the host through the mmaped .bss */
@@ -293,6 +294,14 @@ struct task_ctx {
 	s32 slot;		/* in lotto_tasks, -1: none */
 	u32 woken;		/* woke up and has not run since */
 	u32 handoff;		/* select_cpu queued it on its waker's CPU */
+	u32 fdraw;		/* f at its last draw (its group's next outer key uses it) */
+	u32 gid;		/* its group at its last draw; 0: the root */
+	s32 gpin;		/* the domain of that group's place: -1 shared, else the CPU */
+	u32 gslot;		/* the place's slot in that domain's tree */
+	u32 gidx;		/* the place in lotto_gstate */
+	u32 run_tickets;	/* its tickets counted in its place's run_tickets (0: none) */
+	u64 ipos;		/* its group's inner clock when its quantum began */
+	u64 apos;		/* its group's absence (g_absent) then */
 };
 
 struct {
@@ -301,6 +310,8 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } lotto_task_ctx SEC(".maps");
+
+#include "lotto_groups.bpf.h"
 
 static __always_inline u64 slice_ns(void)
 {
@@ -343,10 +354,12 @@ static __always_inline u64 quantum_ns(s32 cpu, u64 now)
 		woken = lotto_wake_pending(now, READ_ONCE(cpu_run_of(cpu)->woke_at), latency);
 	if (!woken && preempt && shared > 0)
 		woken = head_woken(LOTTO_DSQ);
+	shared += g_nr_active(-1);	/* a group waits as one entry */
 	if (cpu >= 0 && (u32)cpu < READ_ONCE(lotto_nr_pin)) {
 		pinned = scx_bpf_dsq_nr_queued(LOTTO_DSQ_PIN_BASE + (u32)cpu);
 		if (pinned > 0 && !woken && preempt)
 			woken = head_woken(LOTTO_DSQ_PIN_BASE + (u32)cpu);
+		pinned += g_nr_active(cpu);
 	}
 	return lotto_slice_ns(latency, min_run_ns(), slice_ns(), shared > 0 ? shared : 0,
 			      pinned > 0 ? pinned : 0, lotto_nr_cpus, woken);
@@ -529,16 +542,120 @@ static __always_inline s32 pin_cpu_of(const struct task_struct *p)
 	return cpu;
 }
 
-static __always_inline u64 *group_clock(s32 pin)
+static __always_inline u64 *dom_clock(s32 pin)
 {
 	if (pin < 0)
 		return &lotto_vshared.v;
 	return &lotto_vpin[(u32)pin & (LOTTO_PIN_CPUS - 1)].v;
 }
 
-static __always_inline u64 group_dsq(s32 pin)
+static __always_inline u64 dom_dsq(s32 pin)
 {
 	return pin < 0 ? LOTTO_DSQ : LOTTO_DSQ_PIN_BASE + (u32)pin;
+}
+
+/*
+ * p's group now: the policy group user space put it in (lotto_task_groups),
+ * else its cgroup's (with cgroups on), else the root (0).
+ */
+static __always_inline u32 task_gid(struct task_struct *p, struct task_ctx *c)
+{
+	if (c->slot >= 0) {
+		u32 k = c->slot;
+		u64 *w = bpf_map_lookup_elem(&lotto_task_groups, &k);
+
+		if (w) {
+			u64 v = READ_ONCE(*w);	/* one load: pid and group agree */
+			u32 pid = (u32)v, g = (u32)(v >> 32);
+
+			if (pid == (u32)p->pid && g >= LOTTO_POLICY_GROUP_BASE && g < LOTTO_MAX_GROUPS)
+				return g;
+		}
+	}
+	if (lotto_cfg.flags & LOTTO_CFG_CGROUPS) {
+		u64 id = p->cgroups->dfl_cgrp->kn->id;
+		u32 *g = bpf_map_lookup_elem(&lotto_cgrp_gid, &id);
+
+		if (g)
+			return gmask(*g);
+	}
+	return 0;
+}
+
+/* a group's next outer key on its domain's clock (f: the charge it carries) */
+static __always_inline u64 g_outer_key(struct gplace *pl, u32 f)
+{
+	u64 clock = READ_ONCE(*dom_clock(pl->pin));
+
+	return clock + lotto_key_delta_g(bpf_get_prandom_u32(), group_funding(pl->gid), f);
+}
+
+/* the group (place) a task drew in, for its run and its next draw */
+static __always_inline void note_group(struct task_ctx *c, struct gplace *pl)
+{
+	struct lotto_task_stat *st = slot_stat(c->slot);
+
+	c->gid = pl->gid;
+	c->gpin = pl->pin;
+	c->gslot = pl->slot;
+	c->gidx = pl->gidx;
+	if (st)
+		st->group = pl->gid;
+}
+
+static __always_inline void note_root(struct task_ctx *c)
+{
+	struct lotto_task_stat *st = slot_stat(c->slot);
+
+	c->gid = 0;
+	if (st)
+		st->group = 0;
+}
+
+/* where the group's clocks stand for its task starting a quantum now */
+static __always_inline void g_positions(struct task_ctx *c)
+{
+	struct gstate *g;
+	u64 k;
+	bool in;
+
+	if (!c->gid)
+		return;
+	g = gstate_of(c->gidx);
+	if (!g)
+		return;
+	in = g_key(c->gpin, c->gslot, &k);
+	c->ipos = READ_ONCE(g->vg);
+	c->apos = g_absent(g, READ_ONCE(*dom_clock(c->gpin)), in);
+}
+
+/*
+ * Put a group with a waiting task into its domain's tree, if it is out: its
+ * outer key, pushed back by the wins its running tasks took (debt), and the
+ * clock's moves while it was out into its absence.
+ */
+__noinline void g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
+{
+	struct gplace pl = { .pin = pin, .slot = slot, .gidx = gidx, .gid = gmask(gid) };
+	struct gstate *g = gstate_of(gidx);
+	u64 key, clock, k;
+	u32 debt;
+	int i;
+
+	if (!g || g_key(pin, slot, &k))
+		return;
+	clock = READ_ONCE(*dom_clock(pin));
+	key = g_outer_key(&pl, f);
+	debt = __sync_lock_test_and_set(&g->debt, 0);
+	bpf_for(i, 0, LOTTO_CATCHUP_STEP) {
+		if ((u32)i >= debt)
+			break;
+		key += lotto_key_delta_g(bpf_get_prandom_u32(), group_funding(pl.gid), f);
+	}
+	if (debt > LOTTO_CATCHUP_STEP)
+		__sync_fetch_and_add(&g->debt, debt - LOTTO_CATCHUP_STEP);
+	if (g_tree(pin, slot, G_SET, key))
+		__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
 }
 
 static __always_inline void slots_hw_raise(u32 hw)
@@ -735,12 +852,12 @@ static __always_inline bool guard_check(s32 cpu, u64 now)
 
 /* ---- the draw ---- */
 
-enum { WON_NONE, WON_DSQ, WON_PREV, WON_PIN, WON_ALONE };
+enum { WON_NONE, WON_DSQ, WON_PREV, WON_PIN, WON_ALONE, WON_SGROUP, WON_PGROUP, WON_RETRY };
 
 /*
- * The winner's residual d moves the clock of every group allowed on this CPU:
- * all their waiting tasks lost a race to d, so what is left of theirs above
- * the moved clock is again exponential. This CPU's pinned clock has one
+ * The winner's residual d moves the clock of every domain allowed on this
+ * CPU: all their waiting entries lost a race to d, so what is left of theirs
+ * above the moved clock is again exponential. This CPU's pinned clock has one
  * writer (this CPU's dispatch); the shared clock has all of them, so it moves
  * to (the value this draw read) + d unless another CPU's draw already moved
  * it further. That keeps it below every key the draw looked at.
@@ -753,32 +870,126 @@ static __always_inline void advance(u64 *vpin, u64 vs, u64 d)
 }
 
 /*
+ * A group won a draw and its task was taken: its next outer key if tasks of
+ * it still wait, else out of the tree (and in again at once if one arrived).
+ */
+static __always_inline void g_after_win(struct gplace *pl, struct gstate *g, u32 f)
+{
+	struct lotto_group_stat *gs = group_stat(pl->gid);
+
+	if (gs)
+		__sync_fetch_and_add(&gs->wins, 1);
+	if (scx_bpf_dsq_nr_queued(pl->dsq) > 0) {
+		g_tree(pl->pin, pl->slot, G_SET_IF_IN, g_outer_key(pl, f));
+		return;
+	}
+	if (g_tree(pl->pin, pl->slot, G_OUT, 0))
+		WRITE_ONCE(g->absent_since, READ_ONCE(*dom_clock(pl->pin)));
+	if (scx_bpf_dsq_nr_queued(pl->dsq) > 0)
+		g_join(pl->pin, pl->slot, pl->gidx, pl->gid, f);
+}
+
+/*
+ * The group in slot of domain pin won the outer draw on cpu: its task with
+ * the smallest residual on the group's inner clock, that may run here, goes
+ * to this CPU and the inner clock moves by its residual. If nothing of it
+ * waits, the win was its running tasks' (gstate.owed) and it leaves the
+ * tree. Returns 1 if a task was taken.
+ */
+__noinline int g_take(s32 cpu, s32 pin, u32 slot)
+{
+	struct gplace pl;
+	struct task_struct *q;
+	struct gstate *g;
+	u64 vg;
+
+	pl.pin = pin;
+	pl.slot = pin < 0 ? gmask(slot) : pmask(slot);
+	pl.gidx = pin < 0 ? pl.slot : LOTTO_MAX_GROUPS + (u32)(pin & (LOTTO_PIN_CPUS - 1)) * LOTTO_PIN_GROUPS + pl.slot;
+	g = gstate_of(pl.gidx);
+	if (!g)
+		return 0;
+	pl.gid = pin < 0 ? pl.slot : gmask(g->gid);
+	pl.dsq = pin < 0 ? LOTTO_DSQ_GROUP_BASE + pl.slot
+			 : LOTTO_DSQ_PGROUP_BASE + (u32)(pin & (LOTTO_PIN_CPUS - 1)) * LOTTO_PIN_GROUPS + pl.slot;
+	vg = READ_ONCE(g->vg);
+	bpf_for_each(scx_dsq, q, pl.dsq, 0) {
+		struct task_ctx *qc;
+		u64 d;
+
+		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
+			continue;
+		d = lotto_residual(q->scx.dsq_vtime, vg);
+		if (!scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0))
+			continue;	/* another CPU took it meanwhile */
+		key_max(&g->vg, vg + d);
+		qc = ctx_of(q);
+		g_after_win(&pl, g, qc ? qc->fdraw : LOTTO_COMP_ONE);
+		return 1;
+	}
+	if (scx_bpf_dsq_nr_queued(pl.dsq) > 0)
+		return 0;	/* its tasks may not run here: it stays in */
+	if (g_tree(pin, pl.slot, G_OUT, 0)) {
+		WRITE_ONCE(g->absent_since, READ_ONCE(*dom_clock(pin)));
+		__sync_fetch_and_add(&g->owed, 1);
+	}
+	if (scx_bpf_dsq_nr_queued(pl.dsq) > 0)
+		g_join(pin, pl.slot, pl.gidx, pl.gid, LOTTO_COMP_ONE);
+	return 0;
+}
+
+/*
  * The draw on this CPU among: prev (if it takes part, with the residual
- * prev_d it just drew), the head of this CPU's pinned DSQ, and the first task
- * of the shared DSQ allowed here. Each has a residual above its group's clock
- * (lotto_residual): the smallest wins, and advance() moves the clocks by it.
- * The clocks move at once, not at the winner's running(): a prev that lost is
- * enqueued, and draws, before the winner runs, and drawing at an old clock
- * would hand it a head start. Returns WON_DSQ if a waiting task won and now
- * sits on this CPU's local DSQ, WON_PREV if prev won, WON_ALONE if prev
- * was the only task that may run here (no draw, no clock moves), WON_NONE if
- * nothing here could run.
+ * prev_d: its own fresh draw, or its group's outer residual), the head of
+ * this CPU's pinned DSQ, the groups heading this CPU's and the shared
+ * domain's trees, and the first task of the shared DSQ allowed here. Each has
+ * a residual above its domain's clock (lotto_residual): the smallest wins,
+ * and advance() moves the clocks by it (*adv). prev's own group, when it is
+ * in a tree (prev_grp: domain prev_pin, slot prev_slot), is prev's side, not
+ * a rival. The clocks move at once, not at the winner's running(): a prev
+ * that lost is enqueued, and draws, before the winner runs, and drawing at an
+ * old clock would hand it a head start. Returns WON_DSQ if a waiting task won
+ * and now sits on this CPU's local DSQ, WON_PREV if prev's side won,
+ * WON_ALONE if prev was the only one that may run here (no draw, no clock
+ * moves), WON_RETRY if a group won with nothing to run here (the clocks
+ * moved; draw again), WON_NONE if nothing here could run.
  *
  * A global function: the verifier checks it once, with unknown arguments,
  * not again for every path into dispatch. Inlined (twice) it took dispatch
  * past the verifier's 10^6 instructions.
  */
-__noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
+/* prev's side of a draw, for take_winner (five arguments at most in BPF) */
+struct prev_side {
+	s32 pin;	/* prev's group is in the tree of this domain ... */
+	u32 slot;	/* ... at this slot ... */
+	u32 grp;	/* ... if set */
+	u32 pad;
+	u64 adv;	/* out: how far the clocks moved */
+};
+
+__noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d, struct prev_side *ps)
 {
 	u64 vs = READ_ONCE(lotto_vshared.v);
 	struct task_struct *q;
 	u64 *vpin = NULL;
-	u64 best_d = prev_d;
+	u64 best_d = prev_d, k;
 	int best = with_prev ? WON_PREV : WON_NONE;
-	bool others = false;	/* some task other than prev may run here */
+	bool others = false;	/* something other than prev may run here */
+	s32 s, gslot = -1;
 
+	s32 prev_pin;
+	u32 prev_slot, prev_grp;
+	u64 *adv;
+
+	if (!ps)
+		return WON_NONE;
+	prev_pin = ps->pin;
+	prev_slot = ps->slot;
+	prev_grp = ps->grp;
+	adv = &ps->adv;
+	*adv = 0;
 	if (cpu >= 0 && (u32)cpu < READ_ONCE(lotto_nr_pin) && cpu < LOTTO_PIN_CPUS) {
-		vpin = group_clock(cpu);
+		vpin = dom_clock(cpu);
 		q = scx_bpf_dsq_peek(LOTTO_DSQ_PIN_BASE + (u32)cpu);
 		/* a mask change re-enqueues a task; the test is for safety */
 		if (q && bpf_cpumask_test_cpu(cpu, q->cpus_ptr)) {
@@ -789,6 +1000,34 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
 				best = WON_PIN;
 				best_d = d;
 			}
+		}
+		/*
+		 * A group in the tree has tasks waiting (others), and prev's own
+		 * group there is prev's side: a group behind it cannot beat it.
+		 */
+		s = g_min(cpu, &k);
+		if (s >= 0)
+			others = true;
+		if (s >= 0 && !(prev_grp && prev_pin == cpu && prev_slot == (u32)s)) {
+			u64 d = lotto_residual(k, READ_ONCE(*vpin));
+
+			if (best == WON_NONE || lotto_key_before(d, best_d)) {
+				best = WON_PGROUP;
+				best_d = d;
+				gslot = s;
+			}
+		}
+	}
+	s = g_min(-1, &k);
+	if (s >= 0)
+		others = true;
+	if (s >= 0 && !(prev_grp && prev_pin < 0 && prev_slot == (u32)s)) {
+		u64 d = lotto_residual(k, vs);
+
+		if (best == WON_NONE || lotto_key_before(d, best_d)) {
+			best = WON_SGROUP;
+			best_d = d;
+			gslot = s;
 		}
 	}
 
@@ -809,14 +1048,21 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
 			break;	/* lost; the tasks behind it hold larger keys */
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0)) {
 			advance(vpin, vs, d);
+			*adv = d;
 			return WON_DSQ;
 		}
 		/* another CPU took it between our look and our move: the next one */
+	}
+	if (best == WON_PGROUP || best == WON_SGROUP) {
+		advance(vpin, vs, best_d);
+		*adv = best_d;
+		return g_take(cpu, best == WON_PGROUP ? cpu : -1, gslot) ? WON_DSQ : WON_RETRY;
 	}
 	if (best == WON_PIN) {
 		/* only this CPU takes from its pinned DSQ, apart from a rescue */
 		if (scx_bpf_dsq_move_to_local(LOTTO_DSQ_PIN_BASE + (u32)cpu)) {
 			advance(vpin, vs, best_d);
+			*adv = best_d;
 			return WON_DSQ;
 		}
 		if (!with_prev)
@@ -828,6 +1074,7 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d)
 		if (!others)
 			return WON_ALONE;
 		advance(vpin, vs, best_d);
+		*adv = best_d;
 	}
 	return best;
 }
@@ -937,6 +1184,162 @@ __noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
 	}
 }
 
+/* ---- a group's task whose quantum ended ---- */
+
+/* p starts running: its group's place now, and its tickets among the running */
+static __always_inline void group_runs(struct task_struct *p, struct task_ctx *c)
+{
+	struct gplace pl;
+	struct gstate *g;
+	u32 gid = task_gid(p, c);
+
+	if (gid && g_place(pin_cpu_of(p), gid, &pl)) {
+		note_group(c, &pl);
+		g = gstate_of(pl.gidx);
+		if (g && !c->run_tickets) {
+			c->run_tickets = task_tickets(p, c->slot);
+			__sync_fetch_and_add(&g->run_tickets, c->run_tickets);
+		}
+		g_positions(c);
+	} else {
+		note_root(c);
+	}
+}
+
+/* a task stops running: out of its group's running tickets, its CPU time in */
+static __always_inline void group_stops(struct task_ctx *c, u64 used)
+{
+	struct lotto_group_stat *gs;
+	struct gstate *g;
+
+	if (c->run_tickets) {
+		g = gstate_of(c->gidx);
+		if (g)
+			__sync_fetch_and_sub(&g->run_tickets, c->run_tickets);
+		c->run_tickets = 0;
+	}
+	gs = group_stat(c->gid);
+	if (gs)
+		__sync_fetch_and_add(&gs->runtime_ns, used);
+}
+
+/*
+ * Catch-up for a group's task (lotto_rules.h, design comment): the wins it
+ * had inside its group while it ran (events of its race within the group's
+ * inner clock's move), each of which took one of the group's own wins, so the
+ * group's next outer key is pushed back by one draw each (or owed, if the
+ * group is out: debt); plus, for the time its group was out of the tree and
+ * not in a draw through another of its tasks, the group's own race thinned to
+ * this task's share of the group's running tickets, the first of which pay
+ * what the group owes; plus empty wins of its group (owed). Returns the
+ * credit.
+ */
+__noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
+{
+	struct task_ctx *c;
+	struct gstate *g;
+	u64 vg, ab, k, key, clock;
+	u32 t, room, n_in, n_out, debt, pay, owed, fund;
+	bool in;
+	int i;
+
+	if (!prev)
+		return 0;
+	c = ctx_of(prev);
+	if (!c)
+		return 0;
+	g = gstate_of(c->gidx);
+	if (!g)
+		return c->credit;
+	t = task_tickets(prev, c->slot);
+	fund = group_funding(c->gid);
+	room = c->credit < LOTTO_CATCHUP_MAX ? LOTTO_CATCHUP_MAX - c->credit : 0;
+	vg = READ_ONCE(g->vg);
+	in = g_key(c->gpin, c->gslot, &k);
+	n_in = lotto_catchup(lotto_residual(vg, c->ipos), t, f, room, NULL);
+	if (n_in && in) {
+		key = k;
+		bpf_for(i, 0, LOTTO_CATCHUP_STEP) {
+			if ((u32)i >= n_in)
+				break;
+			key += lotto_key_delta_g(bpf_get_prandom_u32(), fund, f);
+		}
+		g_tree(c->gpin, c->gslot, G_SET_IF_IN, key);
+	} else if (n_in) {
+		__sync_fetch_and_add(&g->debt, n_in);
+	}
+	clock = READ_ONCE(*dom_clock(c->gpin));
+	ab = g_absent(g, clock, in);
+	n_out = lotto_catchup(lotto_residual(ab, c->apos), lotto_thin_funding(fund, t, READ_ONCE(g->run_tickets)),
+			      f, room - n_in, NULL);
+	debt = __sync_lock_test_and_set(&g->debt, 0);
+	pay = debt < n_out ? debt : n_out;
+	if (debt > pay)
+		__sync_fetch_and_add(&g->debt, debt - pay);
+	n_out -= pay;
+	owed = __sync_lock_test_and_set(&g->owed, 0);
+	if (owed > room - n_in - n_out) {
+		__sync_fetch_and_add(&g->owed, owed - (room - n_in - n_out));
+		owed = room - n_in - n_out;
+	}
+	c->credit += n_in + n_out + owed;
+	c->ipos = vg;
+	c->apos = ab;
+	if (n_in + n_out + owed) {
+		u32 zero = 0;
+		u64 *cnt = bpf_map_lookup_elem(&lotto_stats, &zero);
+
+		if (cnt)
+			cnt[LOTTO_STAT_CATCHUP] += n_in + n_out + owed;
+	}
+	return c->credit;
+}
+
+/*
+ * prev's group won the outer draw on cpu: the inner race between prev (a
+ * fresh draw on the group's inner clock) and the group's waiting task with
+ * the smallest residual that may run here. Returns 1 if that task won and is
+ * on this CPU's local DSQ (prev lost), 0 if prev keeps the CPU.
+ */
+__noinline int g_inner(s32 cpu, struct gplace *place, u32 t, u32 f)
+{
+	struct gplace pl;
+	struct task_struct *q;
+	struct gstate *g;
+	u64 vg, pi;
+	bool rival = false;
+
+	if (!place)
+		return 0;
+	pl = *place;
+	g = gstate_of(pl.gidx);
+	if (!g)
+		return 0;
+	vg = READ_ONCE(g->vg);
+	pi = lotto_key_delta(bpf_get_prandom_u32(), t, f);
+	bpf_for_each(scx_dsq, q, pl.dsq, 0) {
+		struct task_ctx *qc;
+		u64 d;
+
+		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
+			continue;
+		rival = true;
+		d = lotto_residual(q->scx.dsq_vtime, vg);
+		if (!lotto_key_before(d, pi))
+			break;	/* prev wins inside its group */
+		if (!scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0))
+			continue;
+		key_max(&g->vg, vg + d);
+		qc = ctx_of(q);
+		g_after_win(&pl, g, qc ? qc->fdraw : LOTTO_COMP_ONE);
+		return 1;
+	}
+	if (rival)	/* an inner race was run: its clock moves */
+		key_max(&g->vg, vg + pi);
+	g_after_win(&pl, g, f);
+	return 0;
+}
+
 /* ---- ops ---- */
 
 s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -968,8 +1371,10 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 	u64 now = bpf_ktime_get_ns();
 	/* the group is chosen afresh at every enqueue: a mask change moves p */
 	s32 pin = pin_cpu_of(p);
-	u64 dsq = group_dsq(pin);
-	u64 key = READ_ONCE(*group_clock(pin));
+	u64 dsq = dom_dsq(pin);
+	u64 key = READ_ONCE(*dom_clock(pin));
+	struct gplace pl;
+	u32 f, t, gid;
 	s32 cpu;
 
 	stat_inc(LOTTO_STAT_ENQUEUES);
@@ -977,11 +1382,28 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 		return;
 	}
-	key += draw_delta(p, c, c->used);
+	f = comp_of(c->used);
+	t = note_draw(p, c, f);
 	c->used = 0;
+	c->fdraw = f;
 	c->woken = (enq_flags & SCX_ENQ_WAKEUP) != 0;
+	gid = task_gid(p, c);
+	if (gid && g_place(pin, gid, &pl)) {
+		/* a group's task: its key on the group's inner clock */
+		struct gstate *g = gstate_of(pl.gidx);
+
+		dsq = pl.dsq;
+		key = (g ? READ_ONCE(g->vg) : 0) + lotto_key_delta(bpf_get_prandom_u32(), t, f);
+		note_group(c, &pl);
+	} else {
+		gid = 0;
+		key += lotto_key_delta(bpf_get_prandom_u32(), t, f);
+		note_root(c);
+	}
 	guard_note_wait(p, c->slot, now, dsq);
 	scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
+	if (gid)
+		g_join(pl.pin, pl.slot, pl.gidx, pl.gid, f);
 
 	/* queued on its waker's CPU: an idle CPU is woken only if it still waits */
 	if (c->handoff) {
@@ -1019,6 +1441,7 @@ static __always_inline void renew(s32 cpu, struct task_struct *prev, struct task
 	pc->used = 0;
 	pc->granted = q;
 	pc->pos = READ_ONCE(lotto_vshared.v);
+	g_positions(pc);
 	prev->scx.slice = q;
 	quantum_begins(cpu, now, q);
 }
@@ -1027,10 +1450,13 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u64 now = bpf_ktime_get_ns();
 	struct task_ctx *pc = NULL;
-	u64 stint, used;
-	s32 shared, pinned = 0;
-	u32 f, credit = 0;
-	int won;
+	struct prev_side side = { .pin = -1 };
+	struct gplace pl = { .pin = -1 };
+	u64 stint, used, po, k;
+	s32 shared, pinned = 0, pin;
+	u32 f, t, gid, credit = 0;
+	bool in = false;
+	int won = WON_NONE, i;
 
 	if (guard_check(cpu, now))
 		return;
@@ -1040,7 +1466,13 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	    bpf_cpumask_test_cpu(cpu, prev->cpus_ptr))
 		pc = ctx_of(prev);
 	if (!pc) {
-		if (take_winner(cpu, false, 0) == WON_DSQ) {
+		/* a group that won with nothing to run here: draw again, once */
+		bpf_for(i, 0, 2) {
+			won = take_winner(cpu, false, 0, &side);
+			if (won != WON_RETRY)
+				break;
+		}
+		if (won == WON_DSQ) {
 			stat_inc(LOTTO_STAT_DRAWS);
 			stat_inc(LOTTO_STAT_DISPATCHES);
 		}
@@ -1051,11 +1483,26 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	stint = pc->run_start ? now - pc->run_start : 0;
 	used = pc->used + stint;
 	f = comp_of(used);
-	if (lotto_cfg.catchup && pin_cpu_of(prev) < 0)
-		credit = catch_up(prev, f);
-	shared = scx_bpf_dsq_nr_queued(LOTTO_DSQ);
+	t = note_draw(prev, pc, f);
+	pin = pin_cpu_of(prev);
+	gid = task_gid(prev, pc);
+	if (gid && !g_place(pin, gid, &pl))
+		gid = 0;
+	if (lotto_cfg.catchup) {
+		if (gid && gid == pc->gid && pl.gidx == pc->gidx)
+			credit = g_catch_up(prev, f);
+		else if (!gid && !pc->gid && pin < 0)
+			credit = catch_up(prev, f);
+		else
+			credit = pc->credit;
+	}
+	if (gid)
+		note_group(pc, &pl);
+	else
+		note_root(pc);
+	shared = scx_bpf_dsq_nr_queued(LOTTO_DSQ) + (s32)g_nr_active(-1);
 	if ((u32)cpu < READ_ONCE(lotto_nr_pin))
-		pinned = scx_bpf_dsq_nr_queued(LOTTO_DSQ_PIN_BASE + (u32)cpu);
+		pinned = scx_bpf_dsq_nr_queued(LOTTO_DSQ_PIN_BASE + (u32)cpu) + (s32)g_nr_active(cpu);
 	switch (lotto_prev_action(shared > 0 || pinned > 0, pinned > 0, credit, stint >= pc->granted)) {
 	case LOTTO_PREV_ALONE:
 		renew(cpu, prev, pc, now, false);
@@ -1070,8 +1517,34 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 		break;
 	}
 
-	/* a fresh draw for prev: its residual is the whole of it */
-	won = take_winner(cpu, true, lotto_key_delta(bpf_get_prandom_u32(), note_draw(prev, pc, f), f));
+	/*
+	 * A fresh draw for prev: its residual is the whole of it; or, for a
+	 * group's task, its group's outer residual (a fresh draw with the
+	 * group's funding if the group is out of the tree, else its key).
+	 */
+	pc->fdraw = f;
+	if (gid)
+		in = g_key(pl.pin, pl.slot, &k);
+	if (in)
+		po = lotto_residual(k, READ_ONCE(*dom_clock(pl.pin)));
+	else
+		po = lotto_key_delta(bpf_get_prandom_u32(), gid ? group_funding(gid) : t, f);
+	side.pin = pl.pin;
+	side.slot = pl.slot;
+	side.grp = in;
+	bpf_for(i, 0, 2) {
+		won = take_winner(cpu, true, po, &side);
+		if (won != WON_RETRY)
+			break;
+		po = po > side.adv ? po - side.adv : 0;	/* what is left of it */
+	}
+	/* prev's group was in this draw through prev: not absent for it */
+	if (gid && !in && won != WON_ALONE) {
+		struct gstate *g = gstate_of(pl.gidx);
+
+		if (g)
+			__sync_fetch_and_add(&g->represented, side.adv);
+	}
 	if (won == WON_DSQ) {
 		stat_inc(LOTTO_STAT_DRAWS);
 		stat_inc(LOTTO_STAT_DISPATCHES);
@@ -1086,6 +1559,11 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	if (won != WON_PREV)
 		return;
 	stat_inc(LOTTO_STAT_DRAWS);
+	/* prev's side won: for a group's task, the race inside its group */
+	if (gid && g_inner(cpu, &pl, t, f)) {
+		stat_inc(LOTTO_STAT_DISPATCHES);
+		return;
+	}
 	renew(cpu, prev, pc, now, true);
 	stat_inc(LOTTO_STAT_PREV_WINS);
 }
@@ -1111,6 +1589,7 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 	if (c->woken && cpu < LOTTO_PIN_CPUS)
 		WRITE_ONCE(cpu_run_of(cpu)->woke_at, 0);	/* the woken task runs */
 	c->woken = 0;
+	group_runs(p, c);
 	q = quantum_ns(cpu, now);
 	p->scx.slice = q;
 	c->granted = q;
@@ -1153,6 +1632,7 @@ void BPF_STRUCT_OPS(lotto_stopping, struct task_struct *p, bool runnable)
 		c->wait_start = now;
 	else
 		c->credit = 0;	/* credit is for a task that stays runnable */
+	group_stops(c, used);
 	st = slot_stat(c->slot);
 	if (st)
 		st->runtime_ns += used;
@@ -1215,6 +1695,39 @@ void BPF_STRUCT_OPS(lotto_exit_task, struct task_struct *p, struct scx_exit_task
 	bpf_map_push_elem(&lotto_free_slots, &slot, 0);
 }
 
+/* the groups' DSQs (shared: one per gid; pinned: LOTTO_PIN_GROUPS per CPU) and free cgroup gids */
+static __always_inline s32 groups_init(u32 nr_pin)
+{
+	struct lotto_group_stat *root = group_stat(0);
+	s32 ret;
+	int i;
+
+	bpf_for(i, 1, LOTTO_MAX_GROUPS) {
+		struct gstate *g = gstate_of(i);
+
+		ret = scx_bpf_create_dsq(LOTTO_DSQ_GROUP_BASE + i, -1);
+		if (ret)
+			return ret;
+		if (g)
+			g->gid = i;
+	}
+	bpf_for(i, 0, nr_pin * LOTTO_PIN_GROUPS) {
+		ret = scx_bpf_create_dsq(LOTTO_DSQ_PGROUP_BASE + i, -1);
+		if (ret)
+			return ret;
+	}
+	/* the last pushed pops first: gid 1 */
+	bpf_for(i, 1, LOTTO_CGROUP_GROUPS) {
+		u32 gid = LOTTO_CGROUP_GROUPS - i;
+
+		if (bpf_map_push_elem(&lotto_free_gids, &gid, 0))
+			return -ENOMEM;
+	}
+	if (root)
+		root->kind = LOTTO_GROUP_ROOT;
+	return 0;
+}
+
 s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 {
 	u32 nr_pin = scx_bpf_nr_cpu_ids();
@@ -1253,6 +1766,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 		if (ret)
 			return ret;
 	}
+	ret = groups_init(nr_pin);
+	if (ret)
+		return ret;
 	lotto_nr_cpus = scx_bpf_nr_cpu_ids();
 	lotto_nr_pin = nr_pin;	/* last: enqueue uses pinned DSQs only once they exist */
 	/* the last pushed pops first: slot 0 */
@@ -1263,6 +1779,79 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * cgroups are groups (with LOTTO_CFG_CGROUPS): each cgroup below the root
+ * gets a gid while it exists, funded by its cpu.weight (the root cgroup's
+ * tasks are the root group). A cgroup at any depth is its own group, funded
+ * by its own weight; the hierarchy above it is not applied (docs/design.md).
+ * A task's group is looked up at each of its draws, so a move between
+ * cgroups takes effect at its next draw.
+ */
+s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *args)
+{
+	struct lotto_group_stat *gs;
+	struct gstate *g;
+	u64 id = cgrp->kn->id;
+	u32 gid, gen;
+
+	if (!cgrp->level)
+		return 0;
+	if (bpf_map_pop_elem(&lotto_free_gids, &gid)) {
+		stat_inc(LOTTO_STAT_NO_GROUP);
+		return 0;	/* out of gids: its tasks race in the root */
+	}
+	gid = gmask(gid);
+	gs = group_stat(gid);
+	g = gstate_of(gid);
+	if (gs) {
+		gen = gs->gen + 1;
+		__builtin_memset(gs, 0, sizeof(*gs));
+		gs->gen = gen;
+		gs->cgroup_id = id;
+		gs->weight = args->weight;
+		gs->funding = args->weight;
+		WRITE_ONCE(gs->kind, LOTTO_GROUP_CGROUP);
+	}
+	if (g) {
+		g->debt = 0;
+		g->owed = 0;
+		g->absent_since = READ_ONCE(lotto_vshared.v);
+	}
+	bpf_map_update_elem(&lotto_cgrp_gid, &id, &gid, BPF_ANY);
+	return 0;
+}
+
+void BPF_STRUCT_OPS(lotto_cgroup_exit, struct cgroup *cgrp)
+{
+	struct lotto_group_stat *gs;
+	u64 id = cgrp->kn->id;
+	u32 *g, gid;
+
+	g = bpf_map_lookup_elem(&lotto_cgrp_gid, &id);
+	if (!g)
+		return;
+	gid = gmask(*g);
+	bpf_map_delete_elem(&lotto_cgrp_gid, &id);
+	gs = group_stat(gid);
+	if (gs)
+		WRITE_ONCE(gs->kind, LOTTO_GROUP_FREE);
+	bpf_map_push_elem(&lotto_free_gids, &gid, 0);
+}
+
+void BPF_STRUCT_OPS(lotto_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+{
+	struct lotto_group_stat *gs;
+	u64 id = cgrp->kn->id;
+	u32 *g;
+
+	g = bpf_map_lookup_elem(&lotto_cgrp_gid, &id);
+	if (!g)
+		return;
+	gs = group_stat(*g);
+	if (gs)
+		WRITE_ONCE(gs->weight, weight);
 }
 
 /* named _op: the ABI's .bss record is called lotto_exit */
@@ -1286,5 +1875,8 @@ struct sched_ext_ops lotto_ops = {
 	.exit_task	= (void *)lotto_exit_task,
 	.init		= (void *)lotto_init,
 	.exit		= (void *)lotto_exit_op,
+	.cgroup_init	= (void *)lotto_cgroup_init,
+	.cgroup_exit	= (void *)lotto_cgroup_exit,
+	.cgroup_set_weight = (void *)lotto_cgroup_set_weight,
 	.name		= LOTTO_OPS_NAME,
 };

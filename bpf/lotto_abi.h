@@ -15,6 +15,14 @@
  *                thread `pid`, should run with `tickets`". BPF reads it at
  *                every draw the task takes part in.
  *   lotto_stats  PERCPU_ARRAY[1] of __u64[LOTTO_STAT_NR]; the host sums CPUs.
+ *   lotto_groups ARRAY[LOTTO_MAX_GROUPS] of struct lotto_group_stat, mmap-able,
+ *                written only by BPF: each group (currency) and what it got.
+ *   lotto_group_ctl  ARRAY[LOTTO_MAX_GROUPS] of struct lotto_group_ctl,
+ *                mmap-able, written only by user space: a group's funding.
+ *   lotto_task_groups  ARRAY[LOTTO_MAX_TASKS] of struct lotto_task_group,
+ *                mmap-able, written only by user space: "slot i, if it still
+ *                holds thread `pid`, belongs to group `group`" (else its
+ *                cgroup's group).
  * Globals in .bss: lotto_slots_hw (slots in use are all below it) and
  * lotto_exit (why the kernel stopped the scheduler).
  */
@@ -59,6 +67,23 @@
 #define LOTTO_DSQ		0x10770	/* tasks that may run on more than one CPU */
 #define LOTTO_DSQ_PIN_BASE	0x20000	/* + c: tasks pinned to CPU c alone */
 
+/*
+ * Groups (currencies, Waldspurger & Weihl section 4). Group 0 is the root:
+ * its tasks compete with their own tickets, as if there were no groups. Any
+ * other group competes as one with its funding (in the same units as
+ * tickets), and its tasks among themselves with their tickets: a two-level
+ * lottery. Groups 1 .. LOTTO_CGROUP_GROUPS - 1 are cgroups (the core assigns
+ * them, funded by cpu.weight); the rest are policy groups (user space
+ * assigns them, funded through lotto_group_ctl).
+ */
+#define LOTTO_MAX_GROUPS	1024
+#define LOTTO_CGROUP_GROUPS	512
+#define LOTTO_POLICY_GROUP_BASE	LOTTO_CGROUP_GROUPS
+#define LOTTO_FUNDING_DEFAULT	100	/* cgroup v2's default cpu.weight */
+#define LOTTO_PIN_GROUPS	16	/* groups with tasks pinned to one CPU, per CPU */
+#define LOTTO_DSQ_GROUP_BASE	0x40000	/* + gid: shared tasks of group gid */
+#define LOTTO_DSQ_PGROUP_BASE	0x80000	/* + cpu * LOTTO_PIN_GROUPS + slot: pinned tasks of a group */
+
 /* how a wake-up makes a busy CPU draw early (lotto_config.preempt) */
 enum lotto_preempt_mode {
 	LOTTO_PREEMPT_OFF,	/* it does not: the woken task waits for a quantum's end */
@@ -79,7 +104,42 @@ struct lotto_config {
 	__u32 preempt;		/* enum lotto_preempt_mode */
 	__u32 catchup;		/* 1: running tasks are credited the wins they missed */
 	__u32 handoff_us;	/* a woken task waits this long for its waker's CPU before an idle one is woken */
-	__u32 pad;
+	__u32 flags;		/* LOTTO_CFG_* */
+};
+
+#define LOTTO_CFG_CGROUPS	1u	/* cgroups are groups (else every task is in the root) */
+#define LOTTO_CFG_TRANSFERS	2u	/* a woken task runs on its blocked waker's tickets too */
+
+enum lotto_group_kind {
+	LOTTO_GROUP_FREE,
+	LOTTO_GROUP_ROOT,
+	LOTTO_GROUP_CGROUP,
+	LOTTO_GROUP_POLICY,
+};
+
+/* One slot of lotto_groups, written by BPF. */
+struct lotto_group_stat {
+	__u64 cgroup_id;	/* a cgroup group's cgroup; 0 otherwise */
+	__u32 kind;		/* enum lotto_group_kind */
+	__u32 funding;		/* in force at its last draw */
+	__u32 weight;		/* a cgroup's cpu.weight */
+	__u32 gen;		/* bumped each time the slot gets a new cgroup */
+	__u64 runtime_ns;	/* CPU time of its tasks under lotto */
+	__u64 wins;		/* draws won by the group */
+};
+
+/* One slot of lotto_group_ctl, written by user space. */
+struct lotto_group_ctl {
+	__u32 funding;		/* 0: none (a cgroup group is funded by its cpu.weight) */
+	__u32 flags;		/* LOTTO_GROUP_F_* */
+};
+
+#define LOTTO_GROUP_F_TRANSFERS_IN	1u	/* accepts transfers from other groups' tasks */
+
+/* One slot of lotto_task_groups, written by user space; one 64-bit store. */
+struct lotto_task_group {
+	__u32 pid;		/* 0 or a stale pid: the task's cgroup decides */
+	__u32 group;		/* a policy group's gid */
 };
 
 /* One slot of lotto_tasks. pid == 0 means the slot is free. */
@@ -99,6 +159,10 @@ struct lotto_task_stat {
 	__u64 wait_max_ns;
 	__u64 waits;		/* number of waits summed in wait_ns */
 	__u64 rescues;		/* times the starvation guard ran it */
+	__u32 group;		/* its group (0: the root) at its last draw */
+	__u32 funded_by;	/* pid of the blocked waker whose tickets it runs on (transfers), 0: none */
+	__u32 funded_tickets;	/* the tickets that waker adds */
+	__u32 pad;
 	char comm[LOTTO_COMM_LEN];
 };
 
@@ -125,7 +189,8 @@ struct lotto_ctl {
 	X(WAKE_SHRINKS, "wake_shrinks", "wake-ups that cut a quantum to the minimum run") \
 	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick") \
 	X(HANDOFFS, "handoffs", "wake-ups queued on the waker's CPU first") \
-	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken")
+	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken") \
+	X(NO_GROUP, "no_group", "cgroups left in the root group (no gid free)")
 
 enum lotto_stat_idx {
 #define LOTTO_STAT_ENUM(id, name, help) LOTTO_STAT_##id,
@@ -156,9 +221,12 @@ struct lotto_exit_info {
 	char msg[LOTTO_EXIT_MSG_LEN];
 };
 
-LOTTO_STATIC_ASSERT(sizeof(struct lotto_task_stat) == 104, "lotto_task_stat layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_task_stat) == 120, "lotto_task_stat layout");
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_ctl) == 8, "lotto_ctl layout");
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_config) == 40, "lotto_config layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_group_stat) == 40, "lotto_group_stat layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_group_ctl) == 8, "lotto_group_ctl layout");
+LOTTO_STATIC_ASSERT(sizeof(struct lotto_task_group) == 8, "lotto_task_group layout");
 LOTTO_STATIC_ASSERT(sizeof(struct lotto_exit_info) == 16 + LOTTO_EXIT_REASON_LEN + LOTTO_EXIT_MSG_LEN,
 	       "lotto_exit_info layout");
 

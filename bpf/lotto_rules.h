@@ -139,6 +139,22 @@ LOTTO_INLINE __u32 lotto_catchup(__u64 span, __u32 tickets, __u32 comp_q10, __u3
 }
 
 /*
+ * A group's own race (rate: its funding) thinned to one of its running
+ * tasks: while nothing of the group waits, its wins go to its running tasks
+ * in proportion to their tickets, so this task's share of them is a race of
+ * rate funding * tickets / (tickets of the group's running tasks).
+ */
+LOTTO_INLINE __u32 lotto_thin_funding(__u32 funding, __u32 tickets, __u32 running_tickets)
+{
+	__u64 r;
+
+	if (!running_tickets || running_tickets < tickets)
+		running_tickets = tickets;
+	r = (__u64)funding * tickets / (running_tickets ? running_tickets : 1);
+	return lotto_clamp_tickets(r);
+}
+
+/*
  * What a CPU does with its task whose quantum ended (still runnable, allowed
  * here). `waiting`: some task waits that may run here; `pinned_waiting`: a
  * task pinned to this CPU alone waits. `expired`: the quantum ran out by

@@ -82,6 +82,7 @@ lotto_config bpf_config(const BackendConfig &cfg)
 	c.preempt = cfg.preempt;
 	c.catchup = cfg.catchup ? 1 : 0;
 	c.handoff_us = cfg.handoff_us;
+	c.flags = (cfg.cgroups ? LOTTO_CFG_CGROUPS : 0) | (cfg.transfers ? LOTTO_CFG_TRANSFERS : 0);
 	return c;
 }
 

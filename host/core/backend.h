@@ -44,6 +44,8 @@ struct BackendConfig {
 	bool compensation = true;
 	bool catchup = true;
 	uint32_t handoff_us = LOTTO_HANDOFF_US_DEFAULT;	// a woken task's wait for its waker's CPU
+	bool cgroups = true;		// cgroups are groups (currencies)
+	bool transfers = false;		// a woken task runs on its blocked waker's tickets too
 	bool verbose = false;
 	// sim only
 	std::string workload;		// path of a workload file

@@ -66,18 +66,42 @@ Result<std::unique_ptr<SimMachine>> SimMachine::from_text(std::string_view workl
 void SimMachine::populate(const Workload &w)
 {
 	std::map<std::string, uint64_t> ids;
+	std::map<std::string, uint32_t> weights;
+	for (const CgroupSpec &c : w.cgroups)
+		weights[c.path] = c.weight;
 	auto cgroup_id = [&](const std::string &path) {
 		auto [it, fresh] = ids.emplace(path, cgroups_.size() + 1);
-		if (fresh)
+		if (fresh) {
 			cgroups_.push_back(path);
+			// a cgroup below the root is a group (gid = id - 1), funded
+			// by its cpu.weight
+			uint64_t id = it->second;
+			if (cfg_.cgroups && id > 1 && id < LOTTO_CGROUP_GROUPS) {
+				uint32_t gid = uint32_t(id - 1);
+				uint32_t wt = weights.count(path) ? weights[path] : LOTTO_FUNDING_DEFAULT;
+				gid_weight_[gid] = wt;
+				lotto_group_stat &g = slots_.group(gid);
+				g.kind = LOTTO_GROUP_CGROUP;
+				g.cgroup_id = id;
+				g.weight = wt;
+				g.funding = wt;
+				g.gen = 1;
+			}
+		}
 		return it->second;
 	};
 	cgroup_id("/");
+	for (const CgroupSpec &c : w.cgroups)
+		cgroup_id(c.path);	// in file order, before the tasks' own
 	specs_ = w.tasks;
 	threads_.reserve(w.nr_threads());
 	for (uint32_t s = 0; s < specs_.size(); s++) {
 		const TaskSpec &spec = specs_[s];
 		spec_cgroup_.push_back(cgroup_id(spec.cgroup));
+		// a cgroup below the root is a group, funded by its cpu.weight
+		uint64_t id = spec_cgroup_.back();
+		uint32_t gid = cfg_.cgroups && id > 1 && id < LOTTO_CGROUP_GROUPS ? uint32_t(id - 1) : 0;
+		spec_gid_.push_back(gid);
 		uint32_t group = rq_.group_of(spec.pin ? *spec.pin : CpuSet::all(nr_cpus()));
 		for (uint32_t p = 0; p < spec.count; p++) {
 			uint32_t tgid = kFirstPid + uint32_t(threads_.size());
@@ -191,7 +215,7 @@ void SimMachine::wake(uint32_t t)
 		run_on(uint32_t(c), t, false);
 		return;
 	}
-	enqueue(t, draw_key(t), th.last_cpu);
+	enter(t, th.last_cpu);
 	th.woken = true;
 	if (cfg_.preempt != LOTTO_PREEMPT_OFF)
 		wake_preempt(t);
@@ -267,7 +291,7 @@ void SimMachine::stop(uint32_t t)
 		th.wake_token++;
 		break;
 	case ThreadState::Waiting:
-		rq_.erase({th.key, th.enq_ns, t, th.group});
+		rq_.erase({th.key, th.enq_ns, t, th.group, th.cur});
 		break;
 	case ThreadState::Running:
 		th.r.runtime_ns += now_ - th.stint_start;
@@ -296,6 +320,7 @@ void SimMachine::stint_end(uint32_t cpu)
 	uint64_t used = now_ - th.stint_start;
 	th.r.runtime_ns += used;
 	th.used += used;
+	slots_.group(th.cur).runtime_ns += used;
 	bool expired = used >= th.granted;
 	if (th.burst_left != kNever)
 		th.burst_left -= std::min(used, th.burst_left);
@@ -339,24 +364,139 @@ uint32_t SimMachine::tickets_of(uint32_t t, uint32_t f)
 	return tickets;
 }
 
-// a fresh key for t at its group's V; the draw charges what it used
-uint64_t SimMachine::draw_key(uint32_t t)
+// t's group now: the policy group user space put it in, else its cgroup's
+uint32_t SimMachine::group_of(uint32_t t) const
 {
-	uint32_t f = comp_of(t);
-	uint32_t tickets = tickets_of(t, f);
-	threads_[t].used = 0;
-	return rq_.vtime(threads_[t].group) + lotto_key_delta(lotto_rng_next(&rng_), tickets, f);
+	const Thread &th = threads_[t];
+	if (th.slot != kNoSlot)
+		if (uint32_t g = slots_.policy_group_for(th.slot, th.pid))
+			return g;
+	return spec_gid_[th.spec];
 }
 
-void SimMachine::enqueue(uint32_t t, uint64_t key, uint32_t on_cpu)
+// a group's funding: user space's, else its cgroup's cpu.weight
+uint32_t SimMachine::funding_of(uint32_t gid)
+{
+	uint32_t f = slots_.funding_for(gid);
+	if (!f)
+		f = gid_weight_.count(gid) ? gid_weight_[gid] : LOTTO_FUNDING_DEFAULT;
+	lotto_group_stat &g = slots_.group(gid);
+	g.funding = f;
+	if (gid >= LOTTO_POLICY_GROUP_BASE)
+		g.kind = LOTTO_GROUP_POLICY;
+	return f;
+}
+
+// the residual of an outer draw for t's group (or for t itself in the root)
+uint64_t SimMachine::outer_delta(uint32_t gid, uint32_t tickets, uint32_t f)
+{
+	return lotto_key_delta(lotto_rng_next(&rng_), gid ? funding_of(gid) : tickets, f);
+}
+
+// t joins the queues: a root task with its key on V_d; a group's task with
+// its key on V_g, the group joining the outer race if nothing of it waited
+// (with `outer`, a key already drawn for it on V_d, else a fresh one)
+void SimMachine::enqueue(uint32_t t, uint32_t gid, uint64_t key, std::optional<uint64_t> outer, uint32_t on_cpu)
 {
 	Thread &th = threads_[t];
 	th.state = ThreadState::Waiting;
 	th.cpu = -1;
 	th.key = key;
+	th.cur = gid;
 	th.enq_ns = now_;
-	rq_.push({key, now_, t, th.group});
+	rq_.push({key, now_, t, th.group, gid});
+	if (gid && !rq_.active(th.group, gid)) {
+		uint64_t k = outer ? *outer : rq_.vtime(th.group) + outer_delta(gid, 0, th.fdraw);
+		for (uint32_t n = rq_.take_debt(th.group, gid); n; n--)
+			k += outer_delta(gid, 0, th.fdraw);	// wins its running tasks took
+		rq_.activate(th.group, gid, k);
+	}
 	cpus_[on_cpu].stat[LOTTO_STAT_ENQUEUES]++;
+}
+
+// a fresh draw for t (woken, rescued, or re-queued): charged what it used
+void SimMachine::enter(uint32_t t, uint32_t on_cpu)
+{
+	Thread &th = threads_[t];
+	uint32_t f = comp_of(t);
+	uint32_t tickets = tickets_of(t, f);
+	uint32_t gid = group_of(t);
+	th.used = 0;
+	th.fdraw = f;
+	uint64_t base = gid ? rq_.inner_vtime(th.group, gid) : rq_.vtime(th.group);
+	enqueue(t, gid, base + lotto_key_delta(lotto_rng_next(&rng_), tickets, f), std::nullopt, on_cpu);
+}
+
+// Take the winner of a draw on `cpu` out of the queues (top.d has already
+// moved V_d): a root task, or a group's task with the smallest inner
+// residual (V_g moves by it, and the group draws its next outer key).
+uint32_t SimMachine::take(uint32_t cpu, const RunQueue::Top &top)
+{
+	if (top.cur == 0) {
+		rq_.erase(top.entry);
+		return top.entry.task;
+	}
+	auto h = rq_.inner_head(top.group, top.cur);
+	rq_.advance_inner(top.group, top.cur, h->key - rq_.inner_vtime(top.group, top.cur));
+	rq_.erase(*h);
+	group_won(cpu, top.group, top.cur, threads_[h->task].fdraw);
+	return h->task;
+}
+
+// group gid won a draw in domain d: its next outer key if tasks of it wait
+void SimMachine::group_won(uint32_t, uint32_t d, uint32_t gid, uint32_t f)
+{
+	slots_.group(gid).wins++;
+	if (rq_.active(d, gid))
+		rq_.rekey(d, gid, rq_.vtime(d) + outer_delta(gid, 0, f));
+}
+
+// the sum of the tickets of gid's tasks running now
+uint32_t SimMachine::running_tickets(uint32_t gid) const
+{
+	uint64_t sum = 0;
+	for (const Cpu &c : cpus_)
+		if (c.cur >= 0 && threads_[size_t(c.cur)].cur == gid)
+			sum += threads_[size_t(c.cur)].tickets;
+	return uint32_t(std::min<uint64_t>(sum, UINT32_MAX));
+}
+
+// Catch-up (lotto_rules.h): the wins prev's race had while it ran. A root
+// task's race is on V_d. A group's task: its race inside the group on V_g,
+// plus, for the time its group was out of the outer race (nothing of it
+// waiting, so its tasks ran), the group's own race thinned to this task's
+// share of the group's running tickets.
+void SimMachine::catch_up(uint32_t cpu, uint32_t p, uint32_t gid, uint32_t tickets, uint32_t f)
+{
+	Thread &th = threads_[p];
+	uint32_t room = LOTTO_CATCHUP_MAX - std::min<uint32_t>(th.credit, LOTTO_CATCHUP_MAX);
+	uint32_t n = 0;
+	if (gid == 0) {
+		uint64_t v = rq_.vtime(th.group);
+		n = lotto_catchup(lotto_residual(v, th.pos), tickets, f, room, &rng_);
+	} else if (gid == th.cur) {
+		uint64_t vg = rq_.inner_vtime(th.group, gid), ab = rq_.absent(th.group, gid);
+		// wins inside its group, each of which took one of the group's own
+		// wins from a waiting task: the group's race is charged for them
+		uint32_t in = lotto_catchup(lotto_residual(vg, th.ipos), tickets, f, room, &rng_);
+		if (in && rq_.active(th.group, gid)) {
+			uint64_t key = rq_.outer_key(th.group, gid);
+			for (uint32_t i = 0; i < in; i++)
+				key += outer_delta(gid, 0, f);
+			rq_.rekey(th.group, gid, key);
+		} else if (in) {
+			rq_.add_debt(th.group, gid, in);	// charged when it is back in the race
+		}
+		// wins of the group's own race while nothing of it waited, this
+		// task's share of them; the first pay what the group owes
+		uint32_t thin = lotto_thin_funding(funding_of(gid), tickets, running_tickets(gid));
+		uint32_t out = lotto_catchup(lotto_residual(ab, th.apos), thin, f, room - in, &rng_);
+		uint32_t debt = rq_.take_debt(th.group, gid), pay = std::min(debt, out);
+		rq_.add_debt(th.group, gid, debt - pay);
+		n = in + out - pay;
+	}
+	th.credit += n;
+	cpus_[cpu].stat[LOTTO_STAT_CATCHUP] += n;
 }
 
 // CPU `cpu` needs a task. `prev`, -1 if it blocked or exited, is still
@@ -371,36 +511,30 @@ void SimMachine::dispatch(uint32_t cpu, int64_t prev, bool expired)
 		c.stat[LOTTO_STAT_DISPATCHES]++;
 		threads_[o->task].r.rescues++;
 		if (prev >= 0)
-			enqueue(uint32_t(prev), draw_key(uint32_t(prev)), cpu);
+			enter(uint32_t(prev), cpu);
 		run_on(cpu, o->task, false);
 		if (prev >= 0)
 			kick_idle(uint32_t(prev));
 		return;
 	}
-	auto head = rq_.min_key(cpu);
+	auto top = rq_.top(cpu);
 	if (prev < 0) {
-		if (!head)
+		if (!top)
 			return;	// stays idle
-		rq_.erase(*head);
-		rq_.advance(cpu, rq_.residual(head->group, head->key));
+		rq_.advance(cpu, top->d);
 		c.stat[LOTTO_STAT_DRAWS]++;
 		c.stat[LOTTO_STAT_DISPATCHES]++;
-		run_on(cpu, head->task, false);
+		run_on(cpu, take(cpu, *top), false);
 		return;
 	}
 
 	uint32_t p = uint32_t(prev);
 	Thread &th = threads_[p];
 	uint32_t f = comp_of(p);
-	if (cfg_.catchup) {
-		// the wins its race had while it ran (lotto_rules.h)
-		uint64_t v = rq_.vtime(th.group);
-		uint32_t room = LOTTO_CATCHUP_MAX - std::min<uint32_t>(th.credit, LOTTO_CATCHUP_MAX);
-		uint32_t n = lotto_catchup(lotto_residual(v, th.pos), tickets_of(p, f), f, room, &rng_);
-		th.credit += n;
-		th.pos = v;
-		c.stat[LOTTO_STAT_CATCHUP] += n;
-	}
+	uint32_t tickets = tickets_of(p, f);
+	uint32_t gid = group_of(p);
+	if (cfg_.catchup)
+		catch_up(cpu, p, gid, tickets, f);
 	uint32_t pinned = rq_.waiting_pinned(cpu);
 	switch (lotto_prev_action(rq_.waiting_shared() + pinned > 0, pinned > 0, th.credit, expired)) {
 	case LOTTO_PREV_ALONE:
@@ -417,27 +551,62 @@ void SimMachine::dispatch(uint32_t cpu, int64_t prev, bool expired)
 	case LOTTO_PREV_DRAW:
 		break;
 	}
-	// the draw: residuals over each group's V, prev's freshly drawn
-	uint64_t pkey = draw_key(p);
-	if (!head) {
+	if (!top) {
 		c.stat[LOTTO_STAT_ALONE]++;	// the waiting tasks may not run here
+		th.used = 0;
 		run_on(cpu, p, true, false);
 		return;
 	}
-	uint64_t pd = rq_.residual(th.group, pkey);
-	uint64_t hd = rq_.residual(head->group, head->key);
+	// the draw. prev's outer residual: its own (root), its group's key if
+	// the group is in the race, else a fresh one for the group
+	th.used = 0;
+	th.fdraw = f;
 	c.stat[LOTTO_STAT_DRAWS]++;
-	if (lotto_key_before(pd, hd)) {
-		rq_.advance(cpu, pd);
+	uint32_t d = th.group;
+	bool in_race = gid && rq_.active(d, gid);
+	uint64_t po = in_race ? rq_.residual(d, rq_.outer_key(d, gid)) : outer_delta(gid, tickets, f);
+	uint64_t pi = gid ? lotto_key_delta(lotto_rng_next(&rng_), tickets, f) : 0;	// inside its group
+	// prev's side wins the outer draw: its own residual is smallest, or its
+	// group, in the race, is the smallest entry (then the inner race decides)
+	bool prev_side = lotto_key_before(po, top->d) || (in_race && top->group == d && top->cur == gid);
+	if (!in_race && gid)
+		rq_.represented(d, gid, prev_side ? po : top->d);
+	if (prev_side) {
+		rq_.advance(cpu, po);
+		if (gid) {
+			uint64_t vg = rq_.inner_vtime(d, gid);
+			auto h = rq_.inner_head(d, gid);
+			if (h && lotto_key_before(h->key - vg, pi)) {
+				// a waiting task of prev's group wins inside it
+				rq_.advance_inner(d, gid, h->key - vg);
+				rq_.erase(*h);
+				group_won(cpu, d, gid, threads_[h->task].fdraw);
+				enqueue(p, gid, vg + pi, std::nullopt, cpu);
+				c.stat[LOTTO_STAT_DISPATCHES]++;
+				run_on(cpu, h->task, false);
+				kick_idle(p);
+				return;
+			}
+			if (h)	// an inner race was run: its clock moves
+				rq_.advance_inner(d, gid, pi);
+			group_won(cpu, d, gid, f);
+		}
 		c.stat[LOTTO_STAT_PREV_WINS]++;
+		th.cur = gid;
 		run_on(cpu, p, true);
 		return;
 	}
-	rq_.erase(*head);
-	rq_.advance(cpu, hd);
-	enqueue(p, pkey, cpu);
+	// a waiting task or group wins; prev goes back with the draw it made
+	uint64_t vd = rq_.vtime(d);
+	uint64_t vg = gid ? rq_.inner_vtime(d, gid) : 0;
+	rq_.advance(cpu, top->d);
+	uint32_t w = take(cpu, *top);
+	if (gid)
+		enqueue(p, gid, vg + pi, in_race ? std::nullopt : std::optional<uint64_t>(vd + po), cpu);
+	else
+		enqueue(p, 0, vd + po, std::nullopt, cpu);
 	c.stat[LOTTO_STAT_DISPATCHES]++;
-	run_on(cpu, head->task, false);
+	run_on(cpu, w, false);
 	kick_idle(p);
 }
 
@@ -478,7 +647,13 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill, bool won)
 		th.r.wins++;
 	th.stint_start = now_;
 	th.granted = quantum(cpu);
+	if (!refill)
+		th.cur = group_of(t);
+	th.tickets = th.slot != kNoSlot ? slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets)
+					 : cfg_.default_tickets;
 	th.pos = rq_.vtime(th.group);
+	th.ipos = rq_.inner_vtime(th.group, th.cur);
+	th.apos = rq_.absent(th.group, th.cur);
 	// a quantum shorter than the slice has a timer of its own (lotto_qtimers)
 	uint64_t end = lotto_quantum_timed(th.granted, slice_ns_) ? now_ + th.granted : tick_after(now_ + th.granted);
 	end = std::min(end, sat_add(now_, th.burst_left));
@@ -541,6 +716,7 @@ void SimMachine::sync_slot(uint32_t t)
 	s.waits = th.r.waits;
 	s.rescues = th.r.rescues;
 	s.last_cpu = th.last_cpu;
+	s.group = th.cur;
 }
 
 void SimMachine::sync_running()
@@ -611,6 +787,35 @@ bool SimMachine::set_tickets(uint32_t pid, uint32_t tickets)
 	memcpy(&word, &c, sizeof(word));
 	__atomic_store_n(reinterpret_cast<uint64_t *>(&slots_.ctl()[*slot]), word, __ATOMIC_RELAXED);
 	return true;
+}
+
+bool SimMachine::set_cgroup_weight(const std::string &path, uint32_t weight)
+{
+	for (uint32_t gid = 1; gid <= cgroups_.size() && gid < LOTTO_CGROUP_GROUPS; gid++) {
+		if (cgroups_[gid] != path || !gid_weight_.count(gid))
+			continue;
+		gid_weight_[gid] = weight;
+		slots_.group(gid).weight = weight;
+		return true;
+	}
+	return false;
+}
+
+bool SimMachine::set_group(uint32_t pid, uint32_t gid)
+{
+	auto slot = slot_of(pid);
+	if (!slot)
+		return false;
+	lotto_task_group g{pid, gid};
+	uint64_t word;
+	memcpy(&word, &g, sizeof(word));
+	__atomic_store_n(reinterpret_cast<uint64_t *>(&slots_.task_groups()[*slot]), word, __ATOMIC_RELAXED);
+	return true;
+}
+
+void SimMachine::set_funding(uint32_t gid, uint32_t funding)
+{
+	__atomic_store_n(&slots_.group_ctl()[gid].funding, funding, __ATOMIC_RELAXED);
 }
 
 bool SimMachine::ran_on(uint32_t pid, uint32_t cpu) const

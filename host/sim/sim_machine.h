@@ -40,7 +40,9 @@
 // tasks, and a draw on a CPU they may not use moves the shared clock under
 // them); the starvation guard picks the longest waiter directly (the core
 // scans a FIFO of wait records, a few per dispatch); a wake-up looks at every
-// CPU (the core at up to 64); an IPI takes no time.
+// CPU (the core at up to 64); an IPI takes no time; tasks are woken by
+// timers, never by other tasks, so the core's handoff (a woken task waits for
+// its waker's CPU) does not apply.
 //
 // Time is simulated: nothing sleeps. run_for() processes the events (slice
 // ends, burst ends, wake-ups, task starts and exits) up to the new time.
@@ -57,6 +59,7 @@ extern "C" {
 }
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <queue>
@@ -122,6 +125,13 @@ public:
 	// Write lotto_ctl for a live thread the way the host does (one 64-bit
 	// store of {pid, tickets}); false if it has no slot.
 	bool set_tickets(uint32_t pid, uint32_t tickets);
+	// as writing cpu.weight (the core's ops.cgroup_set_weight); false if the
+	// cgroup is not a group
+	bool set_cgroup_weight(const std::string &path, uint32_t weight);
+	// as user space writing lotto_task_groups / lotto_group_ctl
+	bool set_group(uint32_t pid, uint32_t gid);
+	void set_funding(uint32_t gid, uint32_t funding);
+	const lotto_group_stat *groups() const { return slots_.groups(); }
 	bool ran_on(uint32_t pid, uint32_t cpu) const;
 	// the workload's path for a cgroup_id found in lotto_task_stat ("" if unknown)
 	std::string cgroup_path(uint64_t cgroup_id) const;
@@ -144,6 +154,11 @@ private:
 		uint64_t used = 0;		// CPU since its last draw, before stint_start
 		uint64_t pos = 0;		// its group's V when the quantum began (catch-up)
 		uint32_t credit = 0;		// wins credited by catch-up, not run yet
+		uint32_t cur = 0;		// its group (currency) at its last draw or run
+		uint32_t tickets = 0;		// its tickets when its quantum began
+		uint32_t fdraw = LOTTO_COMP_ONE;	// f at its last draw
+		uint64_t ipos = 0;		// its group's V_g when the quantum began
+		uint64_t apos = 0;		// its group's absence (RunQueue::absent) then
 		bool woken = false;		// woke up and has not run since
 		uint64_t wake_token = 0;	// invalidates a pending wake-up
 		ThreadReport r;			// counters (slot mirrors them)
@@ -181,8 +196,15 @@ private:
 	void dispatch(uint32_t cpu, int64_t prev, bool expired);
 	uint32_t tickets_of(uint32_t t, uint32_t f);
 	uint32_t comp_of(uint32_t t) const;
-	uint64_t draw_key(uint32_t t);
-	void enqueue(uint32_t t, uint64_t key, uint32_t on_cpu);
+	uint32_t group_of(uint32_t t) const;
+	uint32_t funding_of(uint32_t gid);
+	uint64_t outer_delta(uint32_t gid, uint32_t tickets, uint32_t f);
+	void enqueue(uint32_t t, uint32_t gid, uint64_t key, std::optional<uint64_t> outer, uint32_t on_cpu);
+	void enter(uint32_t t, uint32_t on_cpu);
+	uint32_t take(uint32_t cpu, const RunQueue::Top &top);
+	void group_won(uint32_t cpu, uint32_t d, uint32_t gid, uint32_t f);
+	uint32_t running_tickets(uint32_t gid) const;
+	void catch_up(uint32_t cpu, uint32_t p, uint32_t gid, uint32_t tickets, uint32_t f);
 	void run_on(uint32_t cpu, uint32_t t, bool refill, bool won = true);
 	uint64_t quantum(uint32_t cpu) const;
 	uint64_t tick_after(uint64_t t) const;	// t rounded up to a tick (t if no ticks)
@@ -205,6 +227,8 @@ private:
 	std::vector<Cpu> cpus_;
 	std::vector<TaskSpec> specs_;
 	std::vector<uint64_t> spec_cgroup_;		// cgroup_id per spec
+	std::vector<uint32_t> spec_gid_;		// its cgroup's group per spec (0: root)
+	std::map<uint32_t, uint32_t> gid_weight_;	// cgroup groups' cpu.weight
 	std::vector<std::string> cgroups_;		// path per cgroup_id - 1
 	std::vector<Thread> threads_;			// pid = kFirstPid + index
 	std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;

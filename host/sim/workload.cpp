@@ -82,7 +82,9 @@ public:
 			return tick(tok);
 		if (d == "task")
 			return task(tok);
-		return err("unknown directive " + q(d) + " (expected cpus, tick or task)");
+		if (d == "cgroup")
+			return cgroup(tok);
+		return err("unknown directive " + q(d) + " (expected cpus, tick, cgroup or task)");
 	}
 
 private:
@@ -96,6 +98,23 @@ private:
 		if (!n)
 			return err("cpus: " + q(tok[1]) + " is not a number in 1.." + std::to_string(kMaxCpus));
 		w_.cpus = *n;
+		return {};
+	}
+
+	// cgroup PATH weight=N: cpu.weight 1..10000, as cgroup v2 allows
+	Result<void> cgroup(const std::vector<std::string_view> &tok)
+	{
+		if (tok.size() != 3 || tok[2].substr(0, 7) != "weight=")
+			return err("usage: cgroup PATH weight=N (cpu.weight, 1..10000)");
+		if (tok[1].empty() || tok[1][0] != '/' || tok[1] == "/")
+			return err("cgroup: " + q(tok[1]) + " must be an absolute path below the root, such as /a");
+		for (const CgroupSpec &c : w_.cgroups)
+			if (c.path == tok[1])
+				return err("cgroup " + q(tok[1]) + " given twice");
+		auto n = parse_int<uint32_t>(tok[2].substr(7), 1, 10000);
+		if (!n)
+			return err("cgroup: weight " + q(tok[2].substr(7)) + " is not a number in 1..10000");
+		w_.cgroups.push_back(CgroupSpec{line_, std::string(tok[1]), *n});
 		return {};
 	}
 

@@ -45,11 +45,19 @@ struct TaskSpec {
 	uint64_t nr_threads() const { return uint64_t(count) * threads; }
 };
 
+// `cgroup PATH weight=N`: the cgroup's cpu.weight (its funding as a group)
+struct CgroupSpec {
+	int line = 0;
+	std::string path;
+	uint32_t weight = 100;
+};
+
 struct Workload {
 	std::string source;		// file name, used in error messages
 	uint32_t cpus = 0;		// 0: not given in the file
 	uint64_t tick_ns = 0;		// 0: exact slice accounting
 	std::vector<TaskSpec> tasks;
+	std::vector<CgroupSpec> cgroups;	// weights given; others weigh 100
 
 	uint64_t nr_threads() const;
 };

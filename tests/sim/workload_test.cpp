@@ -90,7 +90,7 @@ TEST_CASE("every bad workload line is one error naming the file and line", "[wor
 		Bad{"tick 4", "w.txt:1: tick: '4' needs a unit: ns, us, ms, s or min"},
 		Bad{"tick 2s", "w.txt:1: tick: '2s' is longer than 1s"},
 		Bad{"tick 1ms\ntick 2ms", "w.txt:2: tick given twice"},
-		Bad{"tasks name=x", "w.txt:1: unknown directive 'tasks' (expected cpus, tick or task)"},
+		Bad{"tasks name=x", "w.txt:1: unknown directive 'tasks' (expected cpus, tick, cgroup or task)"},
 		Bad{"task name", "w.txt:1: expected key=value, got 'name'"},
 		Bad{"task =x", "w.txt:1: expected key=value, got '=x'"},
 		Bad{"task name=", "w.txt:1: 'name' has no value"},

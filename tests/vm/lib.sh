@@ -198,17 +198,24 @@ snapshot() {
 	echo "$_c |$_w"
 }
 
+# Tests of several tasks on several CPUs, or of groups, see more spread than
+# a binomial count of quanta gives: under TCG the CPU time one quantum buys
+# varies, and the z of a share across runs had a standard deviation of about
+# 1.4 (28 runs of unpinned.sh, smp4.sh and groups.sh). Their bands use the
+# binomial sd times VM_SPREAD, so that K = 4.5 stays about 4.5 real sd.
+VM_SPREAD=1.5
+
 # entitlement_check "TICKETS" CPUS "SNAPSHOT BEFORE" "SNAPSHOT AFTER" Q_US K ["OTHER"]
 # Each task's share of the CPU the tasks got against its entitlement: tickets /
 # sum of tickets, capped at one CPU, the surplus shared by tickets (the
 # promise, for tasks that may run on every CPU). Band: K binomial standard
-# deviations sqrt(p(1-p)/n), n = quanta handed out (wins of all, no more than
+# deviations sqrt(p(1-p)/n) times VM_SPREAD, n = quanta handed out (wins of all, no more than
 # their CPU time / Q_US, so that short quanta cannot narrow the band). OTHER,
 # if given, is a wrong ideal (e.g. the old per-decision lottery's shares):
 # the run must tell it apart (some value of it outside its band). Prints a
 # table; returns non-zero if a share is outside its band or OTHER fits.
 entitlement_check() {
-	awk -v tk="$1" -v cpus="$2" -v s0="$3" -v s1="$4" -v q="$5" -v k="$6" -v other="$7" "$AWK_SQRT"'
+	awk -v tk="$1" -v cpus="$2" -v s0="$3" -v s1="$4" -v q="$5" -v k="$6" -v other="$7" -v spread=$VM_SPREAD "$AWK_SQRT"'
 	BEGIN {
 		m = split(tk, t, " ")
 		split(s0, a, "|"); split(a[1], c0, " "); split(a[2], w0, " ")
@@ -226,7 +233,7 @@ entitlement_check() {
 		bad = 0; fits = no > 0
 		printf "%-8s %9s %9s %7s %7s %19s %s\n", "tickets", "entitled", "cpu", "wins", "z", "band", "verdict"
 		for (i = 1; i <= m; i++) {
-			p = e[i] / es; s = cpu[i] / cs; sd = msqrt(p * (1 - p) / n); lo = p - k * sd; hi = p + k * sd
+			p = e[i] / es; s = cpu[i] / cs; sd = spread * msqrt(p * (1 - p) / n); lo = p - k * sd; hi = p + k * sd
 			v = (s >= lo && s <= hi) ? "ok" : "OUTSIDE " k " sigma"
 			if (s < lo || s > hi) bad = 1
 			if (no && (o[i] < lo || o[i] > hi)) fits = 0
@@ -235,5 +242,54 @@ entitlement_check() {
 		printf "# %d quanta counted over %.1f s of CPU\n", n, cs / 1e9
 		if (fits) { print "# too few quanta: the wrong ideal (" other ") fits every band"; bad = 1 }
 		exit bad
+	}'
+}
+
+# ---- cgroups (cgroup v2 at /sys/fs/cgroup; the cpu controller on)
+CG=/sys/fs/cgroup
+
+# cg_make NAME WEIGHT: a cgroup below the root with this cpu.weight
+cg_make() {
+	grep -q cpu "$CG/cgroup.subtree_control" || echo +cpu >"$CG/cgroup.subtree_control" ||
+		fail "cannot enable the cpu controller"
+	mkdir -p "$CG/$1" || fail "cannot make cgroup $1"
+	echo "$2" >"$CG/$1/cpu.weight" || fail "cannot set $1's cpu.weight to $2"
+}
+
+# cg_spin CGROUP CPUS [ARGS]: lotto-burn ARGS in CGROUP, on CPUS ("" = any);
+# its pid in $SPIN_PID
+cg_spin() {
+	_cg=$1 _cpus=$2
+	shift 2
+	if [ -n "$_cpus" ]; then
+		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec taskset -c "$@"' cg "$CG/$_cg" "$_cpus" "$LOTTO_BURN" "$@" &
+	else
+		sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' cg "$CG/$_cg" "$LOTTO_BURN" "$@" &
+	fi
+	SPIN_PID=$!
+	SPIN_PIDS="$SPIN_PIDS $SPIN_PID"
+}
+
+# sum_cpu PIDS: their CPU time, summed (ns); sum_wins PIDS: their wins
+sum_cpu() { _s=0; for _p in "$@"; do _s=$((_s + $(cpu_ns $_p))); done; echo $_s; }
+sum_wins() { _s=0; for _p in "$@"; do _s=$((_s + $(field $_p wins))); done; echo $_s; }
+
+# group_band A_PIDS B_PIDS SECONDS P Q_US K [OTHER]: run SECONDS, then A's
+# share of A+B's CPU against p within K binomial sd (n: the quanta both
+# groups won, no more than their CPU / Q_US); OTHER, a wrong share, must lie
+# outside. Prints one line; returns non-zero if outside (or OTHER inside).
+group_band() {
+	_ca=$(sum_cpu $1) _cb=$(sum_cpu $2) _wa=$(sum_wins $1) _wb=$(sum_wins $2)
+	sleep "$3"
+	_ca=$(($(sum_cpu $1) - _ca)) _cb=$(($(sum_cpu $2) - _cb))
+	_wa=$(($(sum_wins $1) - _wa)) _wb=$(($(sum_wins $2) - _wb))
+	awk -v ca=$_ca -v cb=$_cb -v wa=$_wa -v wb=$_wb -v p="$4" -v q="$5" -v k="$6" -v o="$7" -v spread=$VM_SPREAD "$AWK_SQRT"'
+	BEGIN {
+		s = ca / (ca + cb); n = wa + wb; m = (ca + cb) / (q * 1000); if (m < n) n = m
+		sd = spread * msqrt(p * (1 - p) / n); lo = p - k * sd; hi = p + k * sd
+		bad = (s < lo || s > hi); teeth = (o != "" && o >= lo && o <= hi)
+		printf "  share %.4f, expected %.4f in [%.4f, %.4f] (z %.2f, n %d)%s%s\n", s, p, lo, hi, (s - p) / sd, n,
+			bad ? " OUTSIDE" : "", teeth ? "; too few quanta to tell " o : ""
+		exit bad || teeth
 	}'
 }

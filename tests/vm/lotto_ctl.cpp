@@ -44,6 +44,11 @@ const char *const kUsage =
 	"  get PID         one line of key=value fields for thread PID\n"
 	"  dump            the task table (one line per lotto task)\n"
 	"  stats           the global counters, summed over CPUs\n"
+	"  groups          the groups (currencies) in use: gid, kind, cgroup id, weight,\n"
+	"                  funding, runtime, wins\n"
+	"  setgroup PID GID  put thread PID in policy group GID (512..1023) from its\n"
+	"                  next draw; GID 0 gives it back to its cgroup's group\n"
+	"  fund GID N      fund group GID with N (1..1000000); 0 takes that back\n"
 	"\n"
 	"Options (before the command):\n"
 	"  --wait MS       how long set/get wait for a pid to appear (default 3000)\n"
@@ -257,10 +262,12 @@ int cmd_set(Lotto &l, const Wants &want, int wait_ms)
 void print_kv(const lotto_task_stat &t, long slot)
 {
 	std::printf("pid=%u tgid=%u comm=%s slot=%ld nice=%d uid=%u tickets=%u comp_q10=%u runtime_ns=%llu wins=%llu "
-		    "wait_ns=%llu wait_max_ns=%llu waits=%llu rescues=%llu last_cpu=%u\n",
+		    "wait_ns=%llu wait_max_ns=%llu waits=%llu rescues=%llu last_cpu=%u group=%u funded_by=%u "
+		    "funded_tickets=%u\n",
 		    t.pid, t.tgid, t.comm, slot, t.nice, t.uid, t.tickets, t.comp_q10, (unsigned long long)t.runtime_ns,
 		    (unsigned long long)t.wins, (unsigned long long)t.wait_ns, (unsigned long long)t.wait_max_ns,
-		    (unsigned long long)t.waits, (unsigned long long)t.rescues, t.last_cpu);
+		    (unsigned long long)t.waits, (unsigned long long)t.rescues, t.last_cpu, t.group, t.funded_by,
+		    t.funded_tickets);
 }
 
 int cmd_get(Lotto &l, __u32 pid, int wait_ms)
@@ -287,6 +294,66 @@ int cmd_dump(Lotto &l)
 			    t.tickets, t.nice, t.comp_q10 / 1024.0, t.runtime_ns / 1e6, (unsigned long long)t.wins, avg,
 			    t.wait_max_ns / 1e3, (unsigned long long)t.rescues, t.last_cpu);
 	}
+	return 0;
+}
+
+// the whole of a small mmapable map, writable or not
+template <typename T> bool map_array(const char *name, int prot, Map &m, Mapping &mem, T *&out, std::string &error)
+{
+	if (!find_map(name, m, error) || !map_mem(m, sizeof(T), prot, mem, error))
+		return false;
+	out = static_cast<T *>(mem.addr);
+	return true;
+}
+
+int cmd_groups()
+{
+	static const char *const kinds[] = {"free", "root", "cgroup", "policy"};
+	Map m;
+	Mapping mem;
+	lotto_group_stat *g;
+	std::string error;
+	if (!map_array("lotto_groups", PROT_READ, m, mem, g, error))
+		return fail(error);
+	std::printf("%5s %-6s %10s %7s %8s %12s %9s\n", "GID", "KIND", "CGROUP", "WEIGHT", "FUNDING", "RUNTIME_MS", "WINS");
+	for (__u32 i = 0; i < m.info.max_entries; i++) {
+		lotto_group_stat s;
+		std::memcpy(&s, &g[i], sizeof(s));
+		if (s.kind == LOTTO_GROUP_FREE || s.kind > LOTTO_GROUP_POLICY)
+			continue;
+		std::printf("%5u %-6s %10llu %7u %8u %12.1f %9llu\n", i, kinds[s.kind], (unsigned long long)s.cgroup_id,
+			    s.weight, s.funding, s.runtime_ns / 1e6, (unsigned long long)s.wins);
+	}
+	return 0;
+}
+
+int cmd_setgroup(Lotto &l, __u32 pid, __u32 gid, int wait_ms)
+{
+	Map m;
+	Mapping mem;
+	lotto_task_group *tg;
+	std::string error;
+	if (!map_array("lotto_task_grou", PROT_READ | PROT_WRITE, m, mem, tg, error))
+		return fail(error);
+	long s = l.wait_slot(pid, wait_ms);
+	if (s < 0)
+		return fail("pid " + std::to_string(pid) + " is not a lotto task");
+	lotto_task_group v{gid ? pid : 0, gid};
+	__u64 word;
+	std::memcpy(&word, &v, sizeof(word));
+	__atomic_store_n(reinterpret_cast<volatile __u64 *>(&tg[s]), word, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int cmd_fund(__u32 gid, __u32 funding)
+{
+	Map m;
+	Mapping mem;
+	lotto_group_ctl *gc;
+	std::string error;
+	if (!map_array("lotto_group_ctl", PROT_READ | PROT_WRITE, m, mem, gc, error))
+		return fail(error);
+	__atomic_store_n(&gc[gid].funding, funding, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -349,15 +416,37 @@ int main(int argc, char **argv)
 	std::string_view cmd = argv[i++];
 	char **args = argv + i;
 	int nargs = argc - i;
+	__u32 pid = 0;
 
 	if (cmd == "stats")
 		return nargs ? usage_error("stats takes no arguments") : cmd_stats();
+	if (cmd == "groups")
+		return nargs ? usage_error("groups takes no arguments") : cmd_groups();
+	if (cmd == "fund") {
+		__u32 gid, funding;
+		if (nargs != 2 || !parse<__u32>(args[0], 1, LOTTO_MAX_GROUPS - 1, gid) ||
+		    !(parse<__u32>(args[1], 0, 0, funding) ||
+		      parse<__u32>(args[1], LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX, funding)))
+			return usage_error("fund needs GID (1..1023) and FUNDING (1..1000000, or 0)");
+		return cmd_fund(gid, funding);
+	}
+	if (cmd == "setgroup") {
+		__u32 gid;
+		if (nargs != 2 || !parse<__u32>(args[0], 1, 0x7fffffff, pid) ||
+		    !(parse<__u32>(args[1], 0, 0, gid) ||
+		      parse<__u32>(args[1], LOTTO_POLICY_GROUP_BASE, LOTTO_MAX_GROUPS - 1, gid)))
+			return usage_error("setgroup needs PID and GID (512..1023, or 0)");
+		Lotto l;
+		std::string error;
+		if (!l.open(false, error))
+			return fail(error);
+		return cmd_setgroup(l, pid, gid, wait_ms);
+	}
 	if (cmd != "set" && cmd != "get" && cmd != "dump")
 		return usage_error("unknown command '" + std::string(cmd) + "'");
 	if (cmd == "dump" && nargs)
 		return usage_error("dump takes no arguments");
 	Wants want;
-	__u32 pid = 0;
 	if (cmd == "set") {
 		if (int rc = parse_set(args, nargs, want))
 			return rc;

@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lotto_groups.bpf.h — groups (currencies) in the core: included by
+ * lotto.bpf.c, where the design comment explains the two-level lottery.
+ *
+ * A group (gid 1 .. LOTTO_MAX_GROUPS - 1) races in a domain (the shared
+ * tasks, or the tasks pinned to one CPU) as one entry: its outer key, drawn
+ * on the domain's clock with its funding, sits in the domain's tree (a
+ * segment tree over group slots, under a spin lock: the minimum in O(1), an
+ * update in O(log groups)). Its waiting tasks race among themselves in a DSQ
+ * of its own, on the group's inner clock. The shared domain's slot is the
+ * gid; a CPU's pinned domain has LOTTO_PIN_GROUPS slots, handed out to gids
+ * on first use (lotto_pslot).
+ *
+ * A group leaves its tree lazily: when it wins and has nothing left to run
+ * there (g_take), it is marked out, and in again at once if a task arrived
+ * meanwhile; such an empty win is owed to its running tasks (gstate.owed),
+ * as it would have gone to one of them (they are in its inner race too).
+ */
+#ifndef LOTTO_GROUPS_BPF_H
+#define LOTTO_GROUPS_BPF_H
+
+#define LOTTO_GSTATES	(LOTTO_MAX_GROUPS + LOTTO_PIN_CPUS * LOTTO_PIN_GROUPS)
+#define LOTTO_GTREE_LOG	10	/* log2(LOTTO_MAX_GROUPS) */
+#define LOTTO_PTREE_LOG	4	/* log2(LOTTO_PIN_GROUPS) */
+
+_Static_assert(LOTTO_MAX_GROUPS == 1 << LOTTO_GTREE_LOG, "shared tree size");
+_Static_assert(LOTTO_PIN_GROUPS == 1 << LOTTO_PTREE_LOG, "pinned tree size");
+
+/* a group in a domain */
+struct gstate {
+	u64 vg;			/* the inner clock: its tasks' keys are drawn above it */
+	u64 absent_since;	/* domain clock when it left the tree */
+	u64 absent_total;	/* the domain clock's moves while out, before that */
+	u64 represented;	/* of those, moves of draws one of its tasks was in */
+	u32 debt;		/* outer wins its running tasks took, not charged yet */
+	u32 owed;		/* outer wins with nothing waiting: its running tasks' */
+	u32 run_tickets;	/* tickets of its tasks running now */
+	u32 gid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_GSTATES);
+	__type(key, u32);
+	__type(value, struct gstate);
+} lotto_gstate SEC(".maps");
+
+/* the shared domain's tree over gids */
+struct stree {
+	struct bpf_spin_lock lock;
+	u32 nr_active;
+	u64 key[LOTTO_MAX_GROUPS];
+	u8 act[LOTTO_MAX_GROUPS];
+	u16 node[2 * LOTTO_MAX_GROUPS];	/* node i: the slot with the smallest key below it */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct stree);
+} lotto_stree SEC(".maps");
+
+/* a CPU's pinned domain's tree over its slots */
+struct ptree {
+	struct bpf_spin_lock lock;
+	u32 nr_active;
+	u64 key[LOTTO_PIN_GROUPS];
+	u8 act[LOTTO_PIN_GROUPS];
+	u8 node[2 * LOTTO_PIN_GROUPS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_PIN_CPUS);
+	__type(key, u32);
+	__type(value, struct ptree);
+} lotto_ptree SEC(".maps");
+
+/* (cpu, gid) -> slot + 1 in that CPU's pinned domain; 0: none yet */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_PIN_CPUS * LOTTO_MAX_GROUPS);
+	__type(key, u32);
+	__type(value, u32);
+} lotto_pslot SEC(".maps");
+
+/* next free slot of each CPU's pinned domain */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_PIN_CPUS);
+	__type(key, u32);
+	__type(value, u32);
+} lotto_pnext SEC(".maps");
+
+/* groups: what BPF reports, and what user space asks */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, LOTTO_MAX_GROUPS);
+	__type(key, u32);
+	__type(value, struct lotto_group_stat);
+} lotto_groups SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, LOTTO_MAX_GROUPS);
+	__type(key, u32);
+	__type(value, struct lotto_group_ctl);
+} lotto_group_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, LOTTO_MAX_TASKS);
+	__type(key, u32);
+	__type(value, struct lotto_task_group);
+} lotto_task_groups SEC(".maps");
+
+/* cgroup id -> gid, and the free cgroup gids */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LOTTO_CGROUP_GROUPS);
+	__type(key, u64);
+	__type(value, u32);
+} lotto_cgrp_gid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK);
+	__uint(max_entries, LOTTO_CGROUP_GROUPS);
+	__type(value, u32);
+} lotto_free_gids SEC(".maps");
+
+/* where a group's tasks wait in one domain */
+struct gplace {
+	s32 pin;	/* -1: the shared domain; else the CPU */
+	u32 slot;	/* in the domain's tree */
+	u32 gidx;	/* in lotto_gstate */
+	u32 gid;
+	u64 dsq;
+};
+
+static __always_inline u32 gmask(u32 i) { return i & (LOTTO_MAX_GROUPS - 1); }
+static __always_inline u32 pmask(u32 i) { return i & (LOTTO_PIN_GROUPS - 1); }
+
+static __always_inline struct gstate *gstate_of(u32 gidx)
+{
+	return bpf_map_lookup_elem(&lotto_gstate, &gidx);
+}
+
+static __always_inline struct lotto_group_stat *group_stat(u32 gid)
+{
+	u32 k = gmask(gid);
+
+	return bpf_map_lookup_elem(&lotto_groups, &k);
+}
+
+/* a group's funding: user space's, else its cgroup's cpu.weight */
+static __always_inline u32 group_funding(u32 gid)
+{
+	struct lotto_group_stat *gs = group_stat(gid);
+	struct lotto_group_ctl *gc;
+	u32 k = gmask(gid), f = 0;
+
+	gc = bpf_map_lookup_elem(&lotto_group_ctl, &k);
+	if (gc)
+		f = READ_ONCE(gc->funding);
+	if (!lotto_tickets_valid(f))
+		f = gs && lotto_tickets_valid(gs->weight) ? gs->weight : LOTTO_FUNDING_DEFAULT;
+	if (gs) {
+		gs->funding = f;
+		if (gid >= LOTTO_POLICY_GROUP_BASE && gs->kind != LOTTO_GROUP_POLICY)
+			gs->kind = LOTTO_GROUP_POLICY;
+	}
+	return f;
+}
+
+/* ---- the trees (the caller holds no lock; these take it) */
+
+static __always_inline u32 s_child(struct stree *t, u32 j)
+{
+	if (j >= LOTTO_MAX_GROUPS)
+		return gmask(j - LOTTO_MAX_GROUPS);
+	return gmask(t->node[j & (2 * LOTTO_MAX_GROUPS - 1)]);
+}
+
+static __always_inline u32 s_better(struct stree *t, u32 a, u32 b)
+{
+	a = gmask(a);
+	b = gmask(b);
+	if (!t->act[a])
+		return b;
+	if (!t->act[b])
+		return a;
+	return lotto_key_before(t->key[b], t->key[a]) ? b : a;
+}
+
+/* the slot's key or act changed: fix the path to the root */
+static __always_inline void s_fix(struct stree *t, u32 slot)
+{
+	u32 i = (LOTTO_MAX_GROUPS + gmask(slot)) >> 1;
+	int l;
+
+	for (l = 0; l < LOTTO_GTREE_LOG; l++) {
+		i &= 2 * LOTTO_MAX_GROUPS - 1;
+		if (!i)
+			break;
+		t->node[i] = s_better(t, s_child(t, 2 * i), s_child(t, 2 * i + 1));
+		i >>= 1;
+	}
+}
+
+static __always_inline u32 p_child(struct ptree *t, u32 j)
+{
+	if (j >= LOTTO_PIN_GROUPS)
+		return pmask(j - LOTTO_PIN_GROUPS);
+	return pmask(t->node[j & (2 * LOTTO_PIN_GROUPS - 1)]);
+}
+
+static __always_inline u32 p_better(struct ptree *t, u32 a, u32 b)
+{
+	a = pmask(a);
+	b = pmask(b);
+	if (!t->act[a])
+		return b;
+	if (!t->act[b])
+		return a;
+	return lotto_key_before(t->key[b], t->key[a]) ? b : a;
+}
+
+static __always_inline void p_fix(struct ptree *t, u32 slot)
+{
+	u32 i = (LOTTO_PIN_GROUPS + pmask(slot)) >> 1;
+	int l;
+
+	for (l = 0; l < LOTTO_PTREE_LOG; l++) {
+		i &= 2 * LOTTO_PIN_GROUPS - 1;
+		if (!i)
+			break;
+		t->node[i] = p_better(t, p_child(t, 2 * i), p_child(t, 2 * i + 1));
+		i >>= 1;
+	}
+}
+
+enum { G_SET, G_SET_IF_IN, G_OUT };
+
+/*
+ * One tree operation on a group's slot: G_SET puts it in with `key` (no-op
+ * if it is in already, returns 1 if it went in), G_SET_IF_IN gives it a new
+ * key if it is in, G_OUT takes it out (returns 1 if it was in). A global
+ * function: the verifier checks the locked loops once.
+ */
+__noinline int g_tree(s32 pin, u32 slot, int op, u64 key)
+{
+	u32 zero = 0, k = pin;
+	int ret = 0;
+
+	if (pin < 0) {
+		struct stree *t = bpf_map_lookup_elem(&lotto_stree, &zero);
+		u32 s = gmask(slot);
+
+		if (!t)
+			return 0;
+		bpf_spin_lock(&t->lock);
+		if (op == G_SET && !t->act[s]) {
+			t->act[s] = 1;
+			t->key[s] = key;
+			t->nr_active++;
+			ret = 1;
+		} else if (op == G_SET_IF_IN && t->act[s]) {
+			t->key[s] = key;
+			ret = 1;
+		} else if (op == G_OUT && t->act[s]) {
+			t->act[s] = 0;
+			t->nr_active--;
+			ret = 1;
+		}
+		if (ret)
+			s_fix(t, s);
+		bpf_spin_unlock(&t->lock);
+	} else {
+		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
+		u32 s = pmask(slot);
+
+		if (!t)
+			return 0;
+		bpf_spin_lock(&t->lock);
+		if (op == G_SET && !t->act[s]) {
+			t->act[s] = 1;
+			t->key[s] = key;
+			t->nr_active++;
+			ret = 1;
+		} else if (op == G_SET_IF_IN && t->act[s]) {
+			t->key[s] = key;
+			ret = 1;
+		} else if (op == G_OUT && t->act[s]) {
+			t->act[s] = 0;
+			t->nr_active--;
+			ret = 1;
+		}
+		if (ret)
+			p_fix(t, s);
+		bpf_spin_unlock(&t->lock);
+	}
+	return ret;
+}
+
+/* the domain's group with the smallest key: its slot, key; -1 if none is in */
+__noinline s32 g_min(s32 pin, u64 *key)
+{
+	u32 zero = 0, k = pin;
+	s32 slot = -1;
+
+	if (!key)
+		return -1;
+	if (pin < 0) {
+		struct stree *t = bpf_map_lookup_elem(&lotto_stree, &zero);
+		u32 s;
+
+		if (!t)
+			return -1;
+		bpf_spin_lock(&t->lock);
+		s = s_child(t, 1);
+		if (t->act[s]) {
+			slot = s;
+			*key = t->key[s];
+		}
+		bpf_spin_unlock(&t->lock);
+	} else {
+		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
+		u32 s;
+
+		if (!t)
+			return -1;
+		bpf_spin_lock(&t->lock);
+		s = p_child(t, 1);
+		if (t->act[s]) {
+			slot = s;
+			*key = t->key[s];
+		}
+		bpf_spin_unlock(&t->lock);
+	}
+	return slot;
+}
+
+/* whether the group's slot is in the tree, and its key */
+__noinline int g_key(s32 pin, u32 slot, u64 *key)
+{
+	u32 zero = 0, k = pin;
+	int in = 0;
+
+	if (!key)
+		return 0;
+	if (pin < 0) {
+		struct stree *t = bpf_map_lookup_elem(&lotto_stree, &zero);
+		u32 s = gmask(slot);
+
+		if (!t)
+			return 0;
+		bpf_spin_lock(&t->lock);
+		in = t->act[s];
+		*key = t->key[s];
+		bpf_spin_unlock(&t->lock);
+	} else {
+		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
+		u32 s = pmask(slot);
+
+		if (!t)
+			return 0;
+		bpf_spin_lock(&t->lock);
+		in = t->act[s];
+		*key = t->key[s];
+		bpf_spin_unlock(&t->lock);
+	}
+	return in;
+}
+
+/* groups in the domain's tree now (for the quantum's length) */
+static __always_inline u32 g_nr_active(s32 pin)
+{
+	u32 zero = 0, k = pin;
+
+	if (pin < 0) {
+		struct stree *t = bpf_map_lookup_elem(&lotto_stree, &zero);
+
+		return t ? READ_ONCE(t->nr_active) : 0;
+	} else {
+		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
+
+		return t ? READ_ONCE(t->nr_active) : 0;
+	}
+}
+
+/* ---- where a group's tasks go */
+
+/*
+ * The place of group gid in domain pin (-1: shared). A CPU's pinned domain
+ * hands out its slots to gids on first use; when they are gone, the group's
+ * pinned tasks on that CPU race in the root instead (LOTTO_STAT_NO_GROUP_SLOT
+ * counts it). Returns false if the group has no place there.
+ */
+static __always_inline bool g_place(s32 pin, u32 gid, struct gplace *pl)
+{
+	u32 k, *ps, *next, slot;
+
+	pl->pin = pin;
+	pl->gid = gmask(gid);
+	if (pin < 0) {
+		pl->slot = pl->gid;
+		pl->gidx = pl->gid;
+		pl->dsq = LOTTO_DSQ_GROUP_BASE + pl->gid;
+		return true;
+	}
+	if (pin >= LOTTO_PIN_CPUS)
+		return false;
+	k = (u32)pin * LOTTO_MAX_GROUPS + pl->gid;
+	ps = bpf_map_lookup_elem(&lotto_pslot, &k);
+	if (!ps)
+		return false;
+	slot = READ_ONCE(*ps);
+	if (!slot) {
+		u32 kp = pin;
+		struct gstate *g;
+
+		next = bpf_map_lookup_elem(&lotto_pnext, &kp);
+		if (!next)
+			return false;
+		slot = __sync_fetch_and_add(next, 1) + 1;
+		if (slot > LOTTO_PIN_GROUPS)
+			return false;
+		if (__sync_val_compare_and_swap(ps, 0, slot) != 0)
+			slot = READ_ONCE(*ps);	/* another CPU gave it one first */
+		g = gstate_of(LOTTO_MAX_GROUPS + (u32)pin * LOTTO_PIN_GROUPS + pmask(slot - 1));
+		if (g)
+			g->gid = pl->gid;
+	}
+	pl->slot = pmask(slot - 1);
+	pl->gidx = LOTTO_MAX_GROUPS + (u32)pin * LOTTO_PIN_GROUPS + pl->slot;
+	pl->dsq = LOTTO_DSQ_PGROUP_BASE + (u32)pin * LOTTO_PIN_GROUPS + pl->slot;
+	return true;
+}
+
+/* how far the domain clock moved while the group was out and unrepresented */
+static __always_inline u64 g_absent(struct gstate *g, u64 clock, bool in)
+{
+	u64 a = READ_ONCE(g->absent_total) - READ_ONCE(g->represented);
+
+	if (!in)
+		a += clock - READ_ONCE(g->absent_since);
+	return a;
+}
+
+#endif /* LOTTO_GROUPS_BPF_H */
