@@ -13,7 +13,7 @@
 #   monte_carlo    3. three Monte-Carlo tasks under policies/monte_carlo.lua
 #   client_server  4. clients 8:3:1 and a server without tickets
 #   multimedia     5. three frame loops 3:2:1, changed to 3:1:2 from lotto-shell
-#   insulation     6. groups A and B funded equally, B3 joins B
+#   insulation     6. cgroups A and B (currencies) funded equally, B3 joins B
 #   overhead       7. CPU-bound throughput and hackbench against the default
 # The data land as CSV in OUT/paper/, the figures as PNG (gnuplot) beside them,
 # the console log as OUT/paper/run.log, and OUT/paper.md puts each experiment's
@@ -36,8 +36,7 @@
 #
 # Settings passed on to the experiments (see each script): PAPER_TRANSFERS=1
 # (client_server with lotto-host --transfers, once the core has them),
-# PAPER_CURRENCIES=1 (insulation's cgroups are currencies), PAPER_CS_MODES,
-# PAPER_INS_MODES.
+# PAPER_CS_MODES, PAPER_INS_MODES.
 #
 # Environment: LOTTO_BUILD (build directory, default ./build).
 set -euo pipefail
@@ -75,7 +74,7 @@ rc=0
 if [ $REPLOT = 0 ]; then
 	[ -x "$LOTTO_BUILD/bin/lotto-paper" ] || die "no $LOTTO_BUILD/bin/lotto-paper: build first (scripts/setup.sh)"
 	envs=(PAPER_QUICK=$QUICK)
-	for v in PAPER_TRANSFERS PAPER_CURRENCIES PAPER_CS_MODES PAPER_INS_MODES; do
+	for v in PAPER_TRANSFERS PAPER_CS_MODES PAPER_INS_MODES; do
 		[ -z "${!v:-}" ] || envs+=("$v=${!v}")
 	done
 	if [ $HERE = 1 ]; then

@@ -10,17 +10,19 @@
 #   sh scripts/paper/insulation.sh run|report DIR|check DIR   (scripts/paper/lib.sh)
 #
 # Modes (PAPER_INS_MODES, each a separate run):
-#   fair_share  groups are users (uid 1001 = A, 1002 = B) under
-#               policies/fair_share.lua, which funds every user equally and
-#               splits a user's funding by nice weight: nice 3, 0, -2 give
-#               526:1024:1586 = 1:1.95:3.02 (the nearest to 1:2:3)
-#   cgroup      groups are cgroups A and B with the same cpu.weight, tickets
-#               100, 200 / 100, 200, 300 set with lotto-ctl, no policy. Today's
-#               core ignores cpu.weight (a flat lottery: A:B goes from 1:1 to
-#               1:2, the inflation currencies are meant to contain); with
-#               issue 11's currencies the same run shows insulation. Tell the
-#               report which with PAPER_CURRENCIES=1.
-# Default "fair_share cgroup".
+#   cgroup      the paper's experiment: A and B are cgroups, which lotto's
+#               core makes currencies funded by their cpu.weight (100 each);
+#               tickets 100, 200 / 100, 200, 300 set with lotto-ctl, no
+#               policy: a two-level lottery, A against B, then within each
+#   flat        the same tickets with every hog in the root cgroup (no
+#               currencies): A:B goes from 1:1 to 1:2, the inflation that
+#               currencies contain
+#   fair_share  (not by default) groups are users (uid 1001 = A, 1002 = B)
+#               under policies/fair_share.lua, which funds every user equally
+#               and splits a user's funding by nice weight: nice 3, 0, -2 give
+#               526:1024:1586 = 1:1.95:3.02 (the nearest to 1:2:3): the same
+#               shares from a policy, before the core had groups
+# Default "cgroup flat".
 #
 # Full: 60 s before B3, 60 s after. --quick: 4 s and 4 s.
 # Paper: A:B 1.01:1 before B3 joins and 1.00:1 after; B1 and B2 slow to half
@@ -29,7 +31,7 @@
 DATA="insulation insulation-phases"
 CG=/sys/fs/cgroup
 
-modes() { echo "${PAPER_INS_MODES:-fair_share cgroup}"; }
+modes() { echo "${PAPER_INS_MODES:-cgroup flat}"; }
 
 run() {
 	paper_run_init
@@ -45,7 +47,7 @@ run() {
 }
 
 # hog PIDVAR GROUP NICE TICKETS: a CPU hog in GROUP (a uid for fair_share,
-# a cgroup directory for cgroup), stopped until join() lets it run on CPU 0.
+# a cgroup directory for cgroup and flat), stopped until join() lets it run on CPU 0.
 # lotto notes a task's uid, nice and cgroup when the task is created (and
 # again each time it starts to run), so the hog is forked by a process that
 # is already in the group, at its nice; that process exits at once.
@@ -84,12 +86,16 @@ one_mode() {
 		ga=1001 gb=1002 ;;
 	cgroup)
 		paper_lotto_start
-		echo +cpu >$CG/cgroup.subtree_control || fail "cannot enable the cpu controller"
+		grep -q cpu $CG/cgroup.subtree_control || echo +cpu >$CG/cgroup.subtree_control ||
+			fail "cannot enable the cpu controller"
 		for g in paperA paperB; do
 			mkdir -p $CG/$g && echo 100 >$CG/$g/cpu.weight || fail "cannot make cgroup $g"
 		done
 		ga=$CG/paperA gb=$CG/paperB ;;
-	*) fail "insulation: unknown mode '$mode' (fair_share, cgroup)" ;;
+	flat)
+		paper_lotto_start
+		ga=$CG gb=$CG ;;
+	*) fail "insulation: unknown mode '$mode' (cgroup, flat, fair_share)" ;;
 	esac
 	T0=$(now)
 	# nice 3, 0, -2: weights 526, 1024, 1586 (fair_share); tickets 100, 200, 300 (cgroup)
@@ -104,6 +110,7 @@ one_mode() {
 	joined=$(since)
 	"$LOTTO_PAPER" sample --every-ms $every --count $((half * 1000 / every)) $a1 $a2 $b1 $b2 $b3 >"$WORK/after"
 	end=$(since)
+	[ "$mode" != cgroup ] || "$LOTTO_CTL" groups | sed 's/^/# /'
 	spin_stop $a1 $a2 $b1 $b2 $b3
 	lotto_stop
 	[ "$mode" != cgroup ] || rmdir $CG/paperA $CG/paperB
@@ -142,7 +149,8 @@ summary() {
 label() {
 	case $1 in
 	fair_share) echo "users under fair_share.lua" ;;
-	cgroup) if [ "${PAPER_CURRENCIES:-0}" = 1 ]; then echo "cgroups as currencies"; else echo "cgroups, flat lottery (no currencies)"; fi ;;
+	cgroup) echo "cgroups as currencies (cpu.weight 100 each)" ;;
+	flat) echo "no currencies: the same tickets, one flat lottery" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -185,25 +193,25 @@ to half.
 
 **Run here.** Five CPU hogs pinned to one CPU, their CPU times sampled every
 second from the other CPU, ${half} s before B3 joins and ${half} s after.
-lotto's core is a flat lottery today: currencies and ticket transfers are
-issue 11. Until then the groups are made two ways:
+lotto's core has groups (currencies): every cgroup with the cpu controller
+is one, funded by its \`cpu.weight\`, and a draw is a two-level lottery, first
+among the groups, then among the winning group's tasks by their tickets.
+So the paper's experiment is, with no policy loaded:
 
+* **cgroups as currencies**: cgroups A and B, \`cpu.weight\` 100 each (funded
+  equally); tickets 100, 200 / 100, 200, then 300 for B3, set with
+  \`lotto-ctl\`. A task's tickets count only against the other tasks of its
+  group.
+* **no currencies**, for contrast: the same five hogs with the same tickets
+  in the root cgroup, one flat lottery, where B3's 300 tickets inflate the
+  whole system's.
+EOF
+	if echo " $ms " | grep -q ' fair_share '; then
+		cat <<EOF
 * **users under \`fair_share.lua\`**: A's tasks run as uid 1001, B's as uid
   1002; the policy funds every user equally and splits a user's funding by
   nice weight (nice 3, 0 and -2: 526, 1024 and 1586, i.e. 1 : 1.95 : 3.02),
-  recomputed every 500 ms;
-EOF
-	if [ "${PAPER_CURRENCIES:-0}" = 1 ]; then
-		cat <<EOF
-* **cgroups as currencies**: cgroups A and B with the same \`cpu.weight\`,
-  tickets 100, 200 / 100, 200, 300 set with \`lotto-ctl\`, no policy.
-EOF
-	else
-		cat <<EOF
-* **cgroups, flat lottery**: cgroups A and B with the same \`cpu.weight\`,
-  tickets 100, 200 / 100, 200, 300 set with \`lotto-ctl\`, no policy. The
-  core ignores \`cpu.weight\` today, so this is the run *without*
-  currencies: what insulation is there to prevent.
+  recomputed every 500 ms: the same shares made by a policy in user space.
 EOF
 	fi
 	cat <<EOF
@@ -224,17 +232,13 @@ EOF
 
 **Why.** With the groups funded equally, B3's tickets are B's tickets: they
 dilute B1 and B2 (each keeps 1/6 instead of 1/3 of B, half its rate) and
-leave A alone. \`fair_share.lua\` reaches the same shares by recomputing every
-task's tickets from its user's funding every 500 ms; B3 is held stopped
-until the policy has funded it (lotto draws a waiting task's place in the
-race with the tickets it has when it is enqueued, so a task that started
-on the 100 default tickets would wait behind tasks funded with hundreds of
-thousands until the starvation guard moved it).
-The flat lottery shows why currencies matter: the same ticket numbers
-without a currency boundary give B two thirds of the CPU once B3 has
-joined, and A1 and A2 lose a third of their rate to a task in another
-group. With issue 11's currencies in the core, the cgroup run
-becomes the paper's experiment itself (\`PAPER_CURRENCIES=1\`).
+leave A alone: A1 keeps 1/6 of the CPU, A2 1/3, and B1 falls from 1/6 to
+1/12. lotto's currencies are exact in the same sense as its tickets: the
+first-level draw gives A and B one half each whatever B's tickets add up
+to, so A:B stays at 1:1 up to the lottery's own scatter. Without
+currencies the same ticket numbers give B two thirds of the CPU once B3 has
+joined (600 of 900 tickets), and A1 and A2 lose a third of their rate to a
+task in another group: the inflation that currencies contain.
 EOF
 }
 
@@ -244,8 +248,8 @@ check() {
 		ab2=$(awk -v m="$m" '$1 == "share" && $2 == m && $3 == 2 { print $9 }' "$S")
 		set -- $(awk -v m="$m" '$1 == "slowdown" && $2 == m { print $3, $5 }' "$S")
 		verdict "insulation $m: A:B before B3 (1)" "$ab1" 0.7 1.4
-		if [ "$m" = cgroup ] && [ "${PAPER_CURRENCIES:-0}" != 1 ]; then
-			verdict "insulation $m (flat): A:B after B3 (0.5)" "$ab2" 0.35 0.7
+		if [ "$m" = flat ]; then
+			verdict "insulation $m (no currencies): A:B after B3 (0.5)" "$ab2" 0.35 0.7
 		else
 			verdict "insulation $m: A:B after B3 (1)" "$ab2" 0.7 1.4
 			verdict "insulation $m: A1 after / before (1)" "$1" 0.75 1.35
