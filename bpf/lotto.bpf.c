@@ -36,21 +36,21 @@
  * the clocks move in dispatch, as soon as the winner is taken: drawing at an
  * old clock would give the loser a head start of d.
  *
- * Groups, one clock each. A single V is exact only if every draw is among
+ * Domains, one clock each. A single V is exact only if every draw is among
  * all waiting tasks. With one V for all CPUs, pops on CPU 1 pushed V past
  * keys of tasks only CPU 0 may run (a pinned 10:1 pair measured 3.6:1). So
- * waiting tasks are grouped by where they may run, each group with its clock:
+ * waiting tasks are split by where they may run, each domain with its clock:
  *   - shared: tasks that may run on more than one CPU, in LOTTO_DSQ, clock
  *     lotto_vshared;
  *   - pinned to c: tasks whose only CPU is c (nr_cpus_allowed == 1: taskset
  *     to one CPU, per-CPU kthreads), in LOTTO_DSQ_PIN_BASE + c, clock
  *     lotto_vpin[c].
- * A task draws at its group's clock, and its group is chosen afresh at every
+ * A task draws at its domain's clock, and its domain is chosen afresh at every
  * enqueue, so a mask change moves it at its next enqueue. A draw on CPU c
- * compares residuals (key - clock of its group, lotto_residual) of: prev, the
+ * compares residuals (key - clock of its domain, lotto_residual) of: prev, the
  * head of c's pinned DSQ and the first shared task allowed on c. The smallest
  * wins, and its residual d moves both clocks allowed on c: every task in
- * those groups lost a race to d, so their residuals are again exponential.
+ * those domains lost a race to d, so their residuals are again exponential.
  *
  * Several CPUs: catch-up (lotto_rules.h). The draw above is exact among the
  * tasks *waiting*, but a task running on another CPU cannot take part in it,
@@ -87,6 +87,37 @@
  *     yet, once it has (its slice cut), so a storm of wake-ups cannot become
  *     a storm of switches. The woken task is in that draw with its
  *     compensation tickets; the CPU's own task is too, charged what it used.
+ *
+ * Currencies: groups, an exact two-level lottery (lotto_groups.bpf.h).
+ * Every task belongs to a group: the root (gid 0, its tasks race with their
+ * own tickets, as if there were no groups), its cgroup (funded by
+ * cpu.weight; ops.cgroup_init/exit/set_weight) or a group user space put it
+ * in (lotto_task_groups, funded through lotto_group_ctl). In each domain
+ * above (shared, or pinned to c) a group with tasks waiting races as one
+ * entry with its funding on the domain's clock, and its waiting tasks race
+ * in a DSQ of their own on the group's inner clock. A draw takes the
+ * smallest residual among the root tasks and the group entries (a segment
+ * tree of group keys under a spin lock: minimum O(1), update O(log groups));
+ * if a group wins, its first task. Both levels are exponential races, so
+ * both choices are exact: a group with probability funding / (sum of the
+ * active funding and root tickets), a task in it by tickets / (sum inside).
+ * A group with nothing waiting is out of the race and dilutes no one; more
+ * tasks or tickets inside a group change no other group's share
+ * (insulation). Catch-up applies at both levels: a group whose tasks all run
+ * elsewhere is credited the outer wins it missed, thinned to each running
+ * task by its tickets (lotto_rules.h). A cgroup at any depth is a group of
+ * its own, funded by its own cpu.weight: the hierarchy above it is not
+ * applied (docs/design.md, section 11).
+ *
+ * Ticket transfers (lotto_transfers.bpf.h, rules in lotto_rules.h; on with
+ * --transfers, or per group by a policy). A task that goes to sleep lends
+ * its own tickets to the task it woke last, while that task has not slept
+ * since: a client blocked on its request funds the server thread serving
+ * it. One hop, no chains; at most LOTTO_FUNDERS funders per task. Who woke
+ * whom is recorded in select_cpu and in a wake-up enqueue, in the waker's
+ * context; the sleep (ops.quiescent) makes the next dispatch on that CPU
+ * redraw the funded task at its clock with its new tickets, which is exact
+ * by memorylessness.
  *
  * Compensation tickets. A won draw does not buy a fixed amount of CPU: a task
  * may block early, a wake-up may end its quantum, quanta vary with load, and
@@ -302,6 +333,12 @@ struct task_ctx {
 	u32 run_tickets;	/* its tickets counted in its place's run_tickets (0: none) */
 	u64 ipos;		/* its group's inner clock when its quantum began */
 	u64 apos;		/* its group's absence (g_absent) then */
+	u32 tickets;		/* its tickets at its last draw, transfers included */
+	u32 fnext;		/* the funder entry a new waker replaces when all are live */
+	struct lotto_funder fund[LOTTO_FUNDERS];	/* wakers that may fund it (transfers) */
+	u32 xpid;		/* the task it woke last (0: none): it funds it while asleep */
+	s32 xslot;		/* that task's slot */
+	u32 wdsq;		/* the queue it waits in (while lotto_slot_wait says so) */
 };
 
 struct {
@@ -673,7 +710,7 @@ static __always_inline void slots_hw_raise(u32 hw)
 }
 
 /* tickets in force: the host's lotto_ctl entry if it still names this thread */
-static __always_inline u32 task_tickets(const struct task_struct *p, s32 slot)
+static __always_inline u32 slot_tickets(u32 pid, s32 slot)
 {
 	u32 k = slot;
 
@@ -682,14 +719,21 @@ static __always_inline u32 task_tickets(const struct task_struct *p, s32 slot)
 
 		if (w) {
 			u64 v = READ_ONCE(*w);	/* one load: pid and tickets agree */
-			u32 pid = (u32)v, t = (u32)(v >> 32);
+			u32 owner = (u32)v, t = (u32)(v >> 32);
 
-			if (pid == (u32)p->pid && lotto_tickets_valid(t))
+			if (owner == pid && lotto_tickets_valid(t))
 				return t;
 		}
 	}
 	return lotto_clamp_tickets(lotto_cfg.default_tickets);
 }
+
+static __always_inline u32 task_tickets(const struct task_struct *p, s32 slot)
+{
+	return slot_tickets(p->pid, slot);
+}
+
+#include "lotto_transfers.bpf.h"
 
 /* f for a task that used used_ns since its last draw (1 without compensation) */
 static __always_inline u32 comp_of(u64 used_ns)
@@ -699,30 +743,23 @@ static __always_inline u32 comp_of(u64 used_ns)
 	return lotto_comp_q10(used_ns, slice_ns());
 }
 
-/* tickets and f in force for p's next draw, noted in its slot */
-static __always_inline u32 note_draw(const struct task_struct *p, struct task_ctx *c, u32 f)
+/*
+ * Tickets and f in force for p's next draw in group gid, noted in its slot:
+ * its own tickets plus what blocked wakers add (transfers).
+ */
+static __always_inline u32 note_draw(const struct task_struct *p, struct task_ctx *c, u32 f,
+				     u32 gid)
 {
 	struct lotto_task_stat *st = slot_stat(c->slot);
-	u32 t = task_tickets(p, c->slot);
+	u32 own = task_tickets(p, c->slot);
+	u32 t = xfer_tickets(p, c, gid, own, st);
 
 	if (st) {
-		st->tickets = t;
+		st->tickets = own;
 		st->comp_q10 = f;
 	}
+	c->tickets = t;
 	return t;
-}
-
-/*
- * A fresh draw for p: its residual E * f / t above the clock of its group
- * (the key is that clock plus this); f from the CPU it used since its last.
- */
-static __always_inline u64 draw_delta(const struct task_struct *p, struct task_ctx *c,
-				      u64 used_ns)
-{
-	u32 f = comp_of(used_ns);
-	u32 t = note_draw(p, c, f);
-
-	return lotto_key_delta(bpf_get_prandom_u32(), t, f);
 }
 
 static __always_inline void refresh_identity(struct task_struct *p, struct lotto_task_stat *st)
@@ -1104,7 +1141,7 @@ __noinline u32 catch_up(struct task_struct *prev __arg_trusted, u32 f)
 		return 0;
 	v = READ_ONCE(lotto_vshared.v);
 	room = c->credit < LOTTO_CATCHUP_MAX ? LOTTO_CATCHUP_MAX - c->credit : 0;
-	n = lotto_catchup(lotto_residual(v, c->pos), task_tickets(prev, c->slot), f, room, NULL);
+	n = lotto_catchup(lotto_residual(v, c->pos), c->tickets, f, room, NULL);
 	c->credit += n;
 	c->pos = v;
 	if (n) {
@@ -1197,7 +1234,7 @@ static __always_inline void group_runs(struct task_struct *p, struct task_ctx *c
 		note_group(c, &pl);
 		g = gstate_of(pl.gidx);
 		if (g && !c->run_tickets) {
-			c->run_tickets = task_tickets(p, c->slot);
+			c->run_tickets = c->tickets;
 			__sync_fetch_and_add(&g->run_tickets, c->run_tickets);
 		}
 		g_positions(c);
@@ -1251,7 +1288,7 @@ __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
 	g = gstate_of(c->gidx);
 	if (!g)
 		return c->credit;
-	t = task_tickets(prev, c->slot);
+	t = c->tickets;
 	fund = group_funding(c->gid);
 	room = c->credit < LOTTO_CATCHUP_MAX ? LOTTO_CATCHUP_MAX - c->credit : 0;
 	vg = READ_ONCE(g->vg);
@@ -1340,6 +1377,63 @@ __noinline int g_inner(s32 cpu, struct gplace *place, u32 t, u32 f)
 	return 0;
 }
 
+/*
+ * prev went to sleep: the task it woke last, if that one waits and its
+ * tickets changed (prev's now count), draws afresh (lotto_transfers.bpf.h:
+ * exact by memorylessness).
+ */
+__noinline void xfer_redraw(struct task_struct *prev __arg_trusted)
+{
+	struct task_struct *q, *fundee;
+	struct task_ctx *pc, *qc;
+	struct slot_wait *w;
+	u64 dsq = 0, key = 0, clock;
+	u32 k, pid, old, t, n = 0;
+
+	if (!prev)
+		return;
+	pc = ctx_of(prev);
+	if (!pc || !pc->xpid)
+		return;
+	pid = pc->xpid;
+	k = pc->xslot;
+	w = bpf_map_lookup_elem(&lotto_slot_wait, &k);
+	if (!w || !w->live)
+		return;
+	fundee = bpf_task_from_pid(pid);
+	if (!fundee)
+		return;
+	qc = ctx_of(fundee);
+	if (qc && qc->slot == pc->xslot) {
+		old = qc->tickets;
+		t = note_draw(fundee, qc, qc->fdraw, qc->gid);
+		if (t != old) {
+			if (qc->gid) {
+				struct gstate *g = gstate_of(qc->gidx);
+
+				clock = g ? READ_ONCE(g->vg) : 0;
+			} else {
+				clock = READ_ONCE(*dom_clock(pin_cpu_of(fundee)));
+			}
+			key = clock + lotto_key_delta(bpf_get_prandom_u32(), t, qc->fdraw);
+			dsq = qc->wdsq;
+		}
+	}
+	bpf_task_release(fundee);
+	if (!dsq)
+		return;
+	bpf_for_each(scx_dsq, q, dsq, 0) {
+		if (++n > LOTTO_XFER_SCAN)
+			break;
+		if (q->pid != pid)
+			continue;
+		scx_bpf_dsq_move_set_vtime(BPF_FOR_EACH_ITER, key);
+		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, q, dsq, 0))
+			stat_inc(LOTTO_STAT_XFER_REDRAWS);
+		break;
+	}
+}
+
 /* ---- ops ---- */
 
 s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -1350,6 +1444,8 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	bool is_idle = false;
 	s32 cpu;
 
+	if (c && (wake_flags & SCX_WAKE_TTWU))
+		xfer_note_waker(p, c);
 	/* woken by a running task: its CPU first (handoff) */
 	if (lotto_cfg.handoff_us && c && waker->pid && bpf_cpumask_test_cpu(this, p->cpus_ptr)) {
 		c->handoff = 1;
@@ -1382,12 +1478,14 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 		return;
 	}
+	if (enq_flags & SCX_ENQ_WAKEUP)
+		xfer_note_waker(p, c);
 	f = comp_of(c->used);
-	t = note_draw(p, c, f);
+	gid = task_gid(p, c);
+	t = note_draw(p, c, f, gid);
 	c->used = 0;
 	c->fdraw = f;
 	c->woken = (enq_flags & SCX_ENQ_WAKEUP) != 0;
-	gid = task_gid(p, c);
 	if (gid && g_place(pin, gid, &pl)) {
 		/* a group's task: its key on the group's inner clock */
 		struct gstate *g = gstate_of(pl.gidx);
@@ -1401,6 +1499,7 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		note_root(c);
 	}
 	guard_note_wait(p, c->slot, now, dsq);
+	c->wdsq = (u32)dsq;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 	if (gid)
 		g_join(pl.pin, pl.slot, pl.gidx, pl.gid, f);
@@ -1466,6 +1565,8 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	    bpf_cpumask_test_cpu(cpu, prev->cpus_ptr))
 		pc = ctx_of(prev);
 	if (!pc) {
+		if (prev && !(prev->scx.flags & SCX_TASK_QUEUED))
+			xfer_redraw(prev);	/* prev went to sleep */
 		/* a group that won with nothing to run here: draw again, once */
 		bpf_for(i, 0, 2) {
 			won = take_winner(cpu, false, 0, &side);
@@ -1483,11 +1584,11 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	stint = pc->run_start ? now - pc->run_start : 0;
 	used = pc->used + stint;
 	f = comp_of(used);
-	t = note_draw(prev, pc, f);
 	pin = pin_cpu_of(prev);
 	gid = task_gid(prev, pc);
 	if (gid && !g_place(pin, gid, &pl))
 		gid = 0;
+	t = note_draw(prev, pc, f, gid);
 	if (lotto_cfg.catchup) {
 		if (gid && gid == pc->gid && pl.gidx == pc->gidx)
 			credit = g_catch_up(prev, f);
@@ -1572,8 +1673,18 @@ void BPF_STRUCT_OPS(lotto_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *c = ctx_of(p);
 
-	if (c)
-		c->wait_start = bpf_ktime_get_ns();
+	if (!c)
+		return;
+	c->wait_start = bpf_ktime_get_ns();
+	xfer_wakes(p, c);
+}
+
+void BPF_STRUCT_OPS(lotto_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *c = ctx_of(p);
+
+	if (c && (deq_flags & SCX_DEQ_SLEEP))
+		xfer_sleeps(p, c);
 }
 
 void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
@@ -1652,6 +1763,7 @@ s32 BPF_STRUCT_OPS(lotto_init_task, struct task_struct *p, struct scx_init_task_
 	c->wait_start = 0;
 	c->used = lotto_first_used_ns(min_run_ns());	/* no history yet */
 	c->granted = slice_ns();
+	c->tickets = task_tickets(p, -1);
 
 	if (bpf_map_pop_elem(&lotto_free_slots, &slot)) {
 		stat_inc(LOTTO_STAT_NO_SLOT);
@@ -1670,6 +1782,7 @@ s32 BPF_STRUCT_OPS(lotto_init_task, struct task_struct *p, struct scx_init_task_
 	refresh_identity(p, st);
 	WRITE_ONCE(st->pid, p->pid);	/* last: a reader seeing the pid sees the rest */
 	c->slot = slot;
+	xfer_slot_init(p, slot);
 	slots_hw_raise(slot + 1);
 	return 0;
 }
@@ -1871,6 +1984,7 @@ struct sched_ext_ops lotto_ops = {
 	.runnable	= (void *)lotto_runnable,
 	.running	= (void *)lotto_running,
 	.stopping	= (void *)lotto_stopping,
+	.quiescent	= (void *)lotto_quiescent,
 	.init_task	= (void *)lotto_init_task,
 	.exit_task	= (void *)lotto_exit_task,
 	.init		= (void *)lotto_init,

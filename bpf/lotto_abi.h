@@ -135,6 +135,7 @@ struct lotto_group_ctl {
 };
 
 #define LOTTO_GROUP_F_TRANSFERS_IN	1u	/* accepts transfers from other groups' tasks */
+#define LOTTO_GROUP_F_TRANSFERS		2u	/* its tasks get transfers even without --transfers */
 
 /* One slot of lotto_task_groups, written by user space; one 64-bit store. */
 struct lotto_task_group {
@@ -190,7 +191,9 @@ struct lotto_ctl {
 	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick") \
 	X(HANDOFFS, "handoffs", "wake-ups queued on the waker's CPU first") \
 	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken") \
-	X(NO_GROUP, "no_group", "cgroups left in the root group (no gid free)")
+	X(NO_GROUP, "no_group", "cgroups left in the root group (no gid free)") \
+	X(TRANSFERS, "transfers", "draws made with blocked wakers' tickets added") \
+	X(XFER_REDRAWS, "xfer_redraws", "waiting tasks redrawn when their waker went to sleep")
 
 enum lotto_stat_idx {
 #define LOTTO_STAT_ENUM(id, name, help) LOTTO_STAT_##id,

@@ -12,6 +12,7 @@
 #ifndef LOTTO_RULES_H
 #define LOTTO_RULES_H
 
+#include "lotto_abi.h"
 #include "lotto_math.h"
 
 #ifdef __bpf__
@@ -208,6 +209,97 @@ LOTTO_INLINE enum lotto_wake_action lotto_wake_action(__u64 score, __u64 ran_ns,
 	if (!score)
 		return LOTTO_WAKE_NONE;
 	return ran_ns >= min_run_ns ? LOTTO_WAKE_NOW : LOTTO_WAKE_SHRINK;
+}
+
+/*
+ * Ticket transfers (Waldspurger & Weihl section 3): a task that sleeps lends
+ * its tickets to the task it woke last, while that task has not slept since
+ * it was woken (a client waiting for its reply funds the server working on
+ * its request). The wake-up records the waker as a funder of the woken task
+ * (struct lotto_funder, at most LOTTO_FUNDERS per task: several blocked
+ * clients fund a server together), and each task's slot says whether it
+ * sleeps and whom it woke last (struct lotto_sleep). A funder counts while it
+ * sleeps and the task it woke last is still the funded one: so a waker that
+ * keeps running funds nobody, a funder woken back (by the funded task's reply
+ * or anything else) stops at once, a funder that has woken another task since
+ * funds that one instead, and the funded task's record is dropped when it
+ * sleeps. A server that is still runnable when the next request comes (it
+ * was preempted after its reply, say) keeps its client as a funder, since it
+ * has not slept. Each sleeping task funds at most one task, with its own
+ * tickets, never with what it is funded with: one hop, no chains, and the
+ * tickets in the system are never counted twice.
+ */
+#define LOTTO_FUNDERS	4
+
+struct lotto_sleep {
+	__u32 pid;	/* the slot's task */
+	__u32 asleep;	/* 1 from going to sleep until runnable again */
+	__u32 woke;	/* pid of the task it woke last */
+	__u32 gid;	/* its group when it went to sleep */
+};
+
+struct lotto_funder {
+	__u32 pid;	/* 0: none */
+	__u32 slot;
+};
+
+/* the funder `pid` (its slot's record: s) funds the task `funded` now */
+LOTTO_INLINE int lotto_funder_counts(const struct lotto_sleep *s, __u32 pid, __u32 funded)
+{
+	return pid && s->pid == pid && s->asleep && s->woke == funded;
+}
+
+/* the funder still points at the task (funds it now or once it sleeps) */
+LOTTO_INLINE int lotto_funder_live(const struct lotto_sleep *s, __u32 pid, __u32 funded)
+{
+	return pid && s->pid == pid && s->woke == funded;
+}
+
+/*
+ * Whether a funder in group fgid may fund a task in group gid (gflags: the
+ * receiving group's LOTTO_GROUP_F_*; on: --transfers). Within a group, with
+ * transfers on or turned on for that group by its policy; from another group
+ * only into a group that accepts them (the tickets then count in the
+ * receiving group's currency: its funding does not change).
+ */
+LOTTO_INLINE int lotto_transfer_allowed(int on, __u32 fgid, __u32 gid, __u32 gflags)
+{
+	if (!on && !(gflags & LOTTO_GROUP_F_TRANSFERS))
+		return 0;
+	return fgid == gid || (gflags & LOTTO_GROUP_F_TRANSFERS_IN);
+}
+
+/*
+ * Record a waker as a funder of the task whose funders are f[]: its entry
+ * if it has one, else a free entry or one that no longer points at the task
+ * (stale[i] != 0), else the next one round robin (*next).
+ */
+LOTTO_INLINE void lotto_funder_note(struct lotto_funder *f, const int *stale, __u32 *next,
+				    __u32 pid, __u32 slot)
+{
+	__u32 at = LOTTO_FUNDERS;
+	int i;
+
+	for (i = 0; i < LOTTO_FUNDERS; i++) {
+		if (f[i].pid == pid) {
+			at = i;
+			break;
+		}
+		if (at == LOTTO_FUNDERS && (!f[i].pid || stale[i]))
+			at = i;
+	}
+	if (at == LOTTO_FUNDERS) {
+		at = *next % LOTTO_FUNDERS;
+		*next = at + 1;
+	}
+	f[at].pid = pid;
+	f[at].slot = slot;
+}
+
+/* a task's tickets for a draw: its own plus what its funders add */
+LOTTO_INLINE __u32 lotto_tickets_funded(__u32 own, __u64 added)
+{
+	return lotto_clamp_tickets((__u64)own + added);
 }
 
 #endif /* LOTTO_RULES_H */

@@ -67,7 +67,8 @@ std::string describe_timing(const BackendConfig &cfg)
 	       " us, min run " + std::to_string(cfg.min_run_us) + " us, wake-up preemption " +
 	       preempt_name(cfg.preempt) + ", handoff " + std::to_string(cfg.handoff_us) + " us, starve " + std::to_string(cfg.starve_ms) + " ms, compensation " +
 	       (cfg.compensation ? "on" : "off") + ", catch-up " + (cfg.catchup ? "on" : "off") +
-	       ", default tickets " + std::to_string(cfg.default_tickets);
+	       ", default tickets " + std::to_string(cfg.default_tickets) + ", cgroups " +
+	       (cfg.cgroups ? "on" : "off") + ", transfers " + (cfg.transfers ? "on" : "off");
 }
 
 lotto_config bpf_config(const BackendConfig &cfg)

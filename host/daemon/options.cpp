@@ -39,6 +39,12 @@ const char *usage()
 	       "                       for its waker's CPU (a waker usually blocks right\n"
 	       "                       after handing work over) before an idle CPU is woken\n"
 	       "                       for it (0..10000, default 500; 0: wake one at once)\n"
+	       "  --transfers          a task woken by a task that then sleeps runs on its\n"
+	       "                       waker's tickets too, until it sleeps or wakes that\n"
+	       "                       waker (client-server ticket transfers; same group\n"
+	       "                       only unless the receiving group accepts others)\n"
+	       "  --no-cgroups         put every task in the root group: cgroup cpu.weight\n"
+	       "                       is ignored (policy groups still apply)\n"
 	       "  --no-catchup         do not credit running tasks with the draws they missed\n"
 	       "                       on other CPUs (shares are then per decision, not\n"
 	       "                       tickets / sum; for experiments)\n"
@@ -115,7 +121,7 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 {
 	enum { O_BACKEND = 256, O_TICKETS, O_SLICE, O_STARVE, O_NOCOMP, O_WORKLOAD, O_SIMCPUS, O_SIMSPEED, O_LOGLEVEL,
 	       O_POLICYDIR, O_BUDGET, O_MEM, O_UNSAFE, O_SOCKET, O_ADMIN, O_STATE, O_NOSTATE, O_CONFIG, O_POLICY,
-	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF, O_MAXCLIENTS, O_PERUSER, O_CLIENTTIMEOUT };
+	       O_LATENCY, O_MINRUN, O_PREEMPT, O_NOCATCHUP, O_HANDOFF, O_TRANSFERS, O_NOCGROUPS, O_MAXCLIENTS, O_PERUSER, O_CLIENTTIMEOUT };
 	static const option longopts[] = {
 		{"backend", required_argument, nullptr, O_BACKEND},
 		{"default-tickets", required_argument, nullptr, O_TICKETS},
@@ -127,6 +133,8 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		{"preempt", required_argument, nullptr, O_PREEMPT},
 		{"no-catchup", no_argument, nullptr, O_NOCATCHUP},
 		{"handoff-us", required_argument, nullptr, O_HANDOFF},
+		{"transfers", no_argument, nullptr, O_TRANSFERS},
+		{"no-cgroups", no_argument, nullptr, O_NOCGROUPS},
 		{"workload", required_argument, nullptr, O_WORKLOAD},
 		{"sim-cpus", required_argument, nullptr, O_SIMCPUS},
 		{"sim-speed", required_argument, nullptr, O_SIMSPEED},
@@ -198,6 +206,12 @@ static Result<void> parse_args(int argc, char **argv, Options &o)
 		case O_HANDOFF:
 			if (auto r = set_num<uint32_t>("--handoff-us", optarg, 0, LOTTO_HANDOFF_US_MAX, o.backend_cfg.handoff_us); !r)
 				return r.error();
+			break;
+		case O_TRANSFERS:
+			o.backend_cfg.transfers = true;
+			break;
+		case O_NOCGROUPS:
+			o.backend_cfg.cgroups = false;
 			break;
 		case O_WORKLOAD:
 			o.backend_cfg.workload = optarg;

@@ -105,6 +105,19 @@ void RunQueue::erase(const Entry &e)
 	g.by_wait.erase(e);
 }
 
+void RunQueue::rekey_task(const Entry &e, uint64_t key)
+{
+	Group &g = groups_[e.group];
+	auto &set = e.cur == 0 ? g.by_key : currency(e.group, e.cur).by_key;
+	if (!set.erase(e))
+		return;
+	g.by_wait.erase(e);
+	Entry n = e;
+	n.key = key;
+	set.insert(n);
+	g.by_wait.insert(n);
+}
+
 std::optional<RunQueue::Top> RunQueue::top(uint32_t cpu) const
 {
 	std::optional<Top> best;

@@ -69,6 +69,8 @@ public:
 
 	void push(const Entry &e);
 	void erase(const Entry &e);
+	// a waiting task's new key (a redraw), in its place in the same queue
+	void rekey_task(const Entry &e, uint64_t key);
 
 	// the smallest residual among everything waiting for `cpu`
 	std::optional<Top> top(uint32_t cpu) const;

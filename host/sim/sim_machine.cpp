@@ -122,6 +122,21 @@ void SimMachine::populate(const Workload &w)
 			}
 		}
 	}
+	// each client thread gets a server thread of its own, in file order
+	// (parse_workload checked there are enough)
+	std::map<std::string, std::vector<uint32_t>> servers;
+	for (uint32_t t = 0; t < threads_.size(); t++)
+		if (specs_[threads_[t].spec].serve_ns)
+			servers[specs_[threads_[t].spec].name].push_back(t);
+	std::map<std::string, size_t> next;
+	for (uint32_t t = 0; t < threads_.size(); t++) {
+		const std::string &call = specs_[threads_[t].spec].call;
+		if (call.empty())
+			continue;
+		uint32_t srv = servers[call][next[call]++];
+		threads_[t].peer = srv;
+		threads_[srv].peer = t;
+	}
 }
 
 // ---------------------------------------------------------------- time
@@ -197,14 +212,27 @@ void SimMachine::start(uint32_t t)
 	}
 	alive_++;
 	th.used = lotto_first_used_ns(min_run_ns_);	// no history yet
+	th.tickets = th.slot != kNoSlot ? slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets)
+					 : cfg_.default_tickets;
+	th.sleep.pid = th.pid;
+	if (spec.serve_ns) {
+		th.state = ThreadState::Sleeping;	// until its client calls
+		th.sleep.asleep = 1;
+		return;
+	}
 	wake(t);
 }
 
-void SimMachine::wake(uint32_t t)
+// t becomes runnable; `waker`: the running thread that woke it (a call or a
+// reply), -1 for a timer
+void SimMachine::wake(uint32_t t, int64_t waker)
 {
 	Thread &th = threads_[t];
 	const TaskSpec &spec = specs_[th.spec];
-	th.burst_left = spec.run_ns ? spec.run_ns : kNever;
+	if (waker >= 0)
+		xfer_note_waker(t, uint32_t(waker));
+	th.sleep.asleep = 0;
+	th.burst_left = spec.serve_ns ? spec.serve_ns : spec.run_ns ? spec.run_ns : kNever;
 	th.enq_ns = now_;
 	int64_t c = idle_cpu_for(t);
 	if (c >= 0) {
@@ -218,12 +246,13 @@ void SimMachine::wake(uint32_t t)
 	enter(t, th.last_cpu);
 	th.woken = true;
 	if (cfg_.preempt != LOTTO_PREEMPT_OFF)
-		wake_preempt(t);
+		wake_preempt(t, waker >= 0 ? threads_[size_t(waker)].cpu : -1);
 }
 
 // A woken task found no idle CPU: the CPU lotto_victim_score picks among
-// those it may use draws early (lotto_wake_action), as in the core.
-void SimMachine::wake_preempt(uint32_t t)
+// those it may use draws early (lotto_wake_action), as in the core; not
+// skip_cpu, whose task woke it and sleeps now (that CPU draws at once).
+void SimMachine::wake_preempt(uint32_t t, int64_t skip_cpu)
 {
 	const Thread &th = threads_[t];
 	const CpuSet &allowed = rq_.group_cpus(th.group);
@@ -231,7 +260,7 @@ void SimMachine::wake_preempt(uint32_t t)
 	uint64_t best_score = 0, best_ran = 0;
 	for (uint32_t i = 0; i < nr_cpus(); i++) {
 		uint32_t c = (th.last_cpu + i) % nr_cpus();
-		if (!allowed.test(c))
+		if (!allowed.test(c) || int64_t(c) == skip_cpu)
 			continue;
 		bool running = cpus_[c].cur >= 0;
 		uint64_t ran = running ? now_ - threads_[size_t(cpus_[c].cur)].stint_start : 0;
@@ -324,13 +353,16 @@ void SimMachine::stint_end(uint32_t cpu)
 	bool expired = used >= th.granted;
 	if (th.burst_left != kNever)
 		th.burst_left -= std::min(used, th.burst_left);
-	if (th.burst_left == 0 && spec.sleep_ns > 0) {
-		th.state = ThreadState::Sleeping;
-		th.cpu = -1;
-		th.credit = 0;	// credit is for a task that stays runnable
-		set_cur(cpu, -1);
-		sync_slot(t);
-		push(now_ + spec.sleep_ns, Ev::Wake, t, ++th.wake_token);
+	if (th.burst_left == 0 && (spec.sleep_ns > 0 || spec.serve_ns || !spec.call.empty())) {
+		// a call wakes the server, a reply the client, while this thread
+		// still holds its CPU; then it sleeps (until the reply, the next
+		// call, or its timer) and the task it woke draws with its tickets
+		if (th.peer != UINT32_MAX && threads_[th.peer].state == ThreadState::Sleeping)
+			wake(th.peer, t);
+		go_to_sleep(cpu, t);
+		if (spec.sleep_ns)
+			push(now_ + spec.sleep_ns, Ev::Wake, t, ++th.wake_token);
+		xfer_redraw(cpu, t);
 		dispatch(cpu, -1, false);
 		return;
 	}
@@ -343,6 +375,89 @@ void SimMachine::stint_end(uint32_t cpu)
 	dispatch(cpu, t, expired);
 }
 
+void SimMachine::go_to_sleep(uint32_t cpu, uint32_t t)
+{
+	Thread &th = threads_[t];
+	th.state = ThreadState::Sleeping;
+	th.cpu = -1;
+	th.credit = 0;	// credit is for a task that stays runnable
+	set_cur(cpu, -1);
+	sync_slot(t);
+	th.sleep.asleep = 1;	// it funds the task it woke last from now on
+	th.sleep.gid = th.cur;
+	th.fund = {};		// and its own funders end
+}
+
+// ---------------------------------------------------------------- transfers
+
+// the waker of t now points at t and is recorded as a funder of t
+void SimMachine::xfer_note_waker(uint32_t t, uint32_t waker)
+{
+	Thread &th = threads_[t], &w = threads_[waker];
+	uint32_t gflags = slots_.group_ctl()[th.cur].flags;
+	if (!cfg_.transfers && !(gflags & LOTTO_GROUP_F_TRANSFERS))
+		return;
+	if (w.slot == kNoSlot)
+		return;
+	w.sleep.woke = th.pid;
+	w.woke = t;
+	int stale[LOTTO_FUNDERS];
+	for (int i = 0; i < LOTTO_FUNDERS; i++) {
+		uint32_t fp = th.fund[i].pid;
+		stale[i] = !fp || fp - kFirstPid >= threads_.size() ||
+			   !lotto_funder_live(&threads_[fp - kFirstPid].sleep, fp, th.pid);
+	}
+	lotto_funder_note(th.fund.data(), stale, &th.fnext, w.pid, w.slot);
+}
+
+// the tickets t's sleeping funders add for a draw in group gid (own: its own)
+uint32_t SimMachine::xfer_tickets(uint32_t t, uint32_t gid, uint32_t own)
+{
+	Thread &th = threads_[t];
+	uint32_t gflags = slots_.group_ctl()[gid].flags, by = 0;
+	uint64_t sum = 0;
+	if (cfg_.transfers || (gflags & LOTTO_GROUP_F_TRANSFERS)) {
+		for (const lotto_funder &f : th.fund) {
+			if (!f.pid || f.pid - kFirstPid >= threads_.size())
+				continue;
+			const lotto_sleep &s = threads_[f.pid - kFirstPid].sleep;
+			if (!lotto_funder_counts(&s, f.pid, th.pid) ||
+			    !lotto_transfer_allowed(cfg_.transfers, s.gid, gid, gflags))
+				continue;
+			sum += slots_.tickets_for(f.slot, f.pid, cfg_.default_tickets);
+			if (!by)
+				by = f.pid;
+		}
+	}
+	uint32_t total = lotto_tickets_funded(own, sum);
+	if (th.slot != kNoSlot) {
+		slots_.at(th.slot).funded_by = by;
+		slots_.at(th.slot).funded_tickets = total - own;
+	}
+	if (by)
+		cpus_[th.last_cpu].stat[LOTTO_STAT_TRANSFERS]++;
+	return total;
+}
+
+// `sleeper` went to sleep on cpu: the thread it woke last, if that one
+// waits and its tickets changed, draws afresh (exact by memorylessness)
+void SimMachine::xfer_redraw(uint32_t cpu, uint32_t sleeper)
+{
+	uint32_t x = threads_[sleeper].woke;
+	if (x == UINT32_MAX || threads_[x].state != ThreadState::Waiting)
+		return;
+	Thread &th = threads_[x];
+	uint32_t old = th.tickets;
+	uint32_t t = tickets_of(x, th.fdraw, th.cur);
+	if (t == old)
+		return;
+	uint64_t base = th.cur ? rq_.inner_vtime(th.group, th.cur) : rq_.vtime(th.group);
+	uint64_t key = base + lotto_key_delta(lotto_rng_next(&rng_), t, th.fdraw);
+	rq_.rekey_task({th.key, th.enq_ns, x, th.group, th.cur}, key);
+	th.key = key;
+	cpus_[cpu].stat[LOTTO_STAT_XFER_REDRAWS]++;
+}
+
 // ---------------------------------------------------------------- the lottery
 
 // f for t's next draw: the CPU it used since its last one, against the slice
@@ -351,17 +466,20 @@ uint32_t SimMachine::comp_of(uint32_t t) const
 	return cfg_.compensation ? lotto_comp_q10(threads_[t].used, slice_ns_) : LOTTO_COMP_ONE;
 }
 
-// tickets in force for t's next draw (noted in its slot, with f)
-uint32_t SimMachine::tickets_of(uint32_t t, uint32_t f)
+// tickets in force for t's next draw in group gid: its own (noted in its
+// slot, with f) and what sleeping funders add
+uint32_t SimMachine::tickets_of(uint32_t t, uint32_t f, uint32_t gid)
 {
 	Thread &th = threads_[t];
-	if (th.slot == kNoSlot)
-		return cfg_.default_tickets;
-	uint32_t tickets = slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets);
-	lotto_task_stat &s = slots_.at(th.slot);
-	s.tickets = tickets;
-	s.comp_q10 = f;
-	return tickets;
+	uint32_t own = cfg_.default_tickets;
+	if (th.slot != kNoSlot) {
+		own = slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets);
+		lotto_task_stat &s = slots_.at(th.slot);
+		s.tickets = own;
+		s.comp_q10 = f;
+	}
+	th.tickets = xfer_tickets(t, gid, own);
+	return th.tickets;
 }
 
 // t's group now: the policy group user space put it in, else its cgroup's
@@ -419,8 +537,8 @@ void SimMachine::enter(uint32_t t, uint32_t on_cpu)
 {
 	Thread &th = threads_[t];
 	uint32_t f = comp_of(t);
-	uint32_t tickets = tickets_of(t, f);
 	uint32_t gid = group_of(t);
+	uint32_t tickets = tickets_of(t, f, gid);
 	th.used = 0;
 	th.fdraw = f;
 	uint64_t base = gid ? rq_.inner_vtime(th.group, gid) : rq_.vtime(th.group);
@@ -531,8 +649,8 @@ void SimMachine::dispatch(uint32_t cpu, int64_t prev, bool expired)
 	uint32_t p = uint32_t(prev);
 	Thread &th = threads_[p];
 	uint32_t f = comp_of(p);
-	uint32_t tickets = tickets_of(p, f);
 	uint32_t gid = group_of(p);
+	uint32_t tickets = tickets_of(p, f, gid);
 	if (cfg_.catchup)
 		catch_up(cpu, p, gid, tickets, f);
 	uint32_t pinned = rq_.waiting_pinned(cpu);
@@ -649,8 +767,6 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill, bool won)
 	th.granted = quantum(cpu);
 	if (!refill)
 		th.cur = group_of(t);
-	th.tickets = th.slot != kNoSlot ? slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets)
-					 : cfg_.default_tickets;
 	th.pos = rq_.vtime(th.group);
 	th.ipos = rq_.inner_vtime(th.group, th.cur);
 	th.apos = rq_.absent(th.group, th.cur);
@@ -816,6 +932,11 @@ bool SimMachine::set_group(uint32_t pid, uint32_t gid)
 void SimMachine::set_funding(uint32_t gid, uint32_t funding)
 {
 	__atomic_store_n(&slots_.group_ctl()[gid].funding, funding, __ATOMIC_RELAXED);
+}
+
+void SimMachine::set_group_flags(uint32_t gid, uint32_t flags)
+{
+	__atomic_store_n(&slots_.group_ctl()[gid].flags, flags, __ATOMIC_RELAXED);
 }
 
 bool SimMachine::ran_on(uint32_t pid, uint32_t cpu) const

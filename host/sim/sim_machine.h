@@ -28,6 +28,10 @@
 //   - compensation: f = lotto_comp_q10(CPU used since the last draw, slice)
 //   - starvation guard: a task that has waited starve_ms is run by the next
 //     dispatch on a CPU it may use, whatever its key (V is left alone)
+//   - ticket transfers (lotto_rules.h): a client's call records it as a
+//     funder of its server; a sleeping funder adds its tickets to the task
+//     it woke last, at that task's draws, and the task is redrawn when its
+//     funder goes to sleep
 //   - a quantum shorter than the slice ends exactly (the core's quantum
 //     timer); the slice itself, and everything in --preempt tick mode, ends
 //     at the first boundary after that of `tick` in the workload if it has
@@ -40,9 +44,13 @@
 // tasks, and a draw on a CPU they may not use moves the shared clock under
 // them); the starvation guard picks the longest waiter directly (the core
 // scans a FIFO of wait records, a few per dispatch); a wake-up looks at every
-// CPU (the core at up to 64); an IPI takes no time; tasks are woken by
-// timers, never by other tasks, so the core's handoff (a woken task waits for
-// its waker's CPU) does not apply.
+// CPU (the core at up to 64); an IPI takes no time; the core's handoff (a
+// task woken by a running task waits for its waker's CPU) is not modelled: a
+// server called by its client goes to an idle CPU at once if there is one;
+// a call or reply never makes the caller's own CPU draw early (it draws when
+// the caller sleeps, a moment later in the core); a server replies and
+// sleeps at once (in the core it may be preempted between the two, and then
+// serves the next call without sleeping).
 //
 // Time is simulated: nothing sleeps. run_for() processes the events (slice
 // ends, burst ends, wake-ups, task starts and exits) up to the new time.
@@ -58,6 +66,7 @@ extern "C" {
 #include "bpf/lotto_rules.h"
 }
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -131,6 +140,7 @@ public:
 	// as user space writing lotto_task_groups / lotto_group_ctl
 	bool set_group(uint32_t pid, uint32_t gid);
 	void set_funding(uint32_t gid, uint32_t funding);
+	void set_group_flags(uint32_t gid, uint32_t flags);	// LOTTO_GROUP_F_*
 	const lotto_group_stat *groups() const { return slots_.groups(); }
 	bool ran_on(uint32_t pid, uint32_t cpu) const;
 	// the workload's path for a cgroup_id found in lotto_task_stat ("" if unknown)
@@ -161,6 +171,11 @@ private:
 		uint64_t apos = 0;		// its group's absence (RunQueue::absent) then
 		bool woken = false;		// woke up and has not run since
 		uint64_t wake_token = 0;	// invalidates a pending wake-up
+		uint32_t peer = UINT32_MAX;	// client: its server thread; server: its client
+		lotto_sleep sleep{};		// transfers: asleep, whom it woke last (lotto_rules.h)
+		std::array<lotto_funder, LOTTO_FUNDERS> fund{};	// wakers that may fund it
+		uint32_t fnext = 0;
+		uint32_t woke = UINT32_MAX;	// the thread it woke last (redrawn when it sleeps)
 		ThreadReport r;			// counters (slot mirrors them)
 		CpuSet ran;
 	};
@@ -189,12 +204,18 @@ private:
 	void handle(const Event &e);
 
 	void start(uint32_t t);
-	void wake(uint32_t t);
+	void wake(uint32_t t, int64_t waker = -1);
 	void stop(uint32_t t);
 	void stint_end(uint32_t cpu);
+	void go_to_sleep(uint32_t cpu, uint32_t t);
+
+	// ticket transfers (lotto_rules.h; the core's lotto_transfers.bpf.h)
+	void xfer_note_waker(uint32_t t, uint32_t waker);
+	uint32_t xfer_tickets(uint32_t t, uint32_t gid, uint32_t own);
+	void xfer_redraw(uint32_t cpu, uint32_t sleeper);
 
 	void dispatch(uint32_t cpu, int64_t prev, bool expired);
-	uint32_t tickets_of(uint32_t t, uint32_t f);
+	uint32_t tickets_of(uint32_t t, uint32_t f, uint32_t gid);
 	uint32_t comp_of(uint32_t t) const;
 	uint32_t group_of(uint32_t t) const;
 	uint32_t funding_of(uint32_t gid);
@@ -209,7 +230,7 @@ private:
 	uint64_t quantum(uint32_t cpu) const;
 	uint64_t tick_after(uint64_t t) const;	// t rounded up to a tick (t if no ticks)
 	void end_stint_at(uint32_t cpu, uint64_t t);
-	void wake_preempt(uint32_t t);
+	void wake_preempt(uint32_t t, int64_t skip_cpu);
 	void kick_idle(uint32_t t);
 	void set_cur(uint32_t cpu, int64_t t);	// keeps idle_ in step
 	int64_t idle_cpu_for(uint32_t t) const;

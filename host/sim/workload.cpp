@@ -10,6 +10,7 @@ extern "C" {
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -157,6 +158,10 @@ private:
 		}
 		if (cpu_pct && (run || sleep))
 			return err("cpu= and run=/sleep= exclude each other (cpu=P% is run=P% of period=)");
+		if (t.serve_ns && (cpu_pct || run || sleep || !t.call.empty()))
+			return err("serve= excludes cpu=, run=, sleep= and call= (a server runs serve= per call)");
+		if (!t.call.empty() && (cpu_pct || sleep || !run))
+			return err("call= needs run= (the client's CPU time between calls) and no cpu= or sleep=");
 		if (period && !cpu_pct)
 			return err("period= only goes with cpu=P%");
 		if (sleep && !run)
@@ -238,6 +243,15 @@ private:
 				return err(std::string(k) + ": " + q(v) + " is not a number in 1.." +
 					   std::to_string(kMaxWorkloadTasks));
 			(k == "count" ? t.count : t.threads) = *n;
+		} else if (k == "serve") {
+			auto d = parse_duration_ns(v);
+			if (!d)
+				return err("serve: " + d.error().msg);
+			if (*d == 0)
+				return err("serve: must be longer than 0");
+			t.serve_ns = *d;
+		} else if (k == "call") {
+			t.call = std::string(v.substr(0, LOTTO_COMM_LEN - 1));
 		} else if (k == "tickets") {
 			auto n = parse_int<uint32_t>(v, LOTTO_TICKETS_MIN, LOTTO_TICKETS_MAX);
 			if (!n)
@@ -245,7 +259,8 @@ private:
 			t.tickets = *n;
 		} else {
 			return err("unknown key " + q(k) +
-				   " (known: name nice uid cgroup cpu period run sleep pin start stop count threads tickets)");
+				   " (known: name nice uid cgroup cpu period run sleep pin start stop count threads tickets serve "
+				   "call)");
 		}
 		return {};
 	}
@@ -254,6 +269,27 @@ private:
 	int line_ = 0;
 	bool tick_seen_ = false;
 };
+
+// every call= names servers, with a server thread for each client thread
+Result<void> check_calls(const Workload &w)
+{
+	std::map<std::string, uint64_t> servers, clients;
+	for (const TaskSpec &t : w.tasks)
+		if (t.serve_ns)
+			servers[t.name] += t.nr_threads();
+	for (const TaskSpec &t : w.tasks) {
+		if (t.call.empty())
+			continue;
+		std::string at = w.source + ":" + std::to_string(t.line) + ": ";
+		if (!servers.count(t.call))
+			return err(at + "call=" + t.call + ": no task named " + q(t.call) + " has serve=");
+		uint64_t n = clients[t.call] += t.nr_threads();
+		if (n > servers[t.call])
+			return err(at + "call=" + t.call + ": " + std::to_string(n) + " client threads for " +
+				   std::to_string(servers[t.call]) + " server threads (one each; raise the servers' count=)");
+	}
+	return {};
+}
 
 } // namespace
 
@@ -344,6 +380,8 @@ Result<Workload> parse_workload(std::string_view text, std::string_view source)
 		if (auto r = lp.directive(split_ws(l)); !r)
 			return err(w.source + ":" + std::to_string(line) + ": " + r.error().msg);
 	}
+	if (auto r = check_calls(w); !r)
+		return r.error();
 	return w;
 }
 

@@ -5,6 +5,8 @@
 //   tick 4ms
 //   task name=hog cpu=100% count=2
 //   task name=io nice=5 run=2ms sleep=8ms pin=0 start=1s stop=30s
+//   task name=srv serve=2ms count=3          (a server thread per client)
+//   task name=cli run=100us call=srv tickets=800
 //
 // Every error is one line, "FILE:LINE: message", returned as a value.
 #pragma once
@@ -41,6 +43,13 @@ struct TaskSpec {
 	uint32_t count = 1;		// processes
 	uint32_t threads = 1;		// threads per process (same tgid)
 	uint32_t tickets = 0;		// written to lotto_ctl at start; 0: none
+	// Client-server (ticket transfers): a server thread sleeps until its
+	// client calls, runs serve_ns of CPU, wakes its client and sleeps again.
+	// A client runs run_ns, calls its server and sleeps until the reply.
+	// Each client thread has a server thread of its own: the threads of the
+	// specs named `call`, in file order.
+	uint64_t serve_ns = 0;		// > 0: a server
+	std::string call;		// non-empty: a client of the servers named so
 
 	uint64_t nr_threads() const { return uint64_t(count) * threads; }
 };

@@ -96,7 +96,17 @@ TEST_CASE("every bad workload line is one error naming the file and line", "[wor
 		Bad{"task name=", "w.txt:1: 'name' has no value"},
 		Bad{"task name=a name=b", "w.txt:1: 'name' given twice"},
 		Bad{"task colour=red", "w.txt:1: unknown key 'colour' (known: name nice uid cgroup cpu period run sleep "
-				       "pin start stop count threads tickets)"},
+				       "pin start stop count threads tickets serve call)"},
+		Bad{"task serve=0", "w.txt:1: serve: must be longer than 0"},
+		Bad{"task serve=2ms run=1ms", "w.txt:1: serve= excludes cpu=, run=, sleep= and call= (a server runs serve= "
+					      "per call)"},
+		Bad{"task name=s serve=2ms\ntask call=s", "w.txt:2: call= needs run= (the client's CPU time between calls) "
+							"and no cpu= or sleep="},
+		Bad{"task call=s run=1ms sleep=1ms", "w.txt:1: call= needs run= (the client's CPU time between calls) and "
+						     "no cpu= or sleep="},
+		Bad{"task name=c call=nobody run=1ms", "w.txt:1: call=nobody: no task named 'nobody' has serve="},
+		Bad{"task name=s serve=1ms count=2\ntask call=s run=1ms count=3",
+		    "w.txt:2: call=s: 3 client threads for 2 server threads (one each; raise the servers' count=)"},
 		Bad{"task nice=20", "w.txt:1: nice: '20' is not a number in -20..19"},
 		Bad{"task nice=x", "w.txt:1: nice: 'x' is not a number in -20..19"},
 		Bad{"task uid=-1", "w.txt:1: uid: '-1' is not a number in 0..4294967294"},

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lotto_transfers.bpf.h — ticket transfers in the core (the rules, shared
+ * with the sim, are in lotto_rules.h; the design in docs/design.md).
+ *
+ * Who woke whom. A wake-up is recorded where it is known to come from the
+ * running task: ops.select_cpu and an ops.enqueue with SCX_ENQ_WAKEUP, both
+ * in the waker's context unless an interrupt did the waking (then the
+ * "current" task is whoever was interrupted, and nothing is recorded) or the
+ * wake-up was queued to the target CPU (then current is its idle task).
+ *
+ * When a transfer takes effect. A funded task's tickets are counted at each
+ * of its draws. The woken task draws its key at enqueue, while its waker
+ * still runs: no transfer yet. So when a task goes to sleep, the dispatch
+ * that follows on its CPU redraws the task it woke last, if that one waits
+ * and its tickets changed: a fresh key at its clock with the tickets it has
+ * now. That is exact, by memorylessness (the residual of a task that has not
+ * won is again exponential; discarding it and drawing with the new rate is
+ * the race with the new tickets from now on). The redraw looks at the first
+ * LOTTO_XFER_SCAN tasks of that queue; a task further back gets the transfer
+ * at its next draw. A transfer that ends while its task waits (its funder
+ * woke up) ends at that task's next draw: a wake-up cannot move tasks
+ * between queues.
+ */
+#ifndef LOTTO_TRANSFERS_BPF_H
+#define LOTTO_TRANSFERS_BPF_H
+
+#define LOTTO_XFER_SCAN		64
+
+/* per slot: how often its task went to sleep, and whether it sleeps now */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_MAX_TASKS);
+	__type(key, u32);
+	__type(value, struct lotto_sleep);
+} lotto_sleeps SEC(".maps");
+
+static __always_inline struct lotto_sleep *sleep_of(s32 slot)
+{
+	u32 k = slot;
+
+	if (slot < 0)
+		return NULL;
+	return bpf_map_lookup_elem(&lotto_sleeps, &k);
+}
+
+/*
+ * Interrupt context: NMI, hard IRQ, or serving a soft IRQ (preempt_count
+ * bits as in include/linux/preempt.h). A wake-up from there is not the
+ * current task's doing. Kernels without the per-CPU __preempt_count in BTF
+ * record no waker at all: no transfers rather than wrong ones.
+ */
+extern const int __preempt_count __ksym __weak;
+#define LOTTO_NMI_MASK		0x00f00000
+#define LOTTO_HARDIRQ_MASK	0x000f0000
+#define LOTTO_SOFTIRQ_OFFSET	0x00000100
+
+static __always_inline bool in_task_context(void)
+{
+	if (!bpf_ksym_exists(&__preempt_count))
+		return false;
+	return !(*(const int *)bpf_this_cpu_ptr(&__preempt_count) &
+		 (LOTTO_NMI_MASK | LOTTO_HARDIRQ_MASK | LOTTO_SOFTIRQ_OFFSET));
+}
+
+static __always_inline u32 group_flags(u32 gid)
+{
+	u32 k = gmask(gid);
+	struct lotto_group_ctl *gc = bpf_map_lookup_elem(&lotto_group_ctl, &k);
+
+	return gc ? READ_ONCE(gc->flags) : 0;
+}
+
+static __always_inline bool transfers_on(void)
+{
+	return lotto_cfg.flags & LOTTO_CFG_TRANSFERS;
+}
+
+/* a task in group gid may receive transfers at all */
+static __always_inline bool xfer_may(u32 gid)
+{
+	return transfers_on() || (group_flags(gid) & LOTTO_GROUP_F_TRANSFERS);
+}
+
+/*
+ * p (context c) was woken: if the running task woke it, that task now points
+ * at p (it funds p while it sleeps) and is recorded as a funder of p.
+ */
+static __always_inline void xfer_note_waker(struct task_struct *p, struct task_ctx *c)
+{
+	struct task_struct *w = bpf_get_current_task_btf();
+	int stale[LOTTO_FUNDERS];
+	struct lotto_sleep *ws;
+	struct task_ctx *wc;
+	int i;
+
+	if (!w->pid || w->pid == p->pid || !xfer_may(c->gid) || !in_task_context())
+		return;
+	wc = ctx_of(w);
+	if (!wc)
+		return;
+	ws = sleep_of(wc->slot);
+	if (!ws || ws->pid != (u32)w->pid)
+		return;
+	WRITE_ONCE(ws->woke, p->pid);
+	wc->xpid = p->pid;
+	wc->xslot = c->slot;
+	for (i = 0; i < LOTTO_FUNDERS; i++) {
+		struct lotto_funder *f = &c->fund[i];
+		struct lotto_sleep *s = sleep_of(f->slot);
+
+		stale[i] = !s || !lotto_funder_live(s, f->pid, p->pid);
+	}
+	lotto_funder_note(c->fund, stale, &c->fnext, w->pid, wc->slot);
+}
+
+/*
+ * The tickets p's funders add now for a draw in group gid (its own are
+ * `own`); the first of them and the sum are noted in p's slot (st).
+ */
+static __always_inline u32 xfer_tickets(const struct task_struct *p, struct task_ctx *c, u32 gid,
+					u32 own, struct lotto_task_stat *st)
+{
+	u32 gflags = group_flags(gid), by = 0, t;
+	bool on = transfers_on();
+	u64 sum = 0;
+	int i;
+
+	if (on || (gflags & LOTTO_GROUP_F_TRANSFERS)) {
+		for (i = 0; i < LOTTO_FUNDERS; i++) {
+			struct lotto_funder *f = &c->fund[i];
+			struct lotto_sleep *s;
+
+			if (!f->pid)
+				continue;
+			s = sleep_of(f->slot);
+			if (!s || !lotto_funder_counts(s, f->pid, p->pid) ||
+			    !lotto_transfer_allowed(on, READ_ONCE(s->gid), gid, gflags))
+				continue;
+			sum += slot_tickets(f->pid, f->slot);
+			if (!by)
+				by = f->pid;
+		}
+	}
+	t = lotto_tickets_funded(own, sum);
+	if (st) {
+		st->funded_by = by;
+		st->funded_tickets = t - own;
+	}
+	if (by)
+		stat_inc(LOTTO_STAT_TRANSFERS);
+	return t;
+}
+
+/* p goes to sleep: it may fund from now on, and its own funders end */
+static __always_inline void xfer_sleeps(struct task_struct *p, struct task_ctx *c)
+{
+	struct lotto_sleep *s = sleep_of(c->slot);
+
+	if (s && s->pid == (u32)p->pid) {
+		s->gid = c->gid;
+		WRITE_ONCE(s->asleep, 1);
+	}
+	__builtin_memset(c->fund, 0, sizeof(c->fund));
+}
+
+static __always_inline void xfer_wakes(struct task_struct *p, struct task_ctx *c)
+{
+	struct lotto_sleep *s = sleep_of(c->slot);
+
+	if (s && s->pid == (u32)p->pid)
+		WRITE_ONCE(s->asleep, 0);
+}
+
+static __always_inline void xfer_slot_init(struct task_struct *p, s32 slot)
+{
+	struct lotto_sleep *s = sleep_of(slot);
+
+	if (s) {
+		s->asleep = 0;
+		s->woke = 0;
+		s->gid = 0;
+		WRITE_ONCE(s->pid, p->pid);
+	}
+}
+
+#endif /* LOTTO_TRANSFERS_BPF_H */

@@ -1,0 +1,81 @@
+# tests/vm/transfers.sh — ticket transfers: the lottery scheduling paper's
+# client-server experiment (Waldspurger & Weihl, section 5.4). Run inside
+# scripts/vm.sh (2 CPUs).
+#
+# Three clients with tickets 800:300:100 (8:3:1) each send requests over a
+# Unix socket to a server thread of their own, which burns 2 ms of CPU per
+# request and holds 1 ticket; everything is pinned to CPU 0. Each pair has
+# one runnable thread at a time: the client, or its server while the client
+# waits for the reply.
+#   1. lotto-host --transfers: a server runs on its blocked client's tickets,
+#      so the pairs' request rates come out 8:3:1 (pair 0: 8/12 of them).
+#   2. lotto-host at its defaults (no transfers): the servers' 1 ticket each
+#      decides, 1:1:1 (pair 0: 1/3), whatever the clients hold.
+# Bands: K = 4.5 binomial sd over the requests (about one draw each), times
+# VM_SPREAD; each case also asserts that the other case's share lies outside.
+# vm-test: timeout=500 cpus=2
+. "$(dirname "$0")/lib.sh"
+
+SECS=${XFER_SECONDS:-12}
+SERVE_US=2000
+K=4.5
+TIDS=/tmp/rpc.tids
+OUT=/tmp/rpc.out
+bad=0
+
+taskset -p 2 $$ >/dev/null	# this shell stays off CPU 0
+
+tid() { awk -v k="$1" -v i="$2" '$1 == k && $2 == i { print $3 }' "$TIDS"; }
+
+# share_band COUNTS I P OTHER: pair I's share of the requests against P
+# within K sd; OTHER (the other case's share) must lie outside the band
+share_band() {
+	echo "$1" | awk -F, -v i="$2" -v p="$3" -v o="$4" -v k=$K -v spread=$VM_SPREAD "$AWK_SQRT"'
+	{
+		for (j = 1; j <= NF; j++) n += $j
+		s = $(i + 1) / n; sd = spread * msqrt(p * (1 - p) / n); lo = p - k * sd; hi = p + k * sd
+		bad = (s < lo || s > hi); teeth = (o >= lo && o <= hi)
+		printf "  pair %d: %.4f of %d requests, expected %.4f in [%.4f, %.4f] (z %.2f)%s%s\n", i, s, n, p,
+			lo, hi, (s - p) / sd, bad ? " OUTSIDE" : "", teeth ? "; too few requests to tell " o : ""
+		exit bad || teeth
+	}'
+}
+
+# rpc_case LOTTO-HOST-ARGS...: start lotto, run the clients and servers,
+# set their tickets, print the request counts in $COUNTS
+rpc_case() {
+	lotto_start "$@"
+	rm -f "$TIDS"
+	taskset -c 0 "$LOTTO_BUILD/bin/lotto-rpc" --clients 3 --serve-us $SERVE_US --seconds "$SECS" --warmup 2 \
+		--tids "$TIDS" >"$OUT" &
+	RPC_PID=$!
+	SPIN_PIDS="$SPIN_PIDS $RPC_PID"
+	wait_for 10 test -s "$TIDS" || fail "lotto-rpc wrote no thread ids"
+	"$LOTTO_CTL" set "$(tid client 0)" 800 "$(tid client 1)" 300 "$(tid client 2)" 100 \
+		"$(tid server 0)" 1 "$(tid server 1)" 1 "$(tid server 2)" 1 || fail "lotto-ctl set failed"
+	sleep 1
+	FUNDED=$("$LOTTO_CTL" get "$(tid server 0)")
+	wait "$RPC_PID" || fail "lotto-rpc failed: $(cat "$OUT")"
+	COUNTS=$(sed -n 's/^requests=//p' "$OUT")
+	[ -n "$COUNTS" ] || fail "lotto-rpc printed no counts"
+	say "requests per pair: $COUNTS"
+	"$LOTTO_CTL" stats | grep -E "transfers|xfer_redraws" || true
+	lotto_stop
+}
+
+say "1. with --transfers: 8:3:1"
+rpc_case --transfers
+echo "$FUNDED" | grep -q "funded_by=$(tid client 0) " ||
+	echo "$FUNDED" | grep -q "funded_by=0 " || fail "server 0 funded by someone else: $FUNDED"
+share_band "$COUNTS" 0 0.6667 0.3333 || bad=1
+share_band "$COUNTS" 2 0.0833 0.3333 || bad=1
+
+say "2. at the defaults (no transfers): 1:1:1"
+rpc_case
+echo "$FUNDED" | grep -q "funded_by=0 " || fail "a transfer without --transfers: $FUNDED"
+share_band "$COUNTS" 0 0.3333 0.6667 || bad=1
+share_band "$COUNTS" 2 0.3333 0.0833 || bad=1
+
+kernel_log_clean || fail "the kernel log has errors"
+[ $bad = 0 ] || fail "a pair's share of the requests outside its band (see above)"
+echo "PASS: transfers"
