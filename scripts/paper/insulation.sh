@@ -164,15 +164,33 @@ report() {
 		echo 'set ylabel "cumulative CPU time (s)"'
 		echo 'set key top left'
 		for m in $ms; do
-			awk -F, -v m="$m" '$1 == m { printf "%s,%.3f,%.3f,%.3f,%.3f,%s\n", $2, $3 / 1e9, $4 / 1e9, $5 / 1e9, $6 / 1e9, ($7 > 0 ? sprintf("%.3f", $7 / 1e9) : "NaN") }' \
-				"$(csv insulation)" >"$T/insulation-$m.csv"
+			# columns 7..11: each task's ideal, its share of the CPU the five
+			# got (with currencies A1 1/6, A2 1/3, B1 1/6 -> 1/12, B2 1/3 ->
+			# 1/6, B3 1/4; flat: tickets / 600, then / 900)
+			awk -F, -v m="$m" -v j="$(phase_of "$(csv insulation-phases)" "$m" 2)" '
+			BEGIN {
+				split("1 2 1 2 0", w1, " "); s1 = 6
+				if (m == "flat") { split("1 2 1 2 3", w2, " "); s2 = 9 } else { split("2 4 1 2 3", w2, " "); s2 = 12 }
+			}
+			$1 == m {
+				tot = 0; for (i = 3; i <= 7; i++) tot += $i / 1e9
+				if (n++) for (i = 1; i <= 5; i++) id[i] += (tot - prev) * ($2 < j ? w1[i] / s1 : w2[i] / s2)
+				else for (i = 1; i <= 5; i++) id[i] = $(i + 2) / 1e9
+				prev = tot
+				printf "%s,%.3f,%.3f,%.3f,%.3f,%s", $2, $3 / 1e9, $4 / 1e9, $5 / 1e9, $6 / 1e9, ($7 > 0 ? sprintf("%.3f", $7 / 1e9) : "NaN")
+				for (i = 1; i <= 5; i++) printf ",%s", (i == 5 && $2 < j ? "NaN" : sprintf("%.3f", id[i]))
+				printf "\n"
+			}' "$(csv insulation)" >"$T/insulation-$m.csv"
 			mark "$(phase_of "$(csv insulation-phases)" "$m" 2)"
 			echo "set title \"$(label "$m")\""
 			echo "plot \"$T/insulation-$m.csv\" using 1:2 with lines lw 2 lc rgb '#1f77b4' title 'A1', \\"
 			echo "  '' using 1:3 with lines lw 2 lc rgb '#aec7e8' title 'A2', \\"
 			echo "  '' using 1:4 with lines lw 2 lc rgb '#d62728' title 'B1', \\"
 			echo "  '' using 1:5 with lines lw 2 lc rgb '#ff9896' title 'B2', \\"
-			echo "  '' using 1:6 with lines lw 2 lc rgb '#9467bd' title 'B3'"
+			echo "  '' using 1:6 with lines lw 2 lc rgb '#9467bd' title 'B3', \\"
+			echo "  '' using 1:7 with lines lw 1 dt 2 lc rgb '#555555' title 'ideal share', \\"
+			for c in 8 9 10 11; do echo "  '' using 1:$c with lines lw 1 dt 2 lc rgb '#555555' notitle, \\"; done
+			echo "  1/0 notitle"
 		done
 		echo 'unset multiplot'
 	} | plot "$DIR/insulation.png" 1200,560
