@@ -11,7 +11,7 @@
 #   fairness       1. two tasks r:1, r = 1..10 three times 60 s, 20:1 180 s
 #   over_time      2. 2:1 for 200 s, the ratio in 8 s and 1 s windows
 #   monte_carlo    3. three Monte-Carlo tasks under policies/monte_carlo.lua
-#   client_server  4. clients 8:3:1 and a server without tickets
+#   client_server  4. clients 8:3:1 and a server without tickets, with transfers
 #   multimedia     5. three frame loops 3:2:1, changed to 3:1:2 from lotto-shell
 #   insulation     6. cgroups A and B (currencies) funded equally, B3 joins B
 #   overhead       7. CPU-bound throughput and hackbench against the default
@@ -34,9 +34,8 @@
 #                  the CSVs in OUT/paper
 #   -h, --help     this text
 #
-# Settings passed on to the experiments (see each script): PAPER_TRANSFERS=1
-# (client_server with lotto-host --transfers, once the core has them),
-# PAPER_CS_MODES, PAPER_INS_MODES.
+# Settings passed on to the experiments (see each script): PAPER_CS_MODES,
+# PAPER_INS_MODES (which runs each of those two makes).
 #
 # Environment: LOTTO_BUILD (build directory, default ./build).
 set -euo pipefail
@@ -74,7 +73,7 @@ rc=0
 if [ $REPLOT = 0 ]; then
 	[ -x "$LOTTO_BUILD/bin/lotto-paper" ] || die "no $LOTTO_BUILD/bin/lotto-paper: build first (scripts/setup.sh)"
 	envs=(PAPER_QUICK=$QUICK)
-	for v in PAPER_TRANSFERS PAPER_CS_MODES PAPER_INS_MODES; do
+	for v in PAPER_CS_MODES PAPER_INS_MODES; do
 		[ -z "${!v:-}" ] || envs+=("$v=${!v}")
 	done
 	if [ $HERE = 1 ]; then
@@ -149,9 +148,9 @@ experiments run their tasks on one CPU (\`taskset\`; the measuring shell sits
 on the other), except the overhead benchmarks, which use both. lotto-host runs
 at its defaults (quanta of 10 ms latency / (waiting tasks + 1), at most 20 ms,
 compensation and wake-up preemption on) except where an experiment loads a
-policy. Where a figure shows a band, it is what an ideal lottery gives 95% of
-the time for the number of draws actually made: a correct lottery scatters
-inside it, about one point in twenty outside.
+policy or turns on transfers. Where a figure shows a band, it is what an
+ideal lottery gives 95% of the time for the number of draws actually made: a
+correct lottery scatters inside it, about one point in twenty outside.
 
 | experiment | paper (Mach, 100 ms quanta) | lotto |
 | --- | --- | --- |

@@ -12,14 +12,17 @@
 #   sh scripts/paper/client_server.sh run|report DIR|check DIR   (scripts/paper/lib.sh)
 #
 # Modes (PAPER_CS_MODES, each a separate run):
-#   none       no transfers: each server thread competes with its 1 ticket, so
-#              the clients are served about 1:1:1 whatever their tickets
-#   manual     the transfer done by hand: each server thread is given its
-#              client's tickets with lotto-shell (`tickets TID N`); since a
-#              thread serves one client only, that is what a transfer gives
-#   transfers  lotto-host --transfers (issue 11): the core lends a blocked
-#              client's tickets to the server thread it woke
-# Default "none manual"; PAPER_TRANSFERS=1 makes it "none transfers".
+#   transfers  the paper's experiment: lotto-host --transfers, the core lends
+#              a client's tickets, while it sleeps waiting for the answer, to
+#              the server thread its request woke
+#   none       no transfers, for contrast: each server thread competes with
+#              its 1 ticket, so the clients are served about 1:1:1 whatever
+#              their tickets
+#   manual     the transfer done by hand, for reference: each server thread
+#              is given its client's tickets with lotto-shell (`tickets TID
+#              N`); since a thread serves one client only, that is what a
+#              transfer gives it
+# Default "transfers manual none".
 #
 # Full: 60 s, the top client stops at 40 s. --quick: 7 s, stops at 4 s.
 # Paper (Mach with transfers): throughput 7.69:2.51:1 for 8:3:1; 2.91:1 for
@@ -28,11 +31,7 @@
 DATA="client_server client_server-phases"
 TICKETS="800 300 100"
 
-modes() {
-	if [ -n "${PAPER_CS_MODES:-}" ]; then echo "$PAPER_CS_MODES"
-	elif [ "${PAPER_TRANSFERS:-0}" = 1 ]; then echo "none transfers"
-	else echo "none manual"; fi
-}
+modes() { echo "${PAPER_CS_MODES:-transfers manual none}"; }
 
 run() {
 	paper_run_init
@@ -59,7 +58,7 @@ one_mode() {
 	for k in 1 2 3; do
 		s=$secs
 		[ $k != 1 ] || s=$top
-		bg_task pid "$WORK/client.$k" 0 "$LOTTO_PAPER" client --socket "$WORK/sock" --every-ms 250 --seconds $s
+		bg_task pid "$WORK/client.$k" 0 "$LOTTO_PAPER" client --socket "$WORK/sock" --every-ms 250 --seconds $s --delay-ms 1500
 		eval "client_$k=\$pid"
 	done
 	# each client first prints the id of the server thread that serves it
@@ -78,8 +77,24 @@ one_mode() {
 	else
 		shell "tickets $thread_1 1; tickets $thread_2 1; tickets $thread_3 1"
 	fi
+	# the clients wait 1.5 s after connecting: the tickets above are set while
+	# every client and server thread sleeps, before the first request, so
+	# that no draw of the measured traffic is made with the default tickets
+	wait_for 10 grep -q '^[0-9]' "$WORK/client.3" || fail "client 3 did not start"
 	set_t=$(since)
 	say "client_server $mode: clients $client_1 $client_2 $client_3, server threads $thread_1 $thread_2 $thread_3"
+	# for the log, a second before the top client stops (a server thread ends
+	# with its client): how long each server thread waited at most, and
+	# whether the starvation guard had to move it (a transfer that did not
+	# happen leaves a server thread racing on its 1 ticket)
+	sleep $((top - 1))
+	for k in 1 2 3; do
+		eval "_t=\$thread_$k"
+		"$LOTTO_CTL" get "$_t" 2>/dev/null | tr ' ' '\n' |
+			awk -v k=$k -v m="$mode" -F= '$1 ~ /^(tickets|wins|waits|wait_max_ns|rescues|funded_by|funded_tickets)$/ { s = s " " $0 }
+				END { print "# client_server " m ": server thread " k ":" s }'
+	done
+	"$LOTTO_CTL" stats 2>/dev/null | grep -iE 'xfer|transfer|rescue' | sed "s/^/# client_server $mode: /"
 	wait $client_1 $client_2 $client_3
 	kill $server
 	wait $server 2>/dev/null
@@ -128,7 +143,7 @@ label() {
 	case $1 in
 	none) echo "no transfers (server threads 1 ticket each)" ;;
 	manual) echo "transfer by hand (server thread = its client's tickets)" ;;
-	transfers) echo "lotto-host --transfers" ;;
+	transfers) echo "lotto-host --transfers (server threads 1 ticket each)" ;;
 	*) echo "$1" ;;
 	esac
 }
@@ -137,7 +152,7 @@ report() {
 	ms=$(modes_of "$(csv client_server-phases)")
 	nm=$(echo $ms | wc -w)
 	{
-		printf '%s\n' "set multiplot layout $nm,1 title \"Client-server: three clients with tickets 8:3:1, one server thread each, the server without tickets\nWithout transfers the clients are served alike; with the client's tickets the server serves them 8:3:1\""
+		printf '%s\n' "set multiplot layout $nm,1 title \"Client-server: three clients with tickets 8:3:1, one server thread each, the server without tickets\nWith transfers the server works for each client on its tickets, 8:3:1; without, the clients are served alike\""
 		echo 'set ylabel "requests done"'
 		echo 'set key top left'
 		i=0
@@ -176,7 +191,15 @@ two 2.91:1 (allocation 3:1).
 time per request; three \`lotto-paper client\`s with 800, 300 and 100 tickets,
 each sending its next request as soon as it has the answer; everything pinned
 to one CPU; ${secs} s, the top client stops at ${top} s. The server's threads
-have 1 ticket (lotto's least: "no tickets of its own"). Rates are measured
+have 1 ticket (lotto's least: "no tickets of its own"). With
+\`lotto-host --transfers\`, a task that sleeps lends its tickets to the task
+it woke last, for as long as that task has not slept since: a client that
+sends a request and waits for the answer funds the server thread working
+on it, and that thread's funding ends when it blocks for the next request.
+The run without transfers is the same with lotto-host at its defaults, and
+the run "by hand" gives each server thread its client's tickets for good
+with \`lotto-shell\` (what a transfer gives a thread that serves one client
+only). Rates are measured
 from 0.5 s after the tickets were set to the top client's end, and from 0.5 s
 after that to the end.
 
@@ -198,13 +221,12 @@ EOF
 server, so its own tickets hardly matter: what decides its rate is the share
 of the server thread that works for it. Without transfers the three server
 threads compete with equal tickets and the clients are served about equally,
-the ~1:1:1 that transfers exist to fix. Giving each server thread its
-client's tickets (by hand here, with \`lotto-shell\`) is exactly what a
-transfer does for a server thread that serves only one client, and the rates
-follow the clients' tickets, as on Mach. lotto's core does not have ticket
-transfers yet (issue 11); once it does, \`PAPER_TRANSFERS=1\` runs the same
-experiment with \`lotto-host --transfers\` and the server threads left at 1
-ticket.
+the ~1:1:1 that transfers exist to fix. With transfers each server thread
+runs on its waiting client's tickets, 800, 300 and 100, and the request
+rates follow the clients' allocation as on Mach; when the top client stops,
+the other two share the server 3:1. Each pair (a client and its server
+thread) has one runnable thread at a time, so the rates are a lottery over
+the pairs' draws and scatter like one.
 EOF
 }
 

@@ -21,10 +21,11 @@
 //   lotto-paper server --socket PATH [--work-us N]
 //                                            one thread per client, N us of CPU time
 //                                            per request (a fixed burst)
-//   lotto-paper client --socket PATH [--every-ms MS] [--seconds S]
+//   lotto-paper client --socket PATH [--every-ms MS] [--seconds S] [--delay-ms D]
 //                                            requests one after the other; prints the
-//                                            server thread's id, then time, requests
-//                                            done and their summed response time
+//                                            server thread's id, then (D ms later, if
+//                                            given) time, requests done and their
+//                                            summed response time
 //
 // Every report line is "t value..." with t in seconds of CLOCK_MONOTONIC (the
 // same clock for every process of the machine), so a script can put the
@@ -402,6 +403,10 @@ int cmd_client(const Opts &o)
 		die("the server closed the connection");
 	std::printf("server %d\n", tid);
 	std::fflush(stdout);
+	// a script sets the tickets of the client and its server thread while
+	// both sleep, before the first request
+	if (o.delay_ms)
+		sleep_ns(o.delay_ms * 1000000LL);
 	Clock c(o);
 	long long done = 0, resp_ns = 0;
 	for (;;) {
