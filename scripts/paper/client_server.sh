@@ -139,6 +139,35 @@ summary() {
 	}' "$(csv client_server)" "$(csv client_server-phases)"
 }
 
+# ideal MODE: "t,client1,client2,client3": where each client's requests
+# would be if the requests made in each phase were shared as the tickets
+# (8:3:1, then 3:1; without transfers 1:1:1, then 1:1), straight lines from
+# the tickets being set to the top client's end and from there to the end
+ideal() {
+	awk -F, -v m="$1" '
+	FNR == 1 { f++; next }
+	f == 1 && $1 == m { k = $2; n[k]++; t[k, n[k]] = $3; c[k, n[k]] = $4 }
+	f == 2 && $1 == m { a = $2; b = $3; e = $4 }
+	function at(k, x,   i, y) {
+		for (i = 2; i <= n[k]; i++)
+			if (x <= t[k, i]) {
+				y = (x - t[k, i - 1]) / (t[k, i] - t[k, i - 1]); if (y < 0) y = 0
+				return c[k, i - 1] + (c[k, i] - c[k, i - 1]) * y
+			}
+		return c[k, n[k]]
+	}
+	END {
+		if (m == "none") { s1[1] = s1[2] = s1[3] = 1 / 3; s2[2] = s2[3] = 1 / 2 }
+		else { s1[1] = 8 / 12; s1[2] = 3 / 12; s1[3] = 1 / 12; s2[2] = 3 / 4; s2[3] = 1 / 4 }
+		for (k = 1; k <= 3; k++) d1 += at(k, b) - at(k, a)
+		for (k = 2; k <= 3; k++) d2 += at(k, e) - at(k, b)
+		for (k = 1; k <= 3; k++) { ia[k] = at(k, a); ib[k] = ia[k] + s1[k] * d1 }
+		printf "%.3f,%.1f,%.1f,%.1f\n", a, ia[1], ia[2], ia[3]
+		printf "%.3f,%.1f,%.1f,%.1f\n", b, ib[1], ib[2], ib[3]
+		printf "%.3f,NaN,%.1f,%.1f\n", e, ib[2] + s2[2] * d2, ib[3] + s2[3] * d2
+	}' "$(csv client_server)" "$(csv client_server-phases)"
+}
+
 label() {
 	case $1 in
 	none) echo "no transfers (server threads 1 ticket each)" ;;
@@ -164,10 +193,13 @@ report() {
 			for k in 1 2 3; do
 				awk -F, -v m="$m" -v k=$k '$1 == m && $2 == k { print $3 "," $4 }' "$(csv client_server)" >"$T/client_server-$m-$k.csv"
 			done
+			ideal "$m" >"$T/client_server-$m-ideal.csv"
 			set -- $TICKETS
 			echo "plot \"$T/client_server-$m-1.csv\" using 1:2 with lines lw 2 lc rgb '#1f77b4' title \"client 1 ($1 tickets)\", \\"
 			echo "     \"$T/client_server-$m-2.csv\" using 1:2 with lines lw 2 lc rgb '#ff7f0e' title \"client 2 ($2)\", \\"
-			echo "     \"$T/client_server-$m-3.csv\" using 1:2 with lines lw 2 lc rgb '#2ca02c' title \"client 3 ($3)\""
+			echo "     \"$T/client_server-$m-3.csv\" using 1:2 with lines lw 2 lc rgb '#2ca02c' title \"client 3 ($3)\", \\"
+			echo "     \"$T/client_server-$m-ideal.csv\" using 1:2 with lines dt 2 lc rgb '#555555' title 'ideal share of the requests', \\"
+			echo "     '' using 1:3 with lines dt 2 lc rgb '#555555' notitle, '' using 1:4 with lines dt 2 lc rgb '#555555' notitle"
 		done
 		echo 'unset multiplot'
 	} | plot "$DIR/client_server.png"
