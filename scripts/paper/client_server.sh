@@ -183,11 +183,11 @@ report() {
 	{
 		printf '%s\n' "set multiplot layout $nm,1 title \"Client-server: three clients with tickets 8:3:1, one server thread each, the server without tickets\nWith transfers the server works for each client on its tickets, 8:3:1; without, the clients are served alike\""
 		echo 'set ylabel "requests done"'
-		echo 'set key top left'
+		echo 'set key outside right top'
 		i=0
 		for m in $ms; do
 			i=$((i + 1))
-			[ $i != "$nm" ] || echo 'set xlabel "time (s); dotted: the top client stops"'
+			echo 'set xlabel "time (s); dotted: the top client stops"'
 			mark "$(phase_of "$(csv client_server-phases)" "$m" 3)"
 			echo "set title \"$(label "$m")\""
 			for k in 1 2 3; do
@@ -202,7 +202,7 @@ report() {
 			echo "     '' using 1:3 with lines dt 2 lc rgb '#555555' notitle, '' using 1:4 with lines dt 2 lc rgb '#555555' notitle"
 		done
 		echo 'unset multiplot'
-	} | plot "$DIR/client_server.png"
+	} | plot "$DIR/client_server.png" 1200,$((260 + 300 * nm))
 	secs=$(awk -F, 'NR > 1 { printf "%d", $4; exit }' "$(csv client_server-phases)")
 	top=$(awk -F, 'NR > 1 { printf "%d", $3; exit }' "$(csv client_server-phases)")
 	dg=$(for m in $ms; do
