@@ -72,19 +72,30 @@ report() {
 		line = sprintf(",%.2f,%.2f,%.2f", tot * w1 / 6, tot * w2 / 6, tot * w3 / 6)
 		print $9 - 1 line; print $10 line; print "" }' "$S" >"$T/multimedia-ideal.csv"
 	ch=$(awk '$1 == "times" { print $3 }' "$S")
-	plot "$DIR/multimedia.png" <<EOF
-set title "Three frame-producing tasks with tickets 3:2:1, changed to 3:1:2 live from lotto-shell\nEach rate should follow its dashed line (the ideal lottery's share of the total frame rate)"
+	plot "$DIR/multimedia.png" 960,900 <<EOF
+set multiplot layout 2,1 title "Three frame-producing tasks with tickets 3:2:1, changed to 3:1:2 live from lotto-shell\nEach task should follow its dashed line (the ideal lottery's share)"
 set xlabel "time (s); dotted: tickets changed"
-set ylabel "frames per second (1 s windows)"
-set key top right
+set key outside right top
 set yrange [0:*]
 $(mark "$ch")
+set title "frame rates (they move together when the emulated machine's speed varies)"
+set ylabel "frames per second (1 s windows)"
 plot "$T/multimedia-rates.csv" using 1:2 with lines lw 2 lc rgb "#1f77b4" title "A (300 tickets)", \
      "" using 1:3 with lines lw 2 lc rgb "#ff7f0e" title "B (200, then 100)", \
      "" using 1:4 with lines lw 2 lc rgb "#2ca02c" title "C (100, then 200)", \
      "$T/multimedia-ideal.csv" using 1:2 with lines dt 2 lc rgb "#1f77b4" notitle, \
      "" using 1:3 with lines dt 2 lc rgb "#ff7f0e" notitle, \
      "" using 1:4 with lines dt 2 lc rgb "#2ca02c" notitle
+set title "each task's share of the frames (independent of the machine's speed)"
+set ylabel "share of the frames (1 s windows)"
+set yrange [0:1]
+plot "$T/multimedia-rates.csv" using 1:(\$2 / (\$2 + \$3 + \$4)) with lines lw 2 lc rgb "#1f77b4" title "A (3/6)", \
+     "" using 1:(\$3 / (\$2 + \$3 + \$4)) with lines lw 2 lc rgb "#ff7f0e" title "B (2/6, then 1/6)", \
+     "" using 1:(\$4 / (\$2 + \$3 + \$4)) with lines lw 2 lc rgb "#2ca02c" title "C (1/6, then 2/6)", \
+     "$T/multimedia-ideal.csv" using 1:(\$2 / (\$2 + \$3 + \$4)) with lines dt 2 lc rgb "#1f77b4" notitle, \
+     "" using 1:(\$3 / (\$2 + \$3 + \$4)) with lines dt 2 lc rgb "#ff7f0e" notitle, \
+     "" using 1:(\$4 / (\$2 + \$3 + \$4)) with lines dt 2 lc rgb "#2ca02c" notitle
+unset multiplot
 EOF
 	p1=$(awk '$1 == "phase" && $2 == 1 { print $6 ":" $7 ":1" }' "$S")
 	p2=$(awk '$1 == "phase" && $2 == 2 { print $6 ":1:" $8 }' "$S")
