@@ -86,10 +86,24 @@ if [ $REPLOT = 0 ]; then
 	fi
 	commit=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
 	echo "paper.sh: running $ONLY ($([ $QUICK = 1 ] && echo quick || echo full); log in $DATA/run.log)"
+	# the host's load while it runs (TCG: a VM held up by other work shows
+	# as time jumps in the guest): every 30 s, the 1-minute load average and
+	# how many other VMs run
+	echo "time,load1,other_vms" >"$DATA/host.csv"
+	(
+		own=$([ $HERE = 1 ] && echo 0 || echo 1)
+		while :; do
+			vms=$(ps -eo args | grep -c '^qemu-system' || true)
+			echo "$(date -u +%H:%M:%S),$(cut -d' ' -f1 /proc/loadavg),$((vms > own ? vms - own : 0))"
+			sleep 30
+		done
+	) >>"$DATA/host.csv" 2>/dev/null &
+	sampler=$!
 	set +e
 	"${cmd[@]}" 2>&1 | tee "$DATA/run.log.tmp"
 	rc=${PIPESTATUS[0]}
 	set -e
+	kill $sampler 2>/dev/null || true
 	# the CSV blocks: "@@paper-csv NAME@@" ... "@@paper-end@@"
 	awk -v dir="$DATA" '
 		/^@@paper-csv [A-Za-z0-9_.-]+@@$/ { f = $2; sub(/@@$/, "", f); f = dir "/" f ".csv"; printf "" > f; next }
@@ -118,6 +132,17 @@ for e in $ALL; do
 	[ -s "$DATA/$e.err" ] || rm -f "$DATA/$e.err"
 done
 if [ "$(meta quick)" = 1 ]; then how="scripts/paper.sh --quick"; else how="scripts/paper.sh"; fi
+# the host's load during the run, if it was sampled
+host=
+if [ "$(wc -l <"$DATA/host.csv" 2>/dev/null || echo 0)" -ge 2 ]; then
+	host=$(awk -F, 'NR > 1 { n++; l[n] = $2; if ($2 > mx) mx = $2; if ($3 > 0) o++; if ($3 > mo) mo = $3; if (n == 1) a = $1; b = $1 }
+		END {
+			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (l[j] < l[i]) { x = l[i]; l[i] = l[j]; l[j] = x }
+			printf "The host (2 cores) was sampled every 30 s from %s to %s UTC: load average median %.1f, at most %.1f", a, b, l[int((n + 1) / 2)], mx
+			if (o) printf "; other VMs ran alongside in %d of %d samples (up to %d at once), so the VM was at times held up by the host and its timings are noisier than on a quiet machine.", o, n, mo
+			else printf "; no other VM ran alongside."
+		}' "$DATA/host.csv")
+fi
 {
 	cat <<EOF
 # The lottery scheduling paper, reproduced with lotto
@@ -140,7 +165,9 @@ CSVs. Each experiment is one script in \`scripts/paper/\` (what it runs, how
 it is plotted, what it checks), with its workloads in \`lotto-paper\`
 (\`tests/paper/\`); the raw data are the CSV files in \`docs/paper/\` and the
 console log \`docs/paper/run.log\`.
-
+${host:+
+$host
+}
 How to read the numbers. TCG emulates the CPU, so times and rates are only
 compared within one boot; the CPU time each task got (\`/proc/PID/schedstat\`)
 and lotto's own count of draws are exact. Like the paper's machine, the
