@@ -71,7 +71,7 @@ fi
 # ---- 2. packages
 MAIN_PKGS="cmake make pkg-config g++ clang-19 libclang-rt-19-dev lld-19 llvm-19 libelf-dev zlib1g-dev
 	libluajit-5.1-dev luajit libreadline-dev libspdlog-dev nlohmann-json3-dev busybox-static cpio zstd xz-utils
-	stress-ng rt-tests tmux python3 util-linux"
+	stress-ng rt-tests tmux python3 util-linux gnuplot-nox"
 BPO_PKGS="libbpf-dev qemu-system-x86 catch2"
 missing=()
 for p in $MAIN_PKGS $BPO_PKGS; do

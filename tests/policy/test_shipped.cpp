@@ -11,6 +11,7 @@
 #endif
 
 #include <cmath>
+#include <cstring>
 #include <map>
 
 using namespace lotto;
@@ -109,6 +110,31 @@ TEST_CASE("fair_share puts each user in a group of its own, funded equally, tick
 	h.backend.remove(0);
 	REQUIRE(h.engine->tick_now("fair_share").ok());
 	CHECK_FALSE(h.groups.gid_of("uid:1000"));
+}
+
+TEST_CASE("monte_carlo funds tasks named after their error by the square of it", "[shipped]")
+{
+	Harness h;
+	h.backend.add(0, 100, 0, 1000, "mc 1.000e-02");
+	h.backend.add(1, 101, 0, 1000, "mc 2.000e-02");
+	h.backend.add(2, 102, 0, 1000, "mc 4.000e-02");
+	h.backend.add(3, 103, 0, 1000, "make");
+	h.backend.add(4, 104, 0, 1000, "mc nan");
+	h.backend.add(5, 105, 0, 1000, "mc -");
+	REQUIRE(h.engine->load(shipped("monte_carlo.lua")).ok());
+	// err^2 1:4:16 of one fund of 10^6
+	CHECK(h.backend.ctl_tickets(0) == std::lround(1e6 * 1 / 21));
+	CHECK(h.backend.ctl_tickets(1) == std::lround(1e6 * 4 / 21));
+	CHECK(h.backend.ctl_tickets(2) == std::lround(1e6 * 16 / 21));
+	CHECK(h.backend.ctl_tickets(3) == 0);	// not a Monte-Carlo task: untouched
+	CHECK(h.backend.ctl_tickets(4) == 0);	// no error to read
+	CHECK(h.backend.ctl_tickets(5) == 1000000);	// no estimate yet: the most, outside the fund
+
+	// the first task's error falls a thousandfold: it keeps at least 1 ticket
+	std::strcpy(h.backend.at(0).comm, "mc 1.000e-05");
+	REQUIRE(h.engine->tick_now("monte_carlo").ok());
+	CHECK(h.backend.ctl_tickets(0) == 1);
+	CHECK(h.backend.ctl_tickets(2) == std::lround(1e6 * 16e-4 / (1e-10 + 4e-4 + 16e-4)));
 }
 
 #ifdef LOTTO_HAVE_SIM
