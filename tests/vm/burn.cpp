@@ -10,7 +10,9 @@
 //   lotto-burn --threads N ...          N threads doing the same (64 KiB stacks,
 //                                       so that 10,000 fit in a small VM)
 //   lotto-burn ... --tids FILE          write the thread ids, one a line, once
-//                                       all threads run
+//                                       all threads exist
+//   lotto-burn ... --start-file FILE    the threads wait (asleep) until FILE
+//                                       exists: time to place them in groups
 //
 // The bursts are measured in this thread's own CPU time
 // (CLOCK_THREAD_CPUTIME_ID), not in wall time: a burst is the same amount of
@@ -37,14 +39,15 @@ using lotto::workload::now_ns;
 namespace {
 
 const char *const kUsage = "usage: lotto-burn [--run-ms R --sleep-ms S | --run-us R --sleep-us S] [--seconds T]\n"
-			   "                  [--report FILE] [--threads N [--tids FILE]]\n"
+			   "                  [--report FILE] [--threads N [--tids FILE] [--start-file FILE]]\n"
 			   "\n"
 			   "Burn CPU: forever (a hog), or R ms (us) of CPU time then S ms (us) of sleep,\n"
 			   "repeated. --seconds T stops after T seconds of wall-clock time. --report FILE:\n"
 			   "at exit (also on SIGTERM) write how late the wake-ups after the first second\n"
 			   "ran, past the end of their sleep: wakeups=N p50_us= p99_us= max_us=.\n"
 			   "--threads N: N threads (64 KiB stacks) each doing the above; --tids FILE\n"
-			   "writes their thread ids once they all run (not with --report).\n";
+			   "writes their thread ids once they all exist (not with --report);\n"
+			   "--start-file FILE: they start only once FILE exists.\n";
 
 volatile sig_atomic_t g_stop = 0;
 
@@ -99,7 +102,7 @@ void *thread_main(void *)
 	return nullptr;
 }
 
-int run_threads(long long n, const char *tids_file)
+int run_threads(long long n, const char *tids_file, const char *start_file)
 {
 	pthread_attr_t attr;
 	pthread_attr_init(&attr);
@@ -138,6 +141,8 @@ int run_threads(long long n, const char *tids_file)
 			return 1;
 		}
 	}
+	while (start_file && access(start_file, F_OK) != 0)
+		usleep(20000);
 	pthread_mutex_lock(&g_mu);
 	g_go = true;
 	pthread_cond_broadcast(&g_cv);
@@ -152,7 +157,7 @@ int run_threads(long long n, const char *tids_file)
 int main(int argc, char **argv)
 {
 	long long run_ms = 0, sleep_ms = 0, run_us = 0, sleep_us = 0, seconds = 0, threads = 0;
-	const char *report = nullptr, *tids = nullptr;
+	const char *report = nullptr, *tids = nullptr, *start_file = nullptr;
 	for (int i = 1; i < argc; i++) {
 		std::string_view a = argv[i];
 		if (a == "--report" && i + 1 < argc) {
@@ -161,6 +166,10 @@ int main(int argc, char **argv)
 		}
 		if (a == "--tids" && i + 1 < argc) {
 			tids = argv[++i];
+			continue;
+		}
+		if (a == "--start-file" && i + 1 < argc) {
+			start_file = argv[++i];
 			continue;
 		}
 		long long *dst = a == "--run-ms"     ? &run_ms
@@ -193,8 +202,8 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "lotto-burn: --report needs a sleep (--sleep-ms or --sleep-us)\n");
 		return 2;
 	}
-	if ((threads || tids) && (report || threads < 1 || threads > 100000)) {
-		std::fprintf(stderr, "lotto-burn: --threads needs 1..100000 (and no --report); --tids needs --threads\n");
+	if ((threads || tids || start_file) && (report || threads < 1 || threads > 100000)) {
+		std::fprintf(stderr, "lotto-burn: --threads needs 1..100000 (and no --report); --tids, --start-file need --threads\n");
 		return 2;
 	}
 	if (report)
@@ -203,7 +212,7 @@ int main(int argc, char **argv)
 	long long deadline = seconds ? start + seconds * 1000000000LL : 0;
 	if (threads) {
 		g_loop = Loop{run_ns, sleep_ns, deadline};
-		return run_threads(threads, tids);
+		return run_threads(threads, tids, start_file);
 	}
 	std::vector<long long> late;
 	while (!g_stop) {
