@@ -1379,25 +1379,26 @@ __noinline int g_inner(s32 cpu, struct gplace *place, u32 t, u32 f)
 }
 
 /*
- * prev went to sleep: the task it woke last, if that one waits and its
- * tickets changed (prev's now count), draws afresh (lotto_transfers.bpf.h:
- * exact by memorylessness).
+ * A task went to sleep on this CPU: the task it woke last (pending), if that
+ * one waits and its tickets changed (the sleeper's now count), draws afresh
+ * (lotto_transfers.bpf.h: exact by memorylessness). Run by the next dispatch
+ * here, whatever else it does.
  */
-__noinline void xfer_redraw(struct task_struct *prev __arg_trusted)
+__noinline void xfer_redraw(s32 cpu)
 {
 	struct task_struct *q, *fundee;
-	struct task_ctx *pc, *qc;
+	struct xfer_pending *xp;
+	struct task_ctx *qc;
 	struct slot_wait *w;
 	u64 dsq = 0, key = 0, clock;
 	u32 k, pid, old, t, n = 0;
 
-	if (!prev)
+	xp = xfer_pending_of(cpu);
+	if (!xp || !xp->pid)
 		return;
-	pc = ctx_of(prev);
-	if (!pc || !pc->xpid)
-		return;
-	pid = pc->xpid;
-	k = pc->xslot;
+	pid = xp->pid;
+	k = xp->slot;
+	xp->pid = 0;
 	w = bpf_map_lookup_elem(&lotto_slot_wait, &k);
 	if (!w || !w->live)
 		return;
@@ -1405,7 +1406,7 @@ __noinline void xfer_redraw(struct task_struct *prev __arg_trusted)
 	if (!fundee)
 		return;
 	qc = ctx_of(fundee);
-	if (qc && qc->slot == pc->xslot) {
+	if (qc && qc->slot == (s32)k) {
 		old = qc->tickets;
 		t = note_draw(fundee, qc, qc->fdraw, qc->gid);
 		if (t != old) {
@@ -1560,6 +1561,7 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	bool in = false;
 	int won = WON_NONE, i;
 
+	xfer_redraw(cpu);	/* a task that went to sleep here funds another */
 	if (guard_check(cpu, now))
 		return;
 
@@ -1568,8 +1570,6 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	    bpf_cpumask_test_cpu(cpu, prev->cpus_ptr))
 		pc = ctx_of(prev);
 	if (!pc) {
-		if (prev && !(prev->scx.flags & SCX_TASK_QUEUED))
-			xfer_redraw(prev);	/* prev went to sleep */
 		/* a group that won with nothing to run here: draw again, once */
 		bpf_for(i, 0, 2) {
 			won = take_winner(cpu, false, 0, &side);
@@ -1686,8 +1686,10 @@ void BPF_STRUCT_OPS(lotto_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *c = ctx_of(p);
 
-	if (c && (deq_flags & SCX_DEQ_SLEEP))
+	if (c && (deq_flags & SCX_DEQ_SLEEP)) {
 		xfer_sleeps(p, c);
+		xfer_pend(c);
+	}
 }
 
 void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)

@@ -11,8 +11,8 @@
  *
  * When a transfer takes effect. A funded task's tickets are counted at each
  * of its draws. The woken task draws its key at enqueue, while its waker
- * still runs: no transfer yet. So when a task goes to sleep, the dispatch
- * that follows on its CPU redraws the task it woke last, if that one waits
+ * still runs: no transfer yet. So when a task goes to sleep, the next
+ * dispatch on its CPU redraws the task it woke last, if that one waits
  * and its tickets changed: a fresh key at its clock with the tickets it has
  * now. That is exact, by memorylessness (the residual of a task that has not
  * won is again exponential; discarding it and drawing with the new rate is
@@ -162,6 +162,47 @@ static __always_inline void xfer_sleeps(struct task_struct *p, struct task_ctx *
 		WRITE_ONCE(s->asleep, 1);
 	}
 	__builtin_memset(c->fund, 0, sizeof(c->fund));
+}
+
+/*
+ * The redraw a sleep calls for, done by the next dispatch on its CPU: not in
+ * ops.quiescent, which holds the rq lock (no DSQ moves there), and not only
+ * in the dispatch that follows the sleep, which the kernel skips when the
+ * CPU's local DSQ already holds a task, and which the guard may end early.
+ * One per CPU: a second sleep there before a dispatch replaces the first
+ * (that fundee gets its transfer at its next draw).
+ */
+struct xfer_pending {
+	u32 pid;	/* the task to redraw, 0: none */
+	u32 slot;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct xfer_pending);
+} lotto_xfer_pending SEC(".maps");
+
+static __always_inline struct xfer_pending *xfer_pending_of(s32 cpu)
+{
+	u32 k = 0;
+
+	return bpf_map_lookup_percpu_elem(&lotto_xfer_pending, &k, (u32)cpu);
+}
+
+/* c's task went to sleep here: the task it woke last may be redrawn */
+static __always_inline void xfer_pend(struct task_ctx *c)
+{
+	struct xfer_pending *xp;
+
+	if (!c->xpid)	/* set only where transfers may happen */
+		return;
+	xp = xfer_pending_of(bpf_get_smp_processor_id());
+	if (xp) {
+		xp->slot = c->xslot;
+		WRITE_ONCE(xp->pid, c->xpid);
+	}
 }
 
 static __always_inline void xfer_wakes(struct task_struct *p, struct task_ctx *c)

@@ -53,6 +53,9 @@ one_mode() {
 	transfers) paper_lotto_start --transfers ;;
 	*) fail "client_server: unknown mode '$mode' (none, manual, transfers)" ;;
 	esac
+	# the previous mode's files would answer the waits below before this
+	# mode's processes (their redirections run in the background) empty them
+	rm -f "$WORK/server" "$WORK/client.1" "$WORK/client.2" "$WORK/client.3"
 	T0=$(now)
 	bg_task server "$WORK/server" 0 "$LOTTO_PAPER" server --socket "$WORK/sock" --work-us 5000
 	for k in 1 2 3; do
@@ -63,7 +66,7 @@ one_mode() {
 	done
 	# each client first prints the id of the server thread that serves it
 	for k in 1 2 3; do
-		wait_for 30 grep -q '^server [0-9]' "$WORK/client.$k" ||
+		wait_for 30 grep -qs '^server [0-9]' "$WORK/client.$k" ||
 			fail "client $k got no server thread: $(head -c 200 "$WORK/client.$k")"
 		eval "thread_$k=\$(sed -n 's/^server \([0-9]*\)$/\1/p' \"\$WORK/client.$k\")"
 		eval "[ -n \"\$thread_$k\" ]" || fail "client $k: no thread id in '$(head -c 200 "$WORK/client.$k")'"
@@ -311,16 +314,6 @@ EOF
 	fi
 }
 
-# soft LABEL VALUE LO HI: like verdict, but outside the band only a warning
-soft() {
-	if awk -v v="$2" -v lo="$3" -v hi="$4" 'BEGIN { exit !(v != "" && v >= lo && v <= hi) }'; then
-		printf 'ok    %-52s %s in [%s, %s]\n' "$1" "$2" "$3" "$4"
-	else
-		printf 'WARN  %-52s %s not in [%s, %s]\n' "$1" "${2:-(none)}" "$3" "$4"
-		SOFT=$((SOFT + 1))
-	fi
-}
-
 check() {
 	for m in $(modes_of "$(csv client_server-phases)"); do
 		set -- $(awk -v m="$m" '$1 == "ratio" && $2 == m && $3 == 1 { print $4, $5 }' "$S")
@@ -330,18 +323,6 @@ check() {
 		none)
 			verdict "client_server none: client 1 / client 3 (1:1:1)" "$r13" 0.6 1.6
 			verdict "client_server none: client 2 / client 3" "$r23" 0.6 1.6 ;;
-		transfers)
-			# Known problem of the core's transfers (seen in 3 of 13 quick
-			# runs): one client's server thread stays unfunded for
-			# seconds (run.log: its line shows funded_by=0, few wins, a wait
-			# of over a second), and that client's ratio collapses. Until that
-			# is fixed each ratio is a warning; the run fails only if no
-			# client shows its allocation at all.
-			SOFT=0
-			soft "client_server $m: client 1 / client 3 (8)" "$r13" 4 16
-			soft "client_server $m: client 2 / client 3 (3)" "$r23" 1.7 5
-			soft "client_server $m: after the top client, 2 / 3 (3)" "$r2" 1.7 5
-			[ $SOFT -lt 3 ] || verdict "client_server $m: transfers show in some ratio" "" 0 0 ;;
 		*)
 			verdict "client_server $m: client 1 / client 3 (8)" "$r13" 4 16
 			verdict "client_server $m: client 2 / client 3 (3)" "$r23" 1.7 5
