@@ -28,10 +28,11 @@
 #include <thread>
 #include <vector>
 
-#include "common/cpu_burn.h"
+#include "common/workload_tool.h"
 
 using lotto::workload::burn_cpu;
 using lotto::workload::now_ns;
+using lotto::workload::parse_int;
 
 namespace {
 
@@ -84,13 +85,6 @@ void worker_loop(Worker &w, Shared &sh)
 	}
 }
 
-bool parse(const char *s, long long &v, long long lo, long long hi)
-{
-	std::string_view sv(s);
-	auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
-	return ec == std::errc() && p == sv.data() + sv.size() && v >= lo && v <= hi;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -114,7 +108,7 @@ int main(int argc, char **argv)
 			std::fprintf(stderr, "lotto-wakebench: unknown option '%s' (try --help)\n", argv[i]);
 			return 2;
 		}
-		if (i + 1 >= argc || !parse(argv[i + 1], *dst, lo, hi)) {
+		if (i + 1 >= argc || !parse_int(argv[i + 1], *dst, lo, hi)) {
 			std::fprintf(stderr, "lotto-wakebench: %s needs a number in %lld..%lld (try --help)\n", argv[i],
 				     lo, hi);
 			return 2;

@@ -1,9 +1,12 @@
-// cpu_burn.h — clocks and a CPU burner shared by the workload tools
-// (lotto-burn, lotto-rpc, lotto-wakebench). Header only, no dependencies.
+// workload_tool.h — what the workload tools share (lotto-burn, lotto-rpc,
+// lotto-wakebench, lotto-paper): clocks, a CPU burner, number arguments.
+// Header only, no dependencies.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <ctime>
+#include <string_view>
 
 namespace lotto::workload {
 
@@ -30,6 +33,17 @@ inline void burn_cpu(int64_t ns, int64_t deadline_ns = 0, int step = 200)
 		if (deadline_ns && now_ns() >= deadline_ns)
 			return;
 	}
+}
+
+// a whole decimal integer in [lo, hi]
+inline bool parse_int(std::string_view s, long long &v, long long lo, long long hi)
+{
+	long long x;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+	if (ec != std::errc() || p != s.data() + s.size() || x < lo || x > hi)
+		return false;
+	v = x;
+	return true;
 }
 
 } // namespace lotto::workload

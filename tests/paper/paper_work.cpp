@@ -56,6 +56,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/workload_tool.h"
+
 namespace {
 
 const char *const kUsage =
@@ -74,12 +76,7 @@ const char *const kUsage =
 volatile sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
 
-long long now_ns(clockid_t c = CLOCK_MONOTONIC)
-{
-	timespec ts;
-	clock_gettime(c, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+using lotto::workload::now_ns;
 
 double secs(long long ns) { return double(ns) / 1e9; }
 
@@ -91,11 +88,7 @@ double secs(long long ns) { return double(ns) / 1e9; }
 	std::exit(2);
 }
 
-bool parse_num(std::string_view s, long long &v)
-{
-	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-	return ec == std::errc() && p == s.data() + s.size() && v >= 0;
-}
+bool parse_num(std::string_view s, long long &v) { return lotto::workload::parse_int(s, v, 0, INT64_MAX); }
 
 // Options of the form --name N (numbers) or --socket PATH; the rest are
 // positional (pids for sample).
@@ -169,13 +162,7 @@ void work(long long n)
 	g_sink = x;
 }
 
-// spin until this thread has used `ns` more CPU time
-void burn_cpu(long long ns)
-{
-	long long until = now_ns(CLOCK_THREAD_CPUTIME_ID) + ns;
-	while (now_ns(CLOCK_THREAD_CPUTIME_ID) < until)
-		work(2000);
-}
+using lotto::workload::burn_cpu;
 
 int cmd_now()
 {

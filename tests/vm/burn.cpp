@@ -31,7 +31,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/cpu_burn.h"
+#include "common/workload_tool.h"
 
 using lotto::workload::burn_cpu;
 using lotto::workload::now_ns;
@@ -56,12 +56,7 @@ void on_term(int) { g_stop = 1; }
 // spin until this thread has used `ns` more CPU time (or until the deadline)
 void burn(long long ns, long long deadline) { burn_cpu(ns, deadline, 20000); }
 
-bool parse_num(const char *s, long long &v)
-{
-	std::string_view sv(s);
-	auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
-	return ec == std::errc() && p == sv.data() + sv.size() && v >= 0 && v <= 86400000LL;
-}
+bool parse_num(const char *s, long long &v) { return lotto::workload::parse_int(s, v, 0, 86400000LL); }
 
 // --threads: what each thread runs (no report)
 struct Loop {

@@ -25,10 +25,11 @@
 #include <thread>
 #include <vector>
 
-#include "common/cpu_burn.h"
+#include "common/workload_tool.h"
 
 using lotto::workload::burn_cpu;
 using lotto::workload::now_ns;
+using lotto::workload::parse_int;
 
 namespace {
 
@@ -78,13 +79,6 @@ void client(Channel &ch)
 	}
 }
 
-bool parse(const char *s, long long &v, long long lo, long long hi)
-{
-	std::string_view sv(s);
-	auto [p, ec] = std::from_chars(sv.data(), sv.data() + sv.size(), v);
-	return ec == std::errc() && p == sv.data() + sv.size() && v >= lo && v <= hi;
-}
-
 } // namespace
 
 int main(int argc, char **argv)
@@ -106,7 +100,7 @@ int main(int argc, char **argv)
 				 : a == "--seconds"  ? &seconds
 				 : a == "--warmup"   ? &warmup
 						     : nullptr;
-		if (!dst || i + 1 >= argc || !parse(argv[i + 1], *dst, a == "--warmup" ? 0 : 1, 1000000)) {
+		if (!dst || i + 1 >= argc || !parse_int(argv[i + 1], *dst, a == "--warmup" ? 0 : 1, 1000000)) {
 			std::fprintf(stderr, "lotto-rpc: bad option '%s' (try --help)\n", argv[i]);
 			return 2;
 		}
