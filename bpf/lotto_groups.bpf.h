@@ -190,8 +190,11 @@ static __always_inline u32 group_funding(u32 gid)
  * bounds are constants per tree, which is what the verifier needs.
  * PFX_child: the slot with the smallest key below node j (j >= N: leaf j-N);
  * PFX_better: the better of two slots (an inactive one never wins);
- * PFX_fix: the slot's key or act changed: fix the path to the root.
+ * PFX_fix: the slot's key or act changed: fix the path to the root;
+ * PFX_op, PFX_peek: g_tree's update and a read of one slot, under the lock.
  */
+enum { G_SET, G_SET_IF_IN, G_OUT };
+
 #define LOTTO_TREE_FNS(PFX, TYPE, N, LOG, MASK)						\
 static __always_inline u32 PFX##_child(TYPE *t, u32 j)					\
 {											\
@@ -223,12 +226,38 @@ static __always_inline void PFX##_fix(TYPE *t, u32 slot)				\
 		t->node[i] = PFX##_better(t, PFX##_child(t, 2 * i), PFX##_child(t, 2 * i + 1)); \
 		i >>= 1;								\
 	}										\
+}											\
+											\
+/* under t->lock: g_tree's operation on slot s (1: it changed something) */	\
+static __always_inline int PFX##_op(TYPE *t, u32 s, int op, u64 key)		\
+{											\
+	s = MASK(s);									\
+	if (op == G_SET && !t->act[s]) {						\
+		t->act[s] = 1;								\
+		t->key[s] = key;							\
+		t->nr_active++;								\
+	} else if (op == G_SET_IF_IN && t->act[s]) {					\
+		t->key[s] = key;							\
+	} else if (op == G_OUT && t->act[s]) {						\
+		t->act[s] = 0;								\
+		t->nr_active--;								\
+	} else {									\
+		return 0;								\
+	}										\
+	PFX##_fix(t, s);								\
+	return 1;									\
+}											\
+											\
+/* under t->lock: whether slot s is in, and its key */				\
+static __always_inline int PFX##_peek(TYPE *t, u32 s, u64 *key)		\
+{											\
+	s = MASK(s);									\
+	*key = t->key[s];								\
+	return t->act[s];								\
 }
 
 LOTTO_TREE_FNS(s, struct stree, LOTTO_MAX_GROUPS, LOTTO_GTREE_LOG, gmask)
 LOTTO_TREE_FNS(p, struct ptree, LOTTO_PIN_GROUPS, LOTTO_PTREE_LOG, pmask)
-
-enum { G_SET, G_SET_IF_IN, G_OUT };
 
 /*
  * One tree operation on a group's slot: G_SET puts it in with `key` (no-op
@@ -239,53 +268,23 @@ enum { G_SET, G_SET_IF_IN, G_OUT };
 __noinline int g_tree(s32 pin, u32 slot, int op, u64 key)
 {
 	u32 zero = 0, k = pin;
-	int ret = 0;
+	int ret;
 
 	if (pin < 0) {
 		struct stree *t = bpf_map_lookup_elem(&lotto_stree, &zero);
-		u32 s = gmask(slot);
 
 		if (!t)
 			return 0;
 		bpf_spin_lock(&t->lock);
-		if (op == G_SET && !t->act[s]) {
-			t->act[s] = 1;
-			t->key[s] = key;
-			t->nr_active++;
-			ret = 1;
-		} else if (op == G_SET_IF_IN && t->act[s]) {
-			t->key[s] = key;
-			ret = 1;
-		} else if (op == G_OUT && t->act[s]) {
-			t->act[s] = 0;
-			t->nr_active--;
-			ret = 1;
-		}
-		if (ret)
-			s_fix(t, s);
+		ret = s_op(t, slot, op, key);
 		bpf_spin_unlock(&t->lock);
 	} else {
 		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
-		u32 s = pmask(slot);
 
 		if (!t)
 			return 0;
 		bpf_spin_lock(&t->lock);
-		if (op == G_SET && !t->act[s]) {
-			t->act[s] = 1;
-			t->key[s] = key;
-			t->nr_active++;
-			ret = 1;
-		} else if (op == G_SET_IF_IN && t->act[s]) {
-			t->key[s] = key;
-			ret = 1;
-		} else if (op == G_OUT && t->act[s]) {
-			t->act[s] = 0;
-			t->nr_active--;
-			ret = 1;
-		}
-		if (ret)
-			p_fix(t, s);
+		ret = p_op(t, slot, op, key);
 		bpf_spin_unlock(&t->lock);
 	}
 	return ret;
@@ -307,10 +306,8 @@ __noinline s32 g_min(s32 pin, u64 *key)
 			return -1;
 		bpf_spin_lock(&t->lock);
 		s = s_child(t, 1);
-		if (t->act[s]) {
+		if (s_peek(t, s, key))
 			slot = s;
-			*key = t->key[s];
-		}
 		bpf_spin_unlock(&t->lock);
 	} else {
 		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
@@ -320,10 +317,8 @@ __noinline s32 g_min(s32 pin, u64 *key)
 			return -1;
 		bpf_spin_lock(&t->lock);
 		s = p_child(t, 1);
-		if (t->act[s]) {
+		if (p_peek(t, s, key))
 			slot = s;
-			*key = t->key[s];
-		}
 		bpf_spin_unlock(&t->lock);
 	}
 	return slot;
@@ -333,29 +328,25 @@ __noinline s32 g_min(s32 pin, u64 *key)
 __noinline int g_key(s32 pin, u32 slot, u64 *key)
 {
 	u32 zero = 0, k = pin;
-	int in = 0;
+	int in;
 
 	if (!key)
 		return 0;
 	if (pin < 0) {
 		struct stree *t = bpf_map_lookup_elem(&lotto_stree, &zero);
-		u32 s = gmask(slot);
 
 		if (!t)
 			return 0;
 		bpf_spin_lock(&t->lock);
-		in = t->act[s];
-		*key = t->key[s];
+		in = s_peek(t, slot, key);
 		bpf_spin_unlock(&t->lock);
 	} else {
 		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
-		u32 s = pmask(slot);
 
 		if (!t)
 			return 0;
 		bpf_spin_lock(&t->lock);
-		in = t->act[s];
-		*key = t->key[s];
+		in = p_peek(t, slot, key);
 		bpf_spin_unlock(&t->lock);
 	}
 	return in;
