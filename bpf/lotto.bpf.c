@@ -603,7 +603,7 @@ static __always_inline u32 task_gid(struct task_struct *p, struct task_ctx *c)
 
 		if (w) {
 			u64 v = READ_ONCE(*w);	/* one load: pid and group agree */
-			u32 pid = (u32)v, g = (u32)(v >> 32);
+			u32 pid = lotto_ctl_pid(v), g = lotto_task_group_gid(v);
 
 			if (pid == (u32)p->pid && g >= LOTTO_POLICY_GROUP_BASE && g < LOTTO_MAX_GROUPS)
 				return g;

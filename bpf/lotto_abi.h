@@ -178,6 +178,15 @@ static inline __u32 lotto_ctl_tickets(__u64 word)
 {
 	return (__u32)(word >> 32);
 }
+/* lotto_task_groups words: the same {pid, value} packing */
+static inline __u64 lotto_task_group_pack(__u32 pid, __u32 gid)
+{
+	return lotto_ctl_pack(pid, gid);
+}
+static inline __u32 lotto_task_group_gid(__u64 word)
+{
+	return lotto_ctl_tickets(word);
+}
 
 /* The global counters: X(ID, "name", "what it counts"). One list makes the
  * enum here and every table of names on the host side. */

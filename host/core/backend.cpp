@@ -153,10 +153,9 @@ Result<void> Backend::set_task_group(uint32_t slot, uint32_t pid, uint32_t gid)
 						  LOTTO_POLICY_GID_RANGE ", or 0 for the task's cgroup)");
 	if (slot >= LOTTO_MAX_TASKS || pid == 0)
 		return err(Errc::invalid, "no task slot " + std::to_string(slot) + " for pid " + std::to_string(pid));
-	lotto_task_group v{gid ? pid : 0, gid};
-	uint64_t word;
-	memcpy(&word, &v, sizeof(word));
-	__atomic_store_n(reinterpret_cast<uint64_t *>(&tg[slot]), word, __ATOMIC_RELEASE);	// one store: pid and gid agree
+	// one store: pid and gid agree
+	__atomic_store_n(reinterpret_cast<uint64_t *>(&tg[slot]), lotto_task_group_pack(gid ? pid : 0, gid),
+			 __ATOMIC_RELEASE);
 	return {};
 }
 
@@ -166,9 +165,8 @@ uint32_t Backend::task_group(uint32_t slot, uint32_t pid)
 	if (!tg || slot >= LOTTO_MAX_TASKS)
 		return 0;
 	uint64_t word = __atomic_load_n(reinterpret_cast<const uint64_t *>(&tg[slot]), __ATOMIC_RELAXED);
-	lotto_task_group v;
-	memcpy(&v, &word, sizeof(v));
-	return v.pid == pid && policy_gid(v.group) ? v.group : 0;
+	uint32_t gid = lotto_task_group_gid(word);
+	return lotto_ctl_pid(word) == pid && policy_gid(gid) ? gid : 0;
 }
 
 static Result<void> check_policy_gid(uint32_t gid)

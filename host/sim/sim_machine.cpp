@@ -919,10 +919,8 @@ bool SimMachine::set_group(uint32_t pid, uint32_t gid)
 	auto slot = slot_of(pid);
 	if (!slot)
 		return false;
-	lotto_task_group g{pid, gid};
-	uint64_t word;
-	memcpy(&word, &g, sizeof(word));
-	__atomic_store_n(reinterpret_cast<uint64_t *>(&slots_.task_groups()[*slot]), word, __ATOMIC_RELAXED);
+	__atomic_store_n(reinterpret_cast<uint64_t *>(&slots_.task_groups()[*slot]), lotto_task_group_pack(pid, gid),
+			 __ATOMIC_RELAXED);
 	return true;
 }
 

@@ -368,10 +368,8 @@ int cmd_setgroup(Lotto &l, const Wants &want, int wait_ms)
 		long s = slot[pid];
 		if (s < 0)
 			return fail("pid " + std::to_string(pid) + " is not a lotto task");
-		lotto_task_group v{gid ? pid : 0, gid};
-		__u64 word;
-		std::memcpy(&word, &v, sizeof(word));
-		__atomic_store_n(reinterpret_cast<volatile __u64 *>(&tg[s]), word, __ATOMIC_RELEASE);
+		__atomic_store_n(reinterpret_cast<volatile __u64 *>(&tg[s]), lotto_task_group_pack(gid ? pid : 0, gid),
+				 __ATOMIC_RELEASE);
 	}
 	return 0;
 }
