@@ -387,7 +387,7 @@ Result<Workload> parse_workload(std::string_view text, std::string_view source)
 
 Result<Workload> load_workload(const std::string &path)
 {
-	Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+	Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));	// a FIFO must not block the start
 	if (!fd)
 		return err(path + ": cannot open the workload file: " + strerror(errno) +
 			   " (the format is in docs/sim.md)");

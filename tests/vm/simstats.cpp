@@ -12,8 +12,6 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -66,12 +64,12 @@ int main(int argc, char **argv)
 	}
 	if (file.empty() || secs < 0)
 		return usage("--workload and --seconds are needed");
-	std::ifstream in(file);
-	if (!in)
-		return usage(("cannot read " + file + ": " + std::strerror(errno)).c_str());
-	std::stringstream text;
-	text << in.rdbuf();
-	auto m = SimMachine::from_text(text.str(), cfg);
+	auto w = load_workload(file);	// the sim backend's own reader: regular files only, size-checked
+	if (!w) {
+		std::fprintf(stderr, "lotto-simstats: %s\n", w.error().msg.c_str());
+		return 1;
+	}
+	auto m = SimMachine::create(*w, cfg);
 	if (!m) {
 		std::fprintf(stderr, "lotto-simstats: %s: %s\n", file.c_str(), m.error().msg.c_str());
 		return 1;
