@@ -105,9 +105,12 @@
  * tasks or tickets inside a group change no other group's share
  * (insulation). Catch-up applies at both levels: a group whose tasks all run
  * elsewhere is credited the outer wins it missed, thinned to each running
- * task by its tickets (lotto_rules.h). A cgroup at any depth is a group of
- * its own, funded by its own cpu.weight: the hierarchy above it is not
- * applied (docs/design.md, section 11).
+ * task by its tickets (lotto_rules.h). Nested cgroups are flattened as the
+ * fair class weighs them (lotto_cgroups.bpf.h): a nested cgroup's group
+ * races with its top-level cgroup's funding times its share of it, the
+ * product of weight / (active weight of the parent) down its path, folded
+ * into the charge; the share is read at each of the group's draws
+ * (docs/design.md, section 11).
  *
  * Ticket transfers (lotto_transfers.bpf.h, rules in lotto_rules.h; on with
  * --transfers, or per group by a policy). A task that goes to sleep lends
@@ -339,6 +342,8 @@ struct task_ctx {
 	u32 xpid;		/* the task it woke last (0: none): it funds it while asleep */
 	s32 xslot;		/* that task's slot */
 	u32 wdsq;		/* the queue it waits in (while lotto_slot_wait says so) */
+	u32 hrun;		/* runnable: counted in its cgroups (lotto_cgroups.bpf.h) */
+	u32 hgid;		/* the cgroup group it is counted in then (0: none) */
 };
 
 struct {
@@ -349,6 +354,7 @@ struct {
 } lotto_task_ctx SEC(".maps");
 
 #include "lotto_groups.bpf.h"
+#include "lotto_cgroups.bpf.h"
 
 static __always_inline u64 slice_ns(void)
 {
@@ -623,8 +629,9 @@ static __always_inline u32 task_gid(struct task_struct *p, struct task_ctx *c)
 static __always_inline u64 g_outer_key(struct gplace *pl, u32 f)
 {
 	u64 clock = READ_ONCE(*dom_clock(pl->pin));
+	u32 comp, fund = group_rate(pl->gid, f, &comp);
 
-	return clock + lotto_key_delta_g(bpf_get_prandom_u32(), group_funding(pl->gid), f);
+	return clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
 }
 
 /* the group (place) a task drew in, for its run and its next draw */
@@ -676,18 +683,19 @@ __noinline void g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
 	struct gplace pl = { .pin = pin, .slot = slot, .gidx = gidx, .gid = gmask(gid) };
 	struct gstate *g = gstate_of(gidx);
 	u64 key, clock, k;
-	u32 debt;
+	u32 debt, fund, comp;
 	int i;
 
 	if (!g || g_key(pin, slot, &k))
 		return;
 	clock = READ_ONCE(*dom_clock(pin));
-	key = g_outer_key(&pl, f);
+	fund = group_rate(pl.gid, f, &comp);
+	key = clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
 	debt = __sync_lock_test_and_set(&g->debt, 0);
 	bpf_for(i, 0, LOTTO_CATCHUP_STEP) {
 		if ((u32)i >= debt)
 			break;
-		key += lotto_key_delta_g(bpf_get_prandom_u32(), group_funding(pl.gid), f);
+		key += lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
 	}
 	if (debt > LOTTO_CATCHUP_STEP)
 		__sync_fetch_and_add(&g->debt, debt - LOTTO_CATCHUP_STEP);
@@ -1277,7 +1285,7 @@ __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
 	struct task_ctx *c;
 	struct gstate *g;
 	u64 vg, ab, k, key, clock;
-	u32 t, room, n_in, n_out, debt, pay, owed, fund;
+	u32 t, room, n_in, n_out, debt, pay, owed, fund, fc;
 	bool in;
 	int i;
 
@@ -1290,7 +1298,7 @@ __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
 	if (!g)
 		return c->credit;
 	t = c->tickets;
-	fund = group_funding(c->gid);
+	fund = group_rate(c->gid, f, &fc);	/* the group's race: charged fc */
 	room = c->credit < LOTTO_CATCHUP_MAX ? LOTTO_CATCHUP_MAX - c->credit : 0;
 	vg = READ_ONCE(g->vg);
 	in = g_key(c->gpin, c->gslot, &k);
@@ -1300,7 +1308,7 @@ __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
 		bpf_for(i, 0, LOTTO_CATCHUP_STEP) {
 			if ((u32)i >= n_in)
 				break;
-			key += lotto_key_delta_g(bpf_get_prandom_u32(), fund, f);
+			key += lotto_key_delta_g(bpf_get_prandom_u32(), fund, fc);
 		}
 		g_tree(c->gpin, c->gslot, G_SET_IF_IN, key);
 	} else if (n_in) {
@@ -1309,7 +1317,7 @@ __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
 	clock = READ_ONCE(*dom_clock(c->gpin));
 	ab = g_absent(g, clock, in);
 	n_out = lotto_catchup(lotto_residual(ab, c->apos), lotto_thin_funding(fund, t, READ_ONCE(g->run_tickets)),
-			      f, room - n_in, NULL);
+			      fc, room - n_in, NULL);
 	debt = __sync_lock_test_and_set(&g->debt, 0);
 	pay = debt < n_out ? debt : n_out;
 	if (debt > pay)
@@ -1557,7 +1565,7 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	struct gplace pl = { .pin = -1 };
 	u64 stint, used, po, k;
 	s32 shared, pinned = 0, pin;
-	u32 f, t, gid, credit = 0;
+	u32 f, t, gid, fc, credit = 0;
 	bool in = false;
 	int won = WON_NONE, i;
 
@@ -1631,8 +1639,10 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 		in = g_key(pl.pin, pl.slot, &k);
 	if (in)
 		po = lotto_residual(k, READ_ONCE(*dom_clock(pl.pin)));
+	else if (gid)
+		po = lotto_key_delta(bpf_get_prandom_u32(), group_rate(gid, f, &fc), fc);
 	else
-		po = lotto_key_delta(bpf_get_prandom_u32(), gid ? group_funding(gid) : t, f);
+		po = lotto_key_delta(bpf_get_prandom_u32(), t, f);
 	side.pin = pl.pin;
 	side.slot = pl.slot;
 	side.grp = in;
@@ -1680,15 +1690,25 @@ void BPF_STRUCT_OPS(lotto_runnable, struct task_struct *p, u64 enq_flags)
 		return;
 	c->wait_start = bpf_ktime_get_ns();
 	xfer_wakes(p, c);
+	if (!c->hrun) {
+		c->hrun = 1;
+		hier_runnable(c, task_gid(p, c));
+	}
 }
 
 void BPF_STRUCT_OPS(lotto_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *c = ctx_of(p);
 
-	if (c && (deq_flags & SCX_DEQ_SLEEP)) {
+	if (!c)
+		return;
+	if (deq_flags & SCX_DEQ_SLEEP) {
 		xfer_sleeps(p, c);
 		xfer_pend(c);
+	}
+	if (c->hrun) {
+		c->hrun = 0;
+		hier_quiescent(c);
 	}
 }
 
@@ -1902,10 +1922,11 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
 /*
  * cgroups are groups (with LOTTO_CFG_CGROUPS): each cgroup below the root
  * gets a gid while it exists, funded by its cpu.weight (the root cgroup's
- * tasks are the root group). A cgroup at any depth is its own group, funded
- * by its own weight; the hierarchy above it is not applied (docs/design.md).
- * A task's group is looked up at each of its draws, so a move between
- * cgroups takes effect at its next draw.
+ * tasks are the root group). A nested cgroup races with its top-level
+ * cgroup's funding times its share of it among its active siblings at each
+ * level (lotto_cgroups.bpf.h). A task's group is looked up at each of its
+ * draws, so a move between cgroups takes effect at its next draw; its count
+ * in the hierarchy moves at once (cgroup_move).
  */
 s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *args)
 {
@@ -1937,6 +1958,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_cgroup_init, struct cgroup *cgrp, struct scx_
 		g->owed = 0;
 		g->absent_since = READ_ONCE(lotto_vshared.v);
 	}
+	hier_init(gid, cgrp);
 	bpf_map_update_elem(&lotto_cgrp_gid, &id, &gid, BPF_ANY);
 	return 0;
 }
@@ -1970,6 +1992,23 @@ void BPF_STRUCT_OPS(lotto_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 	gs = group_stat(*g);
 	if (gs)
 		WRITE_ONCE(gs->weight, weight);
+	hier_add(gmask(*g), 0);	/* its parent's active weight follows */
+}
+
+/* a runnable task's count moves with it; its draws follow at the next one */
+void BPF_STRUCT_OPS(lotto_cgroup_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
+{
+	struct task_ctx *c = ctx_of(p);
+	u64 id = to->kn->id;
+	u32 *g, gid = 0;
+
+	if (!c || !c->hrun)
+		return;
+	hier_quiescent(c);
+	g = bpf_map_lookup_elem(&lotto_cgrp_gid, &id);
+	if (g && (lotto_cfg.flags & LOTTO_CFG_CGROUPS) && task_gid(p, c) < LOTTO_POLICY_GROUP_BASE)
+		gid = gmask(*g);
+	hier_runnable(c, gid);
 }
 
 /* named _op: the ABI's .bss record is called lotto_exit */
@@ -1997,5 +2036,6 @@ struct sched_ext_ops lotto_ops = {
 	.cgroup_init	= (void *)lotto_cgroup_init,
 	.cgroup_exit	= (void *)lotto_cgroup_exit,
 	.cgroup_set_weight = (void *)lotto_cgroup_set_weight,
+	.cgroup_move	= (void *)lotto_cgroup_move,
 	.name		= LOTTO_OPS_NAME,
 };

@@ -164,8 +164,9 @@ static __always_inline void policy_group_seen(u32 gid, struct lotto_group_stat *
 		gs->kind = LOTTO_GROUP_POLICY;
 }
 
-/* a group's funding: user space's, else its cgroup's cpu.weight */
-static __always_inline u32 group_funding(u32 gid)
+/* a group's own funding: user space's, else its cgroup's cpu.weight (for a
+ * nested cgroup, its weight among its siblings: lotto_cgroups.bpf.h) */
+static __always_inline u32 group_weight(u32 gid)
 {
 	struct lotto_group_stat *gs = group_stat(gid);
 	struct lotto_group_ctl *gc;
@@ -175,10 +176,7 @@ static __always_inline u32 group_funding(u32 gid)
 	if (gc)
 		f = READ_ONCE(gc->funding);
 	if (!lotto_tickets_valid(f))
-		f = gs && lotto_tickets_valid(gs->weight) ? gs->weight : LOTTO_FUNDING_DEFAULT;
-	if (gs)
-		gs->funding = f;
-	policy_group_seen(gid, gs);
+		f = gs && lotto_tickets_valid(gs->weight) ? READ_ONCE(gs->weight) : LOTTO_FUNDING_DEFAULT;
 	return f;
 }
 

@@ -156,6 +156,61 @@ LOTTO_INLINE __u32 lotto_thin_funding(__u32 funding, __u32 tickets, __u32 runnin
 }
 
 /*
+ * Nested cgroups, flattened (docs/design.md, section 11). A cgroup group
+ * races at the top with its top-level ancestor's funding times its `share`
+ * of that ancestor, the product down its path of
+ *
+ *	weight of the cgroup / active weight of its parent,
+ *
+ * where a parent's active weight is the weight of its children with a
+ * runnable task in their subtree plus LOTTO_FUNDING_DEFAULT per runnable
+ * task of its own (as the fair class weighs a nice-0 task against child
+ * cgroups); a cgroup with tasks of its own and active children keeps
+ * own / (own + children) of its share for them. Shares are Q30 (1 << 30:
+ * all of it), floored at LOTTO_SHARE_MIN.
+ */
+#define LOTTO_CGROUP_LEVELS	16		/* levels flattened; deeper ones are not applied */
+#define LOTTO_SHARE_ONE		(1u << 30)
+#define LOTTO_SHARE_MIN		(1u << 20)	/* 1/1024: keys stay below 2^57 */
+
+/* one level: `share` times part / whole (part is in whole; a whole that
+ * lost track of part, e.g. a weight changed in between, counts it in) */
+LOTTO_INLINE __u32 lotto_share_step(__u32 share, __u64 part, __u64 whole)
+{
+	__u64 s;
+
+	if (whole < part)
+		whole = part;
+	if (!whole || part == whole)
+		return share;
+	s = (__u64)share * part / whole;
+	return s < LOTTO_SHARE_MIN ? LOTTO_SHARE_MIN : (__u32)s;
+}
+
+/*
+ * A share folded into the charge: racing with funding F * share and charge
+ * f is racing with F and f / share. Kept in the charge so that a small share
+ * of a small funding loses no precision (F * share rounded to whole tickets
+ * would): f / share <= LOTTO_COMP_MAX * 1024 < 2^24.
+ */
+LOTTO_INLINE __u32 lotto_share_comp(__u32 comp_q10, __u32 share)
+{
+	if (share >= LOTTO_SHARE_ONE)
+		return comp_q10;
+	if (share < LOTTO_SHARE_MIN)
+		share = LOTTO_SHARE_MIN;
+	return (__u32)(((__u64)comp_q10 << 30) / share);
+}
+
+/* the funding a share of F amounts to, for display (at least 1) */
+LOTTO_INLINE __u32 lotto_share_funding(__u32 funding, __u32 share)
+{
+	__u64 f = ((__u64)funding * share + (LOTTO_SHARE_ONE >> 1)) >> 30;
+
+	return f ? (__u32)f : 1;
+}
+
+/*
  * What a CPU does with its task whose quantum ended (still runnable, allowed
  * here). `waiting`: some task waits that may run here; `pinned_waiting`: a
  * task pinned to this CPU alone waits. `expired`: the quantum ran out by

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <thread>
 
@@ -69,15 +70,22 @@ void SimMachine::populate(const Workload &w)
 	std::map<std::string, uint32_t> weights;
 	for (const CgroupSpec &c : w.cgroups)
 		weights[c.path] = c.weight;
-	auto cgroup_id = [&](const std::string &path) {
+	// a cgroup gets its id after its parent's, as the kernel creates them
+	std::function<uint64_t(const std::string &)> cgroup_id = [&](const std::string &path) -> uint64_t {
+		if (auto it = ids.find(path); it != ids.end())
+			return it->second;
+		uint64_t parent = 0;
+		if (size_t cut = path.find_last_of('/'); path != "/" && cut != std::string::npos)
+			parent = cgroup_id(cut ? path.substr(0, cut) : "/");
 		auto [it, fresh] = ids.emplace(path, cgroups_.size() + 1);
 		if (fresh) {
 			cgroups_.push_back(path);
 			// a cgroup below the root is a group (gid = id - 1), funded
-			// by its cpu.weight
+			// by its cpu.weight, under its parent's group
 			uint64_t id = it->second;
 			if (cfg_.cgroups && id > 1 && id < LOTTO_CGROUP_GROUPS) {
 				uint32_t gid = uint32_t(id - 1);
+				tree_.add(gid, parent > 1 && parent < LOTTO_CGROUP_GROUPS ? uint32_t(parent - 1) : 0);
 				uint32_t wt = weights.count(path) ? weights[path] : LOTTO_FUNDING_DEFAULT;
 				gid_weight_[gid] = wt;
 				lotto_group_stat &g = slots_.group(gid);
@@ -228,6 +236,7 @@ void SimMachine::wake(uint32_t t, int64_t waker)
 	const TaskSpec &spec = specs_[th.spec];
 	if (waker >= 0)
 		xfer_note_waker(t, uint32_t(waker));
+	runnable(t);
 	th.sleep.asleep = 0;
 	th.burst_left = spec.serve_ns ? spec.serve_ns : spec.run_ns ? spec.run_ns : kNever;
 	th.enq_ns = now_;
@@ -327,6 +336,7 @@ void SimMachine::stop(uint32_t t)
 		th.cpu = -1;
 		break;
 	}
+	quiescent(t);
 	if (th.slot != kNoSlot)
 		slots_.release(th.slot);
 	th.slot = kNoSlot;
@@ -381,6 +391,7 @@ void SimMachine::go_to_sleep(uint32_t cpu, uint32_t t)
 	th.state = ThreadState::Sleeping;
 	th.cpu = -1;
 	th.credit = 0;	// credit is for a task that stays runnable
+	quiescent(t);
 	set_cur(cpu, -1);
 	sync_slot(t);
 	th.sleep.asleep = 1;	// it funds the task it woke last from now on
@@ -492,23 +503,59 @@ uint32_t SimMachine::group_of(uint32_t t) const
 	return spec_gid_[th.spec];
 }
 
-// a group's funding: user space's, else its cgroup's cpu.weight
-uint32_t SimMachine::funding_of(uint32_t gid)
+// a group's own funding: user space's, else its cgroup's cpu.weight (the
+// core's group_weight)
+uint32_t SimMachine::weight_of(uint32_t gid) const
 {
-	uint32_t f = slots_.funding_for(gid);
-	if (!f)
-		f = gid_weight_.count(gid) ? gid_weight_[gid] : LOTTO_FUNDING_DEFAULT;
+	if (uint32_t f = slots_.funding_for(gid))
+		return f;
+	auto it = gid_weight_.find(gid);
+	return it != gid_weight_.end() ? it->second : LOTTO_FUNDING_DEFAULT;
+}
+
+// what a group races with at the top, charged f: its top-level cgroup's
+// funding and f scaled by its share of it (the core's group_rate)
+SimMachine::Rate SimMachine::rate_of(uint32_t gid, uint32_t f)
+{
+	CgroupTree::Rate r = tree_.rate(gid);
+	uint32_t funding = weight_of(r.top);
 	lotto_group_stat &g = slots_.group(gid);
-	g.funding = f;
+	g.funding = lotto_share_funding(funding, r.share);
 	if (gid >= LOTTO_POLICY_GROUP_BASE)
 		g.kind = LOTTO_GROUP_POLICY;
-	return f;
+	return {funding, lotto_share_comp(f, r.share)};
 }
 
 // the residual of an outer draw for t's group (or for t itself in the root)
 uint64_t SimMachine::outer_delta(uint32_t gid, uint32_t tickets, uint32_t f)
 {
-	return lotto_key_delta(lotto_rng_next(&rng_), gid ? funding_of(gid) : tickets, f);
+	if (!gid)
+		return lotto_key_delta(lotto_rng_next(&rng_), tickets, f);
+	Rate r = rate_of(gid, f);
+	return lotto_key_delta(lotto_rng_next(&rng_), r.funding, r.comp);
+}
+
+// t becomes runnable / stops being runnable: its count in its cgroups (the
+// core's ops.runnable and ops.quiescent)
+void SimMachine::runnable(uint32_t t)
+{
+	Thread &th = threads_[t];
+	if (th.hrun)
+		return;
+	uint32_t gid = group_of(t);
+	th.hrun = true;
+	th.hgid = gid < LOTTO_CGROUP_GROUPS ? gid : 0;
+	tree_.count(th.hgid, 1);
+}
+
+void SimMachine::quiescent(uint32_t t)
+{
+	Thread &th = threads_[t];
+	if (!th.hrun)
+		return;
+	tree_.count(th.hgid, -1);
+	th.hrun = false;
+	th.hgid = 0;
 }
 
 // t joins the queues: a root task with its key on V_d; a group's task with
@@ -607,8 +654,9 @@ void SimMachine::catch_up(uint32_t cpu, uint32_t p, uint32_t gid, uint32_t ticke
 		}
 		// wins of the group's own race while nothing of it waited, this
 		// task's share of them; the first pay what the group owes
-		uint32_t thin = lotto_thin_funding(funding_of(gid), tickets, running_tickets(gid));
-		uint32_t out = lotto_catchup(lotto_residual(ab, th.apos), thin, f, room - in, &rng_);
+		Rate r = rate_of(gid, f);
+		uint32_t thin = lotto_thin_funding(r.funding, tickets, running_tickets(gid));
+		uint32_t out = lotto_catchup(lotto_residual(ab, th.apos), thin, r.comp, room - in, &rng_);
 		uint32_t debt = rq_.take_debt(th.group, gid), pay = std::min(debt, out);
 		rq_.add_debt(th.group, gid, debt - pay);
 		n = in + out - pay;
@@ -909,6 +957,7 @@ bool SimMachine::set_cgroup_weight(const std::string &path, uint32_t weight)
 			continue;
 		gid_weight_[gid] = weight;
 		slots_.group(gid).weight = weight;
+		tree_.count(gid, 0);	// its parent's active weight follows
 		return true;
 	}
 	return false;

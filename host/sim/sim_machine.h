@@ -59,6 +59,7 @@
 
 #include "core/backend.h"
 #include "core/result.h"
+#include "sim/cgroup_tree.h"
 #include "sim/run_queue.h"
 #include "sim/slot_table.h"
 #include "sim/workload.h"
@@ -179,6 +180,8 @@ private:
 		std::array<lotto_funder, LOTTO_FUNDERS> fund{};	// wakers that may fund it
 		uint32_t fnext = 0;
 		uint32_t woke = UINT32_MAX;	// the thread it woke last (redrawn when it sleeps)
+		bool hrun = false;		// runnable: counted in its cgroups (cgroup_tree.h)
+		uint32_t hgid = 0;		// the cgroup group it is counted in then (0: none)
 		ThreadReport r;			// counters (slot mirrors them)
 		CpuSet ran;
 	};
@@ -221,7 +224,13 @@ private:
 	uint32_t tickets_of(uint32_t t, uint32_t f, uint32_t gid);
 	uint32_t comp_of(uint32_t t) const;
 	uint32_t group_of(uint32_t t) const;
-	uint32_t funding_of(uint32_t gid);
+	uint32_t weight_of(uint32_t gid) const;
+	struct Rate {
+		uint32_t funding, comp;	// what the group races with at the top
+	};
+	Rate rate_of(uint32_t gid, uint32_t f);
+	void runnable(uint32_t t);
+	void quiescent(uint32_t t);
 	uint64_t outer_delta(uint32_t gid, uint32_t tickets, uint32_t f);
 	void enqueue(uint32_t t, uint32_t gid, uint64_t key, std::optional<uint64_t> outer, uint32_t on_cpu);
 	void enter(uint32_t t, uint32_t on_cpu);
@@ -254,6 +263,7 @@ private:
 	std::vector<uint32_t> spec_gid_;		// its cgroup's group per spec (0: root)
 	std::map<uint32_t, uint32_t> gid_weight_;	// cgroup groups' cpu.weight
 	std::vector<std::string> cgroups_;		// path per cgroup_id - 1
+	CgroupTree tree_{[this](uint32_t gid) { return weight_of(gid); }};
 	std::vector<Thread> threads_;			// pid = kFirstPid + index
 	std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
 	uint64_t seq_ = 0;

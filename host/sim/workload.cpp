@@ -68,6 +68,25 @@ template <typename T> std::optional<T> parse_int(std::string_view s, T lo, T hi)
 
 std::string q(std::string_view s) { return "'" + std::string(s) + "'"; }
 
+// a cgroup path as cgroupfs names it: "/" or "/a/b", no empty, "." or ".."
+// component and no trailing '/' (so that one cgroup has one name, and its
+// parent is the path up to the last '/')
+bool cgroup_path_ok(std::string_view p)
+{
+	if (p.empty() || p[0] != '/')
+		return false;
+	if (p == "/")
+		return true;
+	for (size_t i = 1; i <= p.size();) {
+		size_t j = std::min(p.find('/', i), p.size());
+		std::string_view c = p.substr(i, j - i);
+		if (c.empty() || c == "." || c == "..")
+			return false;
+		i = j + 1;
+	}
+	return true;
+}
+
 // One line's parse: errors come back without the "FILE:LINE: " prefix.
 class LineParser {
 public:
@@ -107,8 +126,8 @@ private:
 	{
 		if (tok.size() != 3 || tok[2].substr(0, 7) != "weight=")
 			return err("usage: cgroup PATH weight=N (cpu.weight, 1..10000)");
-		if (tok[1].empty() || tok[1][0] != '/' || tok[1] == "/")
-			return err("cgroup: " + q(tok[1]) + " must be an absolute path below the root, such as /a");
+		if (!cgroup_path_ok(tok[1]) || tok[1] == "/")
+			return err("cgroup: " + q(tok[1]) + " must be an absolute path below the root, such as /a or /a/b");
 		for (const CgroupSpec &c : w_.cgroups)
 			if (c.path == tok[1])
 				return err("cgroup " + q(tok[1]) + " given twice");
@@ -204,8 +223,8 @@ private:
 				return err("uid: " + q(v) + " is not a number in 0..4294967294");
 			t.uid = *n;
 		} else if (k == "cgroup") {
-			if (v.front() != '/')
-				return err("cgroup: " + q(v) + " must be an absolute path such as /user.slice");
+			if (!cgroup_path_ok(v))
+				return err("cgroup: " + q(v) + " must be an absolute path such as /user.slice (no empty, '.' or '..' part, no trailing '/')");
 			t.cgroup = std::string(v);
 		} else if (k == "cpu") {
 			std::string_view n = v;

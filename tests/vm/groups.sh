@@ -9,6 +9,10 @@
 # 4. insulation (Waldspurger & Weihl, section 5.5), on CPU 0: cgroups A and B
 #    weigh alike; A1:A2 = 100:200 and B1:B2 = 100:200 tickets; then B3 (300)
 #    joins B: A keeps 1/2, A1 keeps 1/6 of the CPU, B1 goes from 1/6 to 1/12.
+# 5. nested cgroups on CPU 0: n and m weigh alike, n/x:n/y = 300:100; one
+#    hog in each of n/x and n/y, two in m: x gets 3/8 of the CPU, y 1/8,
+#    m 1/2 (each cgroup on its own weight, as before, gave x 3/5).
+# 6. n/y's hog stops: only active siblings count, x has all of n's 1/2.
 # Bands: group_band (lib.sh), K = 4.5 binomial sd over the quanta won.
 # vm-test: timeout=400 cpus=2
 . "$(dirname "$0")/lib.sh"
@@ -64,6 +68,26 @@ sleep 1
 group_band "$A1 $A2" "$B1 $B2 $B3" "$SECS" 0.5 $Q_US $K || bad=1
 group_band "$B1" "$A1 $A2 $B2 $B3" "$SECS" 0.0833 $Q_US $K 0.1667 || bad=1
 spin_stop $A1 $A2 $B1 $B2 $B3
+
+say "5. nested on CPU 0: n/x (300) and n/y (100) under n (100), against m (100)"
+cg_make n 100
+cg_make m 100
+cg_make n/x 300
+cg_make n/y 100
+cg_spin n/x 0; X=$SPIN_PID
+cg_spin n/y 0; Y=$SPIN_PID
+cg_spin m 0; M1=$SPIN_PID
+cg_spin m 0; M2=$SPIN_PID
+sleep 1
+group_band "$X" "$Y $M1 $M2" "$SECS" 0.375 $Q_US $K 0.6 || bad=1
+group_band "$M1 $M2" "$X $Y" "$SECS" 0.5 $Q_US $K 0.4 || bad=1
+"$LOTTO_CTL" groups
+
+say "6. n/y's hog stops: x has all of n's half"
+spin_stop $Y
+sleep 1
+group_band "$X" "$M1 $M2" "$SECS" 0.5 $Q_US $K 0.375 || bad=1
+spin_stop $X $M1 $M2
 
 "$LOTTO_CTL" groups
 lotto_stop

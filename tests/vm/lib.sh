@@ -248,10 +248,12 @@ entitlement_check() {
 # ---- cgroups (cgroup v2 at /sys/fs/cgroup; the cpu controller on)
 CG=/sys/fs/cgroup
 
-# cg_make NAME WEIGHT: a cgroup below the root with this cpu.weight
+# cg_make NAME WEIGHT: a cgroup below the root (NAME may be a/b: a exists
+# and has no tasks of its own) with this cpu.weight
 cg_make() {
-	grep -q cpu "$CG/cgroup.subtree_control" || echo +cpu >"$CG/cgroup.subtree_control" ||
-		fail "cannot enable the cpu controller"
+	_parent=$(dirname "$CG/$1")
+	grep -q cpu "$_parent/cgroup.subtree_control" || echo +cpu >"$_parent/cgroup.subtree_control" ||
+		fail "cannot enable the cpu controller in $_parent"
 	mkdir -p "$CG/$1" || fail "cannot make cgroup $1"
 	echo "$2" >"$CG/$1/cpu.weight" || fail "cannot set $1's cpu.weight to $2"
 }

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lotto_cgroups.bpf.h — nested cgroups flattened into the two-level lottery:
+ * included by lotto.bpf.c after lotto_groups.bpf.h. The rule (and why it is
+ * the fair class's) is in lotto_rules.h (lotto_share_step) and
+ * docs/design.md, section 11.
+ *
+ * Every cgroup group is a node: its parent cgroup's gid (0: the parent is
+ * the root cgroup, or has no gid), the runnable tasks in its subtree and of
+ * its own (counted at ops.runnable, uncounted at ops.quiescent, moved at
+ * ops.cgroup_move), and the weight of its active children. A node is active
+ * while its subtree has a runnable task; it is counted in its parent's
+ * active weight with the weight it had when it was last counted (act_as),
+ * so that what is added is what is taken out again. Counts change under the
+ * node's lock; the parent's sum by atomic adds, which commute.
+ *
+ * A draw of a nested group walks up to its top-level cgroup: the group
+ * races with that cgroup's funding and its share of it folded into the
+ * charge (lotto_share_comp). The walk reads the sums without locks: a
+ * sibling that turns active between a group's draws counts from that
+ * group's next draw (each win or entry draws anew), which is the error this
+ * flattening has; the race itself stays exact for the rates it is given.
+ */
+#ifndef LOTTO_CGROUPS_BPF_H
+#define LOTTO_CGROUPS_BPF_H
+
+struct hnode {
+	struct bpf_spin_lock lock;
+	u32 parent;	/* the parent cgroup's gid; 0: a top-level cgroup */
+	u32 nr;		/* runnable tasks in its subtree */
+	u32 own;	/* of which in this cgroup itself */
+	u32 act_as;	/* the weight its parent counts it with; 0: inactive */
+	u64 act_w;	/* the weight of its active children (act_as summed) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LOTTO_CGROUP_GROUPS);
+	__type(key, u32);
+	__type(value, struct hnode);
+} lotto_hier SEC(".maps");
+
+static __always_inline bool is_cgroup_gid(u32 gid)
+{
+	return gid && gid < LOTTO_CGROUP_GROUPS;
+}
+
+static __always_inline struct hnode *hnode_of(u32 gid)
+{
+	u32 k = gid & (LOTTO_CGROUP_GROUPS - 1);
+
+	return bpf_map_lookup_elem(&lotto_hier, &k);
+}
+
+/*
+ * Under node gid's lock: d more runnable tasks in its subtree (d_own of them
+ * its own), its weight now w. Returns by how much its parent's active weight
+ * changes: +w when it turns active, -act_as when it turns inactive, the
+ * difference when it stays active with a new weight.
+ */
+__noinline s64 h_count(u32 gid, s32 d, s32 d_own, u32 w)
+{
+	u32 k = gid & (LOTTO_CGROUP_GROUPS - 1);
+	struct hnode *h = bpf_map_lookup_elem(&lotto_hier, &k);
+	s64 dw = 0;
+
+	if (!h)
+		return 0;
+	bpf_spin_lock(&h->lock);
+	if (d < 0 && h->nr < (u32)-d)
+		d = -(s32)h->nr;	/* never below zero, whatever happened */
+	if (d_own < 0 && h->own < (u32)-d_own)
+		d_own = -(s32)h->own;
+	h->nr += d;
+	h->own += d_own;
+	if (h->nr && h->act_as != w) {
+		dw = (s64)w - (s64)h->act_as;
+		h->act_as = w;
+	} else if (!h->nr && h->act_as) {
+		dw = -(s64)h->act_as;
+		h->act_as = 0;
+	}
+	bpf_spin_unlock(&h->lock);
+	return dw;
+}
+
+/* count d runnable tasks of cgroup group gid in, up its ancestors */
+static __always_inline void hier_add(u32 gid, s32 d)
+{
+	struct hnode *h, *ph;
+	s32 own = d;
+	s64 dw;
+	int i;
+
+	bpf_for(i, 0, LOTTO_CGROUP_LEVELS) {
+		if (!is_cgroup_gid(gid))
+			break;
+		h = hnode_of(gid);
+		if (!h)
+			break;
+		dw = h_count(gid, d, own, group_weight(gid));
+		gid = READ_ONCE(h->parent);
+		if (dw && is_cgroup_gid(gid)) {
+			ph = hnode_of(gid);
+			if (ph)
+				__sync_fetch_and_add(&ph->act_w, (u64)dw);
+		}
+		if (!d)
+			break;	/* a new weight: only the parent's sum changes */
+		own = 0;
+	}
+}
+
+/* the runnable task p counts in its cgroup's group (0: none, it is in the
+ * root or a policy group) from now on: c->hgid */
+static __always_inline void hier_runnable(struct task_ctx *c, u32 gid)
+{
+	c->hgid = is_cgroup_gid(gid) ? gid : 0;
+	hier_add(c->hgid, 1);
+}
+
+static __always_inline void hier_quiescent(struct task_ctx *c)
+{
+	hier_add(c->hgid, -1);
+	c->hgid = 0;
+}
+
+/*
+ * What group gid races with at the top of its domain: the funding of its
+ * top-level cgroup (its own for a top-level cgroup or a policy group), and
+ * in *comp the charge f scaled by its share of that funding. The share is
+ * the product of lotto_share_step over its path, its own tasks' part of it
+ * first. Records the funding in force (the share of it) for `groups`.
+ */
+static __always_inline u32 group_rate(u32 gid, u32 f, u32 *comp)
+{
+	struct lotto_group_stat *gs = group_stat(gid);
+	u32 share = LOTTO_SHARE_ONE, node = gmask(gid), w, own, parent, fund;
+	struct hnode *h, *ph;
+	u64 whole;
+	s64 dw;
+	int i;
+
+	h = is_cgroup_gid(node) ? hnode_of(node) : NULL;
+	if (h) {
+		own = READ_ONCE(h->own);
+		own = (own ? own : 1) * LOTTO_FUNDING_DEFAULT;
+		share = lotto_share_step(share, own, own + READ_ONCE(h->act_w));
+	}
+	bpf_for(i, 0, LOTTO_CGROUP_LEVELS) {
+		if (!h)
+			break;
+		parent = READ_ONCE(h->parent);
+		if (!is_cgroup_gid(parent))
+			break;
+		ph = hnode_of(parent);
+		if (!ph)
+			break;
+		w = group_weight(node);
+		if (READ_ONCE(h->nr) && READ_ONCE(h->act_as) != w) {
+			/* its weight changed since it was counted (cpu.weight
+			 * through cgroup_set_weight, or `fund`): count it anew */
+			dw = h_count(node, 0, 0, w);
+			if (dw)
+				__sync_fetch_and_add(&ph->act_w, (u64)dw);
+		}
+		whole = READ_ONCE(ph->act_w) + (u64)READ_ONCE(ph->own) * LOTTO_FUNDING_DEFAULT;
+		if (!READ_ONCE(h->act_as))
+			whole += w;	/* not counted (yet): as if it were */
+		share = lotto_share_step(share, w, whole);
+		node = parent;
+		h = ph;
+	}
+	fund = group_weight(node);
+	*comp = lotto_share_comp(f, share);
+	if (gs)
+		gs->funding = lotto_share_funding(fund, share);
+	policy_group_seen(gid, gs);
+	return fund;
+}
+
+/* a cgroup's place in the tree: its node, fresh, under its parent's gid */
+static __always_inline void hier_init(u32 gid, struct cgroup *cgrp)
+{
+	struct hnode *h = hnode_of(gid);
+	u32 parent = 0, *pg;
+	u64 pid;
+
+	if (!h)
+		return;
+	if (cgrp->level > 1) {
+		pid = cgrp->self.parent->cgroup->kn->id;
+		pg = bpf_map_lookup_elem(&lotto_cgrp_gid, &pid);
+		if (pg)
+			parent = gmask(*pg);
+	}
+	bpf_spin_lock(&h->lock);
+	h->nr = 0;
+	h->own = 0;
+	h->act_as = 0;
+	bpf_spin_unlock(&h->lock);
+	WRITE_ONCE(h->act_w, 0);
+	WRITE_ONCE(h->parent, is_cgroup_gid(parent) ? parent : 0);
+}
+
+#endif /* LOTTO_CGROUPS_BPF_H */
