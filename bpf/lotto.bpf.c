@@ -1238,6 +1238,7 @@ static __always_inline void group_runs(struct task_struct *p, struct task_ctx *c
 	struct gstate *g;
 	u32 gid = task_gid(p, c);
 
+	hier_follow(c, gid);
 	if (gid && g_place(pin_cpu_of(p), gid, &pl)) {
 		note_group(c, &pl);
 		g = gstate_of(pl.gidx);

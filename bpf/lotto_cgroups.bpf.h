@@ -125,6 +125,20 @@ static __always_inline void hier_quiescent(struct task_ctx *c)
 	c->hgid = 0;
 }
 
+/* a runnable task's group now is gid (read as it starts to run): a task a
+ * policy put in a group of its own, or took out of one, counts in its
+ * cgroup only while it races there */
+static __always_inline void hier_follow(struct task_ctx *c, u32 gid)
+{
+	u32 want = is_cgroup_gid(gid) ? gid : 0;
+
+	if (!c->hrun || want == c->hgid)
+		return;
+	hier_add(c->hgid, -1);
+	c->hgid = want;
+	hier_add(want, 1);
+}
+
 /*
  * What group gid races with at the top of its domain: the funding of its
  * top-level cgroup (its own for a top-level cgroup or a policy group), and

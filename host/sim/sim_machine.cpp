@@ -548,6 +548,19 @@ void SimMachine::runnable(uint32_t t)
 	tree_.count(th.hgid, 1);
 }
 
+// t starts to run in group gid: it counts in its cgroup only while it races
+// there (the core's hier_follow)
+void SimMachine::follow(uint32_t t, uint32_t gid)
+{
+	Thread &th = threads_[t];
+	uint32_t want = gid < LOTTO_CGROUP_GROUPS ? gid : 0;
+	if (!th.hrun || want == th.hgid)
+		return;
+	tree_.count(th.hgid, -1);
+	th.hgid = want;
+	tree_.count(want, 1);
+}
+
 void SimMachine::quiescent(uint32_t t)
 {
 	Thread &th = threads_[t];
@@ -815,6 +828,7 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill, bool won)
 	th.granted = quantum(cpu);
 	if (!refill)
 		th.cur = group_of(t);
+	follow(t, group_of(t));
 	th.pos = rq_.vtime(th.group);
 	th.ipos = rq_.inner_vtime(th.group, th.cur);
 	th.apos = rq_.absent(th.group, th.cur);

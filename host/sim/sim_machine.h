@@ -231,6 +231,7 @@ private:
 	Rate rate_of(uint32_t gid, uint32_t f);
 	void runnable(uint32_t t);
 	void quiescent(uint32_t t);
+	void follow(uint32_t t, uint32_t gid);
 	uint64_t outer_delta(uint32_t gid, uint32_t tickets, uint32_t f);
 	void enqueue(uint32_t t, uint32_t gid, uint64_t key, std::optional<uint64_t> outer, uint32_t on_cpu);
 	void enter(uint32_t t, uint32_t on_cpu);

@@ -136,3 +136,21 @@ TEST_CASE("a cgroup named only as a task's path gets its parents as groups too",
 	CHECK(m->cgroup_path(3) == "/c/d");
 }
 
+
+TEST_CASE("a task a policy puts in a group of its own no longer counts in its cgroup", "[groups][nested][policy]")
+{
+	// y's only task goes to a policy group (funded 100) at 100 s: /a/y is
+	// idle from then on, x has all of /a's funding: x, b, y's group 1:1:1
+	auto m = machine(tree_workload(1, 1, true));
+	m->run_for(100 * kSec);
+	const uint32_t gid = LOTTO_POLICY_GROUP_BASE + 3;
+	m->set_funding(gid, 100);
+	REQUIRE(m->set_group(m->pids_named("y").at(0), gid));
+	m->run_for(1 * kSec);
+	double x0 = total_of(*m, "x");
+	m->run_for(200 * kSec);
+	double n = quanta(*m) * 2 / 3, x = share_of(*m, "x", 200, uint64_t(x0));
+	INFO("x after y left for a policy group: " << x);
+	CHECK(std::abs(x - 1.0 / 3) <= band(1.0 / 3, n));
+	CHECK(m->groups()[3].funding == 100);
+}
