@@ -32,7 +32,8 @@
 #              programs (bpf_stats) at 10..10,000 runnable threads,
 #              context switches/s, lotto-host RSS, BPF map memlock; S s per
 #              window (10). --groups: also 10,000 threads in 1,000 groups
-#              (hung the VM on 2026-11-30: see docs/benchmarks.md)
+#              (with hogs, RCU stalls hang a 2-vCPU TCG VM under either
+#              scheduler: see docs/benchmarks.md)
 # --lotto-args: lotto-host settings for the lotto runs (default: its defaults).
 #
 # Environment: LOTTO_BUILD (build directory, default ./build).

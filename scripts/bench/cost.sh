@@ -15,8 +15,8 @@
 # before and after), context switches/s, lotto-host's RSS and the memlock
 # of the scheduler's BPF maps. Runnable tasks: procs_running of /proc/stat,
 # sampled every second, median.
-# Last, groups at scale (BENCH_GROUPS=1; off by default: on 2026-11-30 it
-# hung the VM, lotto-host and sched_ext_helper blocked, see
+# Last, groups at scale (BENCH_GROUPS=1; off by default: with hogs, RCU
+# stalls hang a 2-vCPU TCG VM under either scheduler, see
 # docs/benchmarks.md): 10,000 such threads of one process
 # in 1,000 groups of 10: 512 policy groups (all the ABI has: gids 512..1023;
 # lotto-ctl setgroup/fund, funded 100..400) and 488 threaded cgroups under
