@@ -344,6 +344,7 @@ struct task_ctx {
 	u32 wdsq;		/* the queue it waits in (while lotto_slot_wait says so) */
 	u32 hrun;		/* runnable: counted in its cgroups (lotto_cgroups.bpf.h) */
 	u32 hgid;		/* the cgroup group it is counted in then (0: none) */
+	u32 hgen;		/* that group's generation (lotto_cgroups.bpf.h) */
 };
 
 struct {
@@ -352,6 +353,8 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } lotto_task_ctx SEC(".maps");
+
+static __always_inline struct task_ctx *ctx_of(struct task_struct *p);
 
 #include "lotto_groups.bpf.h"
 #include "lotto_cgroups.bpf.h"
@@ -365,8 +368,6 @@ static __always_inline u64 min_run_ns(void)
 {
 	return (u64)lotto_cfg.min_run_us * 1000;
 }
-
-static __always_inline struct task_ctx *ctx_of(struct task_struct *p);
 
 /* the task next in line in a DSQ woke up and has not run since */
 static __always_inline bool head_woken(u64 dsq)
@@ -616,7 +617,10 @@ static __always_inline u32 task_gid(struct task_struct *p, struct task_ctx *c)
 		}
 	}
 	if (lotto_cfg.flags & LOTTO_CFG_CGROUPS) {
-		u64 id = p->cgroups->dfl_cgrp->kn->id;
+		/* its cpu controller's cgroup: where the fair class would put
+		 * it (the nearest ancestor with cpu enabled; ops.cgroup_init
+		 * sees only those) */
+		u64 id = p->cgroups->subsys[cpu_cgrp_id]->cgroup->kn->id;
 		u32 *g = bpf_map_lookup_elem(&lotto_cgrp_gid, &id);
 
 		if (g)
@@ -1238,7 +1242,6 @@ static __always_inline void group_runs(struct task_struct *p, struct task_ctx *c
 	struct gstate *g;
 	u32 gid = task_gid(p, c);
 
-	hier_follow(c, gid);
 	if (gid && g_place(pin_cpu_of(p), gid, &pl)) {
 		note_group(c, &pl);
 		g = gstate_of(pl.gidx);
@@ -1249,7 +1252,9 @@ static __always_inline void group_runs(struct task_struct *p, struct task_ctx *c
 		g_positions(c);
 	} else {
 		note_root(c);
+		gid = 0;
 	}
+	hier_follow(p, gid);
 }
 
 /* a task stops running: out of its group's running tickets, its CPU time in */
@@ -1511,6 +1516,7 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		key += lotto_key_delta(bpf_get_prandom_u32(), t, f);
 		note_root(c);
 	}
+	hier_follow(p, gid);
 	guard_note_wait(p, c->slot, now, dsq);
 	c->wdsq = (u32)dsq;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
@@ -1613,6 +1619,7 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 		note_group(pc, &pl);
 	else
 		note_root(pc);
+	hier_follow(prev, gid);
 	shared = scx_bpf_dsq_nr_queued(LOTTO_DSQ) + (s32)g_nr_active(-1);
 	if ((u32)cpu < READ_ONCE(lotto_nr_pin))
 		pinned = scx_bpf_dsq_nr_queued(LOTTO_DSQ_PIN_BASE + (u32)cpu) + (s32)g_nr_active(cpu);
@@ -1927,7 +1934,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_init)
  * cgroup's funding times its share of it among its active siblings at each
  * level (lotto_cgroups.bpf.h). A task's group is looked up at each of its
  * draws, so a move between cgroups takes effect at its next draw; its count
- * in the hierarchy moves at once (cgroup_move).
+ * in the hierarchy follows at once (the move dequeues and enqueues it;
+ * cgroup_move covers a move without).
  */
 s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *args)
 {
@@ -1974,6 +1982,7 @@ void BPF_STRUCT_OPS(lotto_cgroup_exit, struct cgroup *cgrp)
 	if (!g)
 		return;
 	gid = gmask(*g);
+	hier_drop(gid);
 	bpf_map_delete_elem(&lotto_cgrp_gid, &id);
 	gs = group_stat(gid);
 	if (gs)
@@ -1993,7 +2002,7 @@ void BPF_STRUCT_OPS(lotto_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 	gs = group_stat(*g);
 	if (gs)
 		WRITE_ONCE(gs->weight, weight);
-	hier_add(gmask(*g), 0);	/* its parent's active weight follows */
+	hier_add(gmask(*g), 0, 0);	/* its parent's active weight follows */
 }
 
 /* a runnable task's count moves with it; its draws follow at the next one */

@@ -7,8 +7,9 @@
  *
  * Every cgroup group is a node: its parent cgroup's gid (0: the parent is
  * the root cgroup, or has no gid), the runnable tasks in its subtree and of
- * its own (counted at ops.runnable, uncounted at ops.quiescent, moved at
- * ops.cgroup_move), and the weight of its active children. A node is active
+ * its own (counted at ops.runnable, uncounted at ops.quiescent, moved by
+ * hier_follow when the task races in another group), and the weight of its
+ * active children. A node is active
  * while its subtree has a runnable task; it is counted in its parent's
  * active weight with the weight it had when it was last counted (act_as),
  * so that what is added is what is taken out again. Counts change under the
@@ -30,7 +31,8 @@ struct hnode {
 	u32 nr;		/* runnable tasks in its subtree */
 	u32 own;	/* of which in this cgroup itself */
 	u32 act_as;	/* the weight its parent counts it with; 0: inactive */
-	u64 act_w;	/* the weight of its active children (act_as summed) */
+	u32 gen;	/* bumped when the gid gets a new cgroup or loses its old one */
+	s64 act_w;	/* the weight of its active children (act_as summed) */
 };
 
 struct {
@@ -84,11 +86,20 @@ __noinline s64 h_count(u32 gid, s32 d, s32 d_own, u32 w)
 	return dw;
 }
 
-/* count d runnable tasks of cgroup group gid in, up its ancestors */
-static __always_inline void hier_add(u32 gid, s32 d)
+/* a parent's active weight, read without its lock: the adds of two CPUs may
+ * land in the other order for a moment (a -w before its +w) */
+static __always_inline u64 h_act_w(struct hnode *h)
+{
+	s64 w = READ_ONCE(h->act_w);
+
+	return w > 0 ? (u64)w : 0;
+}
+
+/* count d runnable tasks in at cgroup group gid (own of them its own), up
+ * its ancestors */
+static __always_inline void hier_add(u32 gid, s32 d, s32 own)
 {
 	struct hnode *h, *ph;
-	s32 own = d;
 	s64 dw;
 	int i;
 
@@ -103,7 +114,7 @@ static __always_inline void hier_add(u32 gid, s32 d)
 		if (dw && is_cgroup_gid(gid)) {
 			ph = hnode_of(gid);
 			if (ph)
-				__sync_fetch_and_add(&ph->act_w, (u64)dw);
+				__sync_fetch_and_add(&ph->act_w, dw);
 		}
 		if (!d)
 			break;	/* a new weight: only the parent's sum changes */
@@ -111,32 +122,51 @@ static __always_inline void hier_add(u32 gid, s32 d)
 	}
 }
 
-/* the runnable task p counts in its cgroup's group (0: none, it is in the
- * root or a policy group) from now on: c->hgid */
+/* the runnable task counts in its cgroup's group (0: none, it is in the
+ * root or a policy group) from now on: c->hgid, of that gid's generation */
 static __always_inline void hier_runnable(struct task_ctx *c, u32 gid)
 {
+	struct hnode *h;
+
 	c->hgid = is_cgroup_gid(gid) ? gid : 0;
-	hier_add(c->hgid, 1);
+	h = c->hgid ? hnode_of(c->hgid) : NULL;
+	if (!h) {
+		c->hgid = 0;
+		return;
+	}
+	c->hgen = READ_ONCE(h->gen);
+	hier_add(c->hgid, 1, 1);
 }
 
+/* ... and no longer; not if its cgroup went away meanwhile (its counts
+ * went with it, hier_drop, and the gid may be another cgroup's now) */
 static __always_inline void hier_quiescent(struct task_ctx *c)
 {
-	hier_add(c->hgid, -1);
+	struct hnode *h = c->hgid ? hnode_of(c->hgid) : NULL;
+
+	if (h && READ_ONCE(h->gen) == c->hgen)
+		hier_add(c->hgid, -1, -1);
 	c->hgid = 0;
 }
 
-/* a runnable task's group now is gid (read as it starts to run): a task a
- * policy put in a group of its own, or took out of one, counts in its
- * cgroup only while it races there */
-static __always_inline void hier_follow(struct task_ctx *c, u32 gid)
+/*
+ * A runnable task's group is gid now (as placed for a draw or a run: 0 if
+ * it races in the root, also when its CPU's pinned group slots are full): a
+ * task a policy put in a group of its own, or took out of one, counts in its
+ * cgroup only while it races there. A global function: three callers.
+ */
+__noinline void hier_follow(struct task_struct *p __arg_trusted, u32 gid)
 {
+	struct task_ctx *c;
 	u32 want = is_cgroup_gid(gid) ? gid : 0;
 
-	if (!c->hrun || want == c->hgid)
+	if (!p)
 		return;
-	hier_add(c->hgid, -1);
-	c->hgid = want;
-	hier_add(want, 1);
+	c = ctx_of(p);
+	if (!c || !c->hrun || want == c->hgid)
+		return;
+	hier_quiescent(c);
+	hier_runnable(c, want);
 }
 
 /*
@@ -159,7 +189,7 @@ static __always_inline u32 group_rate(u32 gid, u32 f, u32 *comp)
 	if (h) {
 		own = READ_ONCE(h->own);
 		own = (own ? own : 1) * LOTTO_FUNDING_DEFAULT;
-		share = lotto_share_step(share, own, own + READ_ONCE(h->act_w));
+		share = lotto_share_step(share, own, own + h_act_w(h));
 	}
 	bpf_for(i, 0, LOTTO_CGROUP_LEVELS) {
 		if (!h)
@@ -176,9 +206,9 @@ static __always_inline u32 group_rate(u32 gid, u32 f, u32 *comp)
 			 * through cgroup_set_weight, or `fund`): count it anew */
 			dw = h_count(node, 0, 0, w);
 			if (dw)
-				__sync_fetch_and_add(&ph->act_w, (u64)dw);
+				__sync_fetch_and_add(&ph->act_w, dw);
 		}
-		whole = READ_ONCE(ph->act_w) + (u64)READ_ONCE(ph->own) * LOTTO_FUNDING_DEFAULT;
+		whole = h_act_w(ph) + (u64)READ_ONCE(ph->own) * LOTTO_FUNDING_DEFAULT;
 		if (!READ_ONCE(h->act_as))
 			whole += w;	/* not counted (yet): as if it were */
 		share = lotto_share_step(share, w, whole);
@@ -212,9 +242,55 @@ static __always_inline void hier_init(u32 gid, struct cgroup *cgrp)
 	h->nr = 0;
 	h->own = 0;
 	h->act_as = 0;
+	h->gen++;
 	bpf_spin_unlock(&h->lock);
 	WRITE_ONCE(h->act_w, 0);
 	WRITE_ONCE(h->parent, is_cgroup_gid(parent) ? parent : 0);
+}
+
+/*
+ * Under gid's lock: its counts taken out (a new generation: tasks still
+ * counted there uncount nothing). Returns them in *nr and *act_as.
+ */
+__noinline int h_take(u32 gid, u32 *nr, u32 *act_as)
+{
+	u32 k = gid & (LOTTO_CGROUP_GROUPS - 1);
+	struct hnode *h = bpf_map_lookup_elem(&lotto_hier, &k);
+
+	if (!h || !nr || !act_as)
+		return 0;
+	bpf_spin_lock(&h->lock);
+	*nr = h->nr;
+	*act_as = h->act_as;
+	h->nr = 0;
+	h->own = 0;
+	h->act_as = 0;
+	h->gen++;
+	bpf_spin_unlock(&h->lock);
+	return 1;
+}
+
+/*
+ * A cgroup goes away (cgroup_exit) while tasks may still count in it: an
+ * exiting task can be runnable after it left its cgroup. What it counted
+ * up its ancestors is taken out now, so that the gid can serve another
+ * cgroup and the parent does not stay active for good.
+ */
+static __always_inline void hier_drop(u32 gid)
+{
+	struct hnode *h = hnode_of(gid), *ph;
+	u32 nr = 0, act_as = 0, parent;
+
+	if (!h || !h_take(gid, &nr, &act_as))
+		return;
+	parent = READ_ONCE(h->parent);
+	if (!is_cgroup_gid(parent))
+		return;
+	ph = hnode_of(parent);
+	if (ph && act_as)
+		__sync_fetch_and_add(&ph->act_w, -(s64)act_as);
+	if (nr)
+		hier_add(parent, -(s32)nr, 0);
 }
 
 #endif /* LOTTO_CGROUPS_BPF_H */

@@ -190,8 +190,10 @@ LOTTO_INLINE __u32 lotto_share_step(__u32 share, __u64 part, __u64 whole)
 /*
  * A share folded into the charge: racing with funding F * share and charge
  * f is racing with F and f / share. Kept in the charge so that a small share
- * of a small funding loses no precision (F * share rounded to whole tickets
- * would): f / share <= LOTTO_COMP_MAX * 1024 < 2^24.
+ * of a small funding is not rounded to whole tickets (100 * 1/3 would be
+ * 33); f / share is rounded to the charge's own resolution (1/1024 of the
+ * longest quantum), so it is as exact as the charge of a task in the root:
+ * f / share <= LOTTO_COMP_MAX * 1024 < 2^24.
  */
 LOTTO_INLINE __u32 lotto_share_comp(__u32 comp_q10, __u32 share)
 {
@@ -199,7 +201,7 @@ LOTTO_INLINE __u32 lotto_share_comp(__u32 comp_q10, __u32 share)
 		return comp_q10;
 	if (share < LOTTO_SHARE_MIN)
 		share = LOTTO_SHARE_MIN;
-	return (__u32)(((__u64)comp_q10 << 30) / share);
+	return (__u32)((((__u64)comp_q10 << 30) + share / 2) / share);
 }
 
 /* the funding a share of F amounts to, for display (at least 1) */

@@ -130,9 +130,12 @@ std::vector<GroupStat> Backend::groups()
 		g.cgroup_id = g.kind == LOTTO_GROUP_CGROUP ? s.cgroup_id : 0;
 		g.funding_set = lotto_tickets_valid(c.funding) ? c.funding : 0;
 		g.weight = g.kind == LOTTO_GROUP_CGROUP ? s.weight : 0;
-		// what the core will use at the group's next draw (group_funding)
+		// what the core uses: a pin from its next draw on; a cgroup's, as
+		// the core last drew it (a nested cgroup's is its share of its
+		// top-level cgroup's funding: lotto_cgroups.bpf.h); else its weight
 		g.funding = gid == 0 ? 0
 			    : g.funding_set ? g.funding_set
+			    : g.kind == LOTTO_GROUP_CGROUP && lotto_tickets_valid(s.funding) ? s.funding
 			    : lotto_tickets_valid(g.weight) ? g.weight
 							   : LOTTO_FUNDING_DEFAULT;
 		g.flags = c.flags & LOTTO_GROUP_F_ALL;

@@ -8,7 +8,8 @@
 // nested group races at the top with its top-level cgroup's funding and its
 // share of it: the product, up its path, of weight / parent's active weight
 // (the parent's own runnable tasks weigh LOTTO_FUNDING_DEFAULT each), its
-// own tasks' part of its share first.
+// own tasks' part of its share first. The sim's cgroups live as long as the
+// workload, so it needs no generations (the core's hnode.gen, hier_drop).
 #pragma once
 
 #include <cstdint>

@@ -155,3 +155,21 @@ TEST_CASE("the backend's group API: list, put a task in a policy group, fund it,
 	b.poll();
 	CHECK(b.tasks()[slot].group == 0);
 }
+
+TEST_CASE("the backend lists a nested cgroup's funding in force: its share of its top-level cgroup's", "[backend][groups]")
+{
+	BackendConfig cfg;
+	cfg.sim_speed = 0;
+	SimBackend b(cfg, *parse_workload("cpus 1\ncgroup /n weight=100\ncgroup /n/x weight=300\ncgroup /n/y weight=100\n"
+					   "task name=x cpu=100% cgroup=/n/x\ntask name=y cpu=100% cgroup=/n/y\n",
+					   "w.wl"));
+	REQUIRE(b.start());
+	b.poll();
+	auto g = b.groups();
+	REQUIRE(g.size() == 4);	// the root, /n, /n/x, /n/y
+	CHECK(b.cgroup_path(g[2].cgroup_id) == "/n/x");
+	CHECK(g[2].weight == 300);
+	CHECK(g[2].funding == 75);
+	CHECK(g[3].funding == 25);
+	CHECK(g[1].funding == 100);	// /n: no draw of its own, its weight
+}
