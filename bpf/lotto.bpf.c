@@ -1041,8 +1041,10 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d, struct prev_side 
 		/*
 		 * A group in the tree has tasks waiting (others), and prev's own
 		 * group there is prev's side: a group behind it cannot beat it.
+		 * An empty tree is seen without its lock (g_nr_active), as a
+		 * moment earlier.
 		 */
-		s = g_min(cpu, &k);
+		s = g_nr_active(cpu) ? g_min(cpu, &k) : -1;
 		if (s >= 0)
 			others = true;
 		if (s >= 0 && !(prev_grp && prev_pin == cpu && prev_slot == (u32)s)) {
@@ -1055,7 +1057,7 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d, struct prev_side 
 			}
 		}
 	}
-	s = g_min(-1, &k);
+	s = g_nr_active(-1) ? g_min(-1, &k) : -1;
 	if (s >= 0)
 		others = true;
 	if (s >= 0 && !(prev_grp && prev_pin < 0 && prev_slot == (u32)s)) {
@@ -1072,23 +1074,26 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d, struct prev_side 
 	 * The shared DSQ's first task allowed here. Only tasks with partial
 	 * masks are skipped, the same ones the kernel's move_to_local would
 	 * skip. No step counter: the verifier tracks one exactly and explores
-	 * every value of it; the kernel's iterator ends by itself.
+	 * every value of it; the kernel's iterator ends by itself. An empty
+	 * DSQ is not walked.
 	 */
-	bpf_for_each(scx_dsq, q, LOTTO_DSQ, 0) {
-		u64 d;
+	if (scx_bpf_dsq_nr_queued(LOTTO_DSQ) > 0) {
+		bpf_for_each(scx_dsq, q, LOTTO_DSQ, 0) {
+			u64 d;
 
-		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
-			continue;
-		others = true;
-		d = lotto_residual(q->scx.dsq_vtime, vs);
-		if (best != WON_NONE && !lotto_key_before(d, best_d))
-			break;	/* lost; the tasks behind it hold larger keys */
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0)) {
-			advance(vpin, vs, d);
-			*adv = d;
-			return WON_DSQ;
+			if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
+				continue;
+			others = true;
+			d = lotto_residual(q->scx.dsq_vtime, vs);
+			if (best != WON_NONE && !lotto_key_before(d, best_d))
+				break;	/* lost; the tasks behind it hold larger keys */
+			if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0)) {
+				advance(vpin, vs, d);
+				*adv = d;
+				return WON_DSQ;
+			}
+			/* another CPU took it between our look and our move: the next one */
 		}
-		/* another CPU took it between our look and our move: the next one */
 	}
 	if (best == WON_PGROUP || best == WON_SGROUP) {
 		advance(vpin, vs, best_d);
