@@ -85,8 +85,11 @@
  *     if that one has run min_run), ended now by an IPI (SCX_KICK_PREEMPT) or
  *     at its next tick (its slice set to 0), or, if it has not run min_run
  *     yet, once it has (its slice cut), so a storm of wake-ups cannot become
- *     a storm of switches. The woken task is in that draw with its
- *     compensation tickets; the CPU's own task is too, charged what it used.
+ *     a storm of switches. A CPU is asked once per quantum: later wake-ups
+ *     ask another or none (their tasks are in the draw that comes anyway),
+ *     so a storm does not become a storm of IPIs either. The woken task is
+ *     in that draw with its compensation tickets; the CPU's own task is too,
+ *     charged what it used.
  *
  * Currencies: groups, an exact two-level lottery (lotto_groups.bpf.h).
  * Every task belongs to a group: the root (gid 0, its tasks race with their
@@ -1181,6 +1184,7 @@ __noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
 	bpf_for(i, 0, LOTTO_VICTIM_SCAN) {
 		u32 cpu;
 		u64 start, ran, score;
+		bool asked;
 
 		if ((u32)i >= nr)
 			break;
@@ -1189,7 +1193,8 @@ __noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
 			continue;
 		start = READ_ONCE(*cpu_run_start(cpu));
 		ran = start && now > start ? now - start : 0;
-		score = lotto_victim_score(ran, start != 0, cpu == (u32)last, min_run_ns());
+		asked = lotto_early_draw_asked(READ_ONCE(cpu_run_of(cpu)->woke_at), start);
+		score = lotto_victim_score(ran, start != 0, asked, cpu == (u32)last, min_run_ns());
 		if (score > best_score) {
 			best_score = score;
 			best_ran = ran;
