@@ -85,8 +85,11 @@
  *     if that one has run min_run), ended now by an IPI (SCX_KICK_PREEMPT) or
  *     at its next tick (its slice set to 0), or, if it has not run min_run
  *     yet, once it has (its slice cut), so a storm of wake-ups cannot become
- *     a storm of switches. The woken task is in that draw with its
- *     compensation tickets; the CPU's own task is too, charged what it used.
+ *     a storm of switches. A CPU is asked once per quantum: later wake-ups
+ *     ask another or none (their tasks are in the draw that comes anyway),
+ *     so a storm does not become a storm of IPIs either. The woken task is
+ *     in that draw with its compensation tickets; the CPU's own task is too,
+ *     charged what it used.
  *
  * Currencies: groups, an exact two-level lottery (lotto_groups.bpf.h).
  * Every task belongs to a group: the root (gid 0, its tasks race with their
@@ -1053,8 +1056,10 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d, struct prev_side 
 		/*
 		 * A group in the tree has tasks waiting (others), and prev's own
 		 * group there is prev's side: a group behind it cannot beat it.
+		 * An empty tree is seen without its lock (g_nr_active), as a
+		 * moment earlier.
 		 */
-		s = g_min(cpu, &k);
+		s = g_nr_active(cpu) ? g_min(cpu, &k) : -1;
 		if (s >= 0)
 			others = true;
 		if (s >= 0 && !(prev_grp && prev_pin == cpu && prev_slot == (u32)s)) {
@@ -1067,7 +1072,7 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d, struct prev_side 
 			}
 		}
 	}
-	s = g_min(-1, &k);
+	s = g_nr_active(-1) ? g_min(-1, &k) : -1;
 	if (s >= 0)
 		others = true;
 	if (s >= 0 && !(prev_grp && prev_pin < 0 && prev_slot == (u32)s)) {
@@ -1084,23 +1089,26 @@ __noinline int take_winner(s32 cpu, u32 with_prev, u64 prev_d, struct prev_side 
 	 * The shared DSQ's first task allowed here. Only tasks with partial
 	 * masks are skipped, the same ones the kernel's move_to_local would
 	 * skip. No step counter: the verifier tracks one exactly and explores
-	 * every value of it; the kernel's iterator ends by itself.
+	 * every value of it; the kernel's iterator ends by itself. An empty
+	 * DSQ is not walked.
 	 */
-	bpf_for_each(scx_dsq, q, LOTTO_DSQ, 0) {
-		u64 d;
+	if (scx_bpf_dsq_nr_queued(LOTTO_DSQ) > 0) {
+		bpf_for_each(scx_dsq, q, LOTTO_DSQ, 0) {
+			u64 d;
 
-		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
-			continue;
-		others = true;
-		d = lotto_residual(q->scx.dsq_vtime, vs);
-		if (best != WON_NONE && !lotto_key_before(d, best_d))
-			break;	/* lost; the tasks behind it hold larger keys */
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0)) {
-			advance(vpin, vs, d);
-			*adv = d;
-			return WON_DSQ;
+			if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
+				continue;
+			others = true;
+			d = lotto_residual(q->scx.dsq_vtime, vs);
+			if (best != WON_NONE && !lotto_key_before(d, best_d))
+				break;	/* lost; the tasks behind it hold larger keys */
+			if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, q, SCX_DSQ_LOCAL, 0)) {
+				advance(vpin, vs, d);
+				*adv = d;
+				return WON_DSQ;
+			}
+			/* another CPU took it between our look and our move: the next one */
 		}
-		/* another CPU took it between our look and our move: the next one */
 	}
 	if (best == WON_PGROUP || best == WON_SGROUP) {
 		advance(vpin, vs, best_d);
@@ -1188,6 +1196,7 @@ __noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
 	bpf_for(i, 0, LOTTO_VICTIM_SCAN) {
 		u32 cpu;
 		u64 start, ran, score;
+		bool asked;
 
 		if ((u32)i >= nr)
 			break;
@@ -1196,7 +1205,8 @@ __noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
 			continue;
 		start = READ_ONCE(*cpu_run_start(cpu));
 		ran = start && now > start ? now - start : 0;
-		score = lotto_victim_score(ran, start != 0, cpu == (u32)last, min_run_ns());
+		asked = lotto_early_draw_asked(READ_ONCE(cpu_run_of(cpu)->woke_at), start);
+		score = lotto_victim_score(ran, start != 0, asked, cpu == (u32)last, min_run_ns());
 		if (score > best_score) {
 			best_score = score;
 			best_ran = ran;

@@ -238,12 +238,16 @@ LOTTO_INLINE enum lotto_prev_action lotto_prev_action(int waiting, int pinned_wa
  * from more draws, not from bending one. Which CPU: among those the task may
  * use that run a lotto task, the one whose task has run longest in its
  * current quantum; the task's last CPU if that one has run min_run (its
- * cache). `ran_ns` is how long the candidate's current task has run; this
- * scores it (higher is better; 0: not a candidate).
+ * cache). A CPU already asked for an early draw in its current quantum
+ * (`asked`, lotto_early_draw_asked) is not asked again: that draw comes, and
+ * every task waiting then is in it; asking again only cost an IPI per
+ * wake-up of a storm. `ran_ns` is how long the candidate's current task has
+ * run; this scores it (higher is better; 0: not a candidate).
  */
-LOTTO_INLINE __u64 lotto_victim_score(__u64 ran_ns, int running_lotto, int last_cpu, __u64 min_run_ns)
+LOTTO_INLINE __u64 lotto_victim_score(__u64 ran_ns, int running_lotto, int asked, int last_cpu,
+				      __u64 min_run_ns)
 {
-	if (!running_lotto)
+	if (!running_lotto || asked)
 		return 0;
 	if (last_cpu && ran_ns >= min_run_ns)
 		return ~0ull;
@@ -258,6 +262,16 @@ LOTTO_INLINE __u64 lotto_victim_score(__u64 ran_ns, int running_lotto, int last_
 LOTTO_INLINE int lotto_wake_pending(__u64 now, __u64 woke_at, __u64 latency_ns)
 {
 	return woke_at && now - woke_at < latency_ns;
+}
+
+/*
+ * Whether a CPU whose current quantum began at `start` was asked for an
+ * early draw since (`woke_at`: the last wake-up that asked it, 0: none
+ * pending). The next quantum there may be asked again.
+ */
+LOTTO_INLINE int lotto_early_draw_asked(__u64 woke_at, __u64 start)
+{
+	return woke_at && start && woke_at >= start;
 }
 
 /* what to do to the best candidate: end now, or once it has run min_run */

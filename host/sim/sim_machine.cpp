@@ -269,8 +269,10 @@ void SimMachine::wake_preempt(uint32_t t, int64_t skip_cpu)
 		if (!allowed.test(c) || int64_t(c) == skip_cpu)
 			continue;
 		bool running = cpus_[c].cur >= 0;
-		uint64_t ran = running ? now_ - threads_[size_t(cpus_[c].cur)].stint_start : 0;
-		uint64_t score = lotto_victim_score(ran, running, c == th.last_cpu, min_run_ns_);
+		uint64_t start = running ? threads_[size_t(cpus_[c].cur)].stint_start : 0;
+		uint64_t ran = running ? now_ - start : 0;
+		int asked = running && lotto_early_draw_asked(cpus_[c].woke_at, start);
+		uint64_t score = lotto_victim_score(ran, running, asked, c == th.last_cpu, min_run_ns_);
 		if (score > best_score) {
 			best_score = score;
 			best_ran = ran;

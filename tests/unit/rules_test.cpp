@@ -114,15 +114,26 @@ TEST_CASE("a wake-up picks the CPU whose task ran longest, its last CPU once tha
 {
 	const uint64_t min = 1 * kMs;
 	// not running a lotto task: never
-	CHECK(lotto_victim_score(50 * kMs, false, true, min) == 0);
+	CHECK(lotto_victim_score(50 * kMs, false, false, true, min) == 0);
 	// longer run, higher score; its last CPU beats all once past min_run
-	CHECK(lotto_victim_score(3 * kMs, true, false, min) > lotto_victim_score(2 * kMs, true, false, min));
-	CHECK(lotto_victim_score(1 * kMs, true, true, min) > lotto_victim_score(50 * kMs, true, false, min));
-	CHECK(lotto_victim_score(500 * kUs, true, true, min) < lotto_victim_score(2 * kMs, true, false, min));
+	CHECK(lotto_victim_score(3 * kMs, true, false, false, min) > lotto_victim_score(2 * kMs, true, false, false, min));
+	CHECK(lotto_victim_score(1 * kMs, true, false, true, min) > lotto_victim_score(50 * kMs, true, false, false, min));
+	CHECK(lotto_victim_score(500 * kUs, true, false, true, min) < lotto_victim_score(2 * kMs, true, false, false, min));
 	// a task just started still counts (it is a candidate to shrink)
-	CHECK(lotto_victim_score(0, true, false, min) > 0);
+	CHECK(lotto_victim_score(0, true, false, false, min) > 0);
+	// a CPU already asked for an early draw in this quantum is not asked again
+	CHECK(lotto_victim_score(50 * kMs, true, true, true, min) == 0);
 
 	CHECK(lotto_wake_action(0, 5 * kMs, min) == LOTTO_WAKE_NONE);
 	CHECK(lotto_wake_action(7, 1 * kMs, min) == LOTTO_WAKE_NOW);
 	CHECK(lotto_wake_action(7, 999 * kUs, min) == LOTTO_WAKE_SHRINK);
+}
+
+TEST_CASE("an early draw is asked of a CPU once per quantum", "[rules][wake]")
+{
+	CHECK_FALSE(lotto_early_draw_asked(0, 5 * kMs));		// nothing pending
+	CHECK_FALSE(lotto_early_draw_asked(4 * kMs, 5 * kMs));	// asked of the quantum before
+	CHECK(lotto_early_draw_asked(5 * kMs, 5 * kMs));
+	CHECK(lotto_early_draw_asked(6 * kMs, 5 * kMs));
+	CHECK_FALSE(lotto_early_draw_asked(6 * kMs, 0));		// nothing runs there
 }
