@@ -682,30 +682,23 @@ static __always_inline void g_positions(struct task_ctx *c)
 
 /*
  * Put a group with a waiting task into its domain's tree, if it is out: its
- * outer key, pushed back by the wins its running tasks took (debt), and the
- * clock's moves while it was out into its absence.
+ * outer key, pushed back by what is left of its debt (the wins its running
+ * tasks took while it was out, lotto_debt_take), and the clock's moves while
+ * it was out into its absence.
  */
 __noinline void g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
 {
 	struct gplace pl = { .pin = pin, .slot = slot, .gidx = gidx, .gid = gmask(gid) };
 	struct gstate *g = gstate_of(gidx);
 	u64 key, clock, k;
-	u32 debt, fund, comp;
-	int i;
+	u32 fund, comp;
 
 	if (!g || g_key(pin, slot, &k))
 		return;
 	clock = READ_ONCE(*dom_clock(pin));
 	fund = group_rate(pl.gid, f, &comp);
 	key = clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
-	debt = __sync_lock_test_and_set(&g->debt, 0);
-	bpf_for(i, 0, LOTTO_CATCHUP_STEP) {
-		if ((u32)i >= debt)
-			break;
-		key += lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
-	}
-	if (debt > LOTTO_CATCHUP_STEP)
-		__sync_fetch_and_add(&g->debt, debt - LOTTO_CATCHUP_STEP);
+	key += g_debt_take(g, clock);	/* wins its running tasks took */
 	if (g_tree(pin, slot, G_SET, key))
 		__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
 }
@@ -1289,19 +1282,19 @@ static __always_inline void group_stops(struct task_ctx *c, u64 used)
  * Catch-up for a group's task (lotto_rules.h, design comment): the wins it
  * had inside its group while it ran (events of its race within the group's
  * inner clock's move), each of which took one of the group's own wins, so the
- * group's next outer key is pushed back by one draw each (or owed, if the
- * group is out: debt); plus, for the time its group was out of the tree and
- * not in a draw through another of its tasks, the group's own race thinned to
- * this task's share of the group's running tickets, the first of which pay
- * what the group owes; plus empty wins of its group (owed). Returns the
- * credit.
+ * group's race is pushed back by one outer draw each, charged this task's f:
+ * its key if it is in the tree, else its absence from now on (debt,
+ * lotto_debt_add); plus, for the time its group was out of the tree and not
+ * in a draw through another of its tasks (less its debt's pushes), the
+ * group's own race thinned to this task's share of the group's running
+ * tickets; plus empty wins of its group (owed). Returns the credit.
  */
 __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
 {
 	struct task_ctx *c;
 	struct gstate *g;
-	u64 vg, ab, k, key, clock;
-	u32 t, room, n_in, n_out, debt, pay, owed, fund, fc;
+	u64 vg, ab, k, push = 0, clock;
+	u32 t, room, n_in, n_out, owed, fund, fc;
 	bool in;
 	int i;
 
@@ -1319,26 +1312,20 @@ __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
 	vg = READ_ONCE(g->vg);
 	in = g_key(c->gpin, c->gslot, &k);
 	n_in = lotto_catchup(lotto_residual(vg, c->ipos), t, f, room, NULL);
-	if (n_in && in) {
-		key = k;
-		bpf_for(i, 0, LOTTO_CATCHUP_STEP) {
-			if ((u32)i >= n_in)
-				break;
-			key += lotto_key_delta_g(bpf_get_prandom_u32(), fund, fc);
-		}
-		g_tree(c->gpin, c->gslot, G_SET_IF_IN, key);
-	} else if (n_in) {
-		__sync_fetch_and_add(&g->debt, n_in);
+	/* one outer draw each, charged this task's f */
+	bpf_for(i, 0, LOTTO_CATCHUP_STEP) {
+		if ((u32)i >= n_in)
+			break;
+		push += lotto_key_delta_g(bpf_get_prandom_u32(), fund, fc);
 	}
 	clock = READ_ONCE(*dom_clock(c->gpin));
 	ab = g_absent(g, clock, in);
+	if (n_in && in)
+		g_tree(c->gpin, c->gslot, G_SET_IF_IN, k + push);
+	else if (n_in)
+		g_debt_add(g, clock, push);	/* its race, while out */
 	n_out = lotto_catchup(lotto_residual(ab, c->apos), lotto_thin_funding(fund, t, READ_ONCE(g->run_tickets)),
 			      fc, room - n_in, NULL);
-	debt = __sync_lock_test_and_set(&g->debt, 0);
-	pay = debt < n_out ? debt : n_out;
-	if (debt > pay)
-		__sync_fetch_and_add(&g->debt, debt - pay);
-	n_out -= pay;
 	owed = __sync_lock_test_and_set(&g->owed, 0);
 	if (owed > room - n_in - n_out) {
 		__sync_fetch_and_add(&g->owed, owed - (room - n_in - n_out));
@@ -1973,7 +1960,7 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(lotto_cgroup_init, struct cgroup *cgrp, struct scx_
 		WRITE_ONCE(gs->kind, LOTTO_GROUP_CGROUP);
 	}
 	if (g) {
-		g->debt = 0;
+		g_debt_clear(g);
 		g->owed = 0;
 		g->absent_since = READ_ONCE(lotto_vshared.v);
 	}

@@ -33,7 +33,8 @@ struct gstate {
 	u64 absent_since;	/* domain clock when it left the tree */
 	u64 absent_total;	/* the domain clock's moves while out, before that */
 	u64 represented;	/* of those, moves of draws one of its tasks was in */
-	u32 debt;		/* outer wins its running tasks took, not charged yet */
+	struct lotto_gdebt debt;	/* its race pushed back while out (lotto_rules.h) */
+	struct bpf_spin_lock dlock;	/* guards debt */
 	u32 owed;		/* outer wins with nothing waiting: its running tasks' */
 	u32 run_tickets;	/* tickets of its tasks running now */
 	u32 gid;
@@ -415,14 +416,57 @@ static __always_inline bool g_place(s32 pin, u32 gid, struct gplace *pl)
 	return true;
 }
 
-/* how far the domain clock moved while the group was out and unrepresented */
-static __always_inline u64 g_absent(struct gstate *g, u64 clock, bool in)
+/* how far the domain clock moved while the group was out and unrepresented
+ * (raw), before its debt's pushes are taken out */
+static __always_inline u64 g_absent_raw(struct gstate *g, u64 clock, bool in)
 {
 	u64 a = READ_ONCE(g->absent_total) - READ_ONCE(g->represented);
 
 	if (!in)
 		a += clock - READ_ONCE(g->absent_since);
 	return a;
+}
+
+/* the absence its running tasks catch up on: raw, less its debt's pushes */
+static __always_inline u64 g_absent(struct gstate *g, u64 clock, bool in)
+{
+	u64 a = g_absent_raw(g, clock, in);
+
+	bpf_spin_lock(&g->dlock);
+	a = lotto_debt_absent(&g->debt, a);
+	bpf_spin_unlock(&g->dlock);
+	return a;
+}
+
+/* its running tasks took wins inside it while it was out: push its race back */
+static __always_inline void g_debt_add(struct gstate *g, u64 clock, u64 push)
+{
+	u64 a = g_absent_raw(g, clock, false);
+
+	bpf_spin_lock(&g->dlock);
+	lotto_debt_add(&g->debt, a, push);
+	bpf_spin_unlock(&g->dlock);
+}
+
+/* it joins the race again at `clock`: what is left of the push */
+static __always_inline u64 g_debt_take(struct gstate *g, u64 clock)
+{
+	u64 a = g_absent_raw(g, clock, false), left;
+
+	bpf_spin_lock(&g->dlock);
+	left = lotto_debt_take(&g->debt, a);
+	bpf_spin_unlock(&g->dlock);
+	return left;
+}
+
+/* a group made anew (cgroup_init): no debt */
+static __always_inline void g_debt_clear(struct gstate *g)
+{
+	bpf_spin_lock(&g->dlock);
+	g->debt.from = 0;
+	g->debt.to = 0;
+	g->debt.skipped = 0;
+	bpf_spin_unlock(&g->dlock);
 }
 
 #endif /* LOTTO_GROUPS_BPF_H */

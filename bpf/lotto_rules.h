@@ -156,6 +156,59 @@ LOTTO_INLINE __u32 lotto_thin_funding(__u32 funding, __u32 tickets, __u32 runnin
 }
 
 /*
+ * A group's debt: the wins its running tasks took inside it (catch-up) while
+ * nothing of it waited, each of which took one of the group's own wins from
+ * a task it had waiting. Had the group been in the race, its key would have
+ * been pushed back by one outer draw each, charged the f of the task that
+ * took it; out of the race, its race is pushed back the same way, on its
+ * absence (the domain clock's moves while it is out and in no draw): the
+ * stretch [from, to) of that clock counts for none of its running tasks'
+ * catch-up, and what is left of the stretch when the group is back in the
+ * race goes onto its new key. Counting the debt in wins and paying it with
+ * the next key's draws instead charged every win at the f of whichever task
+ * brought the group back: a group whose tasks run longer quanta once all of
+ * them run (quanta shrink with what waits) paid for short quanta as if they
+ * were long ones (x 0.357 of 0.375 on 2 CPUs, docs/design.md, section 11).
+ */
+struct lotto_gdebt {
+	__u64 from;	/* raw absence where the push began */
+	__u64 to;	/* and where it ends */
+	__u64 skipped;	/* raw absence pushed over before `from` */
+};
+
+/* the absence the group's running tasks catch up on: raw, less the pushes */
+LOTTO_INLINE __u64 lotto_debt_absent(const struct lotto_gdebt *d, __u64 raw)
+{
+	__u64 in = lotto_residual(raw, d->from), len = d->to - d->from;
+
+	return raw - d->skipped - (in < len ? in : len);
+}
+
+/* push the group's race back by `push` from the raw absence `raw` (now) */
+LOTTO_INLINE void lotto_debt_add(struct lotto_gdebt *d, __u64 raw, __u64 push)
+{
+	if (!lotto_key_before(raw, d->to)) {
+		/* the push before has been gone over: a new one begins here */
+		d->skipped += d->to - d->from;
+		d->from = raw;
+		d->to = raw;
+	}
+	d->to += push;
+}
+
+/* the group is back in the race at raw absence `raw`: what is left of the
+ * push, for its new key; the absence stops here until it is out again */
+LOTTO_INLINE __u64 lotto_debt_take(struct lotto_gdebt *d, __u64 raw)
+{
+	__u64 left = lotto_residual(d->to, raw);
+
+	d->skipped += (d->to - d->from) - left;
+	d->from = raw;
+	d->to = raw;
+	return left;
+}
+
+/*
  * Nested cgroups, flattened (docs/design.md, section 11). A cgroup group
  * races at the top with its top-level ancestor's funding times its `share`
  * of that ancestor, the product down its path of

@@ -194,22 +194,29 @@ std::optional<RunQueue::Entry> RunQueue::inner_head(uint32_t group, uint32_t cur
 
 void RunQueue::advance_inner(uint32_t group, uint32_t cur, uint64_t d) { currency(group, cur).vtime += d; }
 
+uint64_t RunQueue::raw_absent(const Currency &c, uint64_t vtime)
+{
+	return c.absent_total + (c.active ? 0 : vtime - c.absent_since) - c.represented;
+}
+
 uint64_t RunQueue::absent(uint32_t group, uint32_t cur) const
 {
 	const Currency *c = find(group, cur);
 	if (!c)
 		return groups_[group].vtime;	// never seen: absent all along
-	return c->absent_total + (c->active ? 0 : groups_[group].vtime - c->absent_since) - c->represented;
+	return lotto_debt_absent(&c->debt, raw_absent(*c, groups_[group].vtime));
 }
 
-void RunQueue::add_debt(uint32_t group, uint32_t cur, uint32_t n) { currency(group, cur).debt += n; }
-
-uint32_t RunQueue::take_debt(uint32_t group, uint32_t cur)
+void RunQueue::add_debt(uint32_t group, uint32_t cur, uint64_t push)
 {
 	Currency &c = currency(group, cur);
-	uint32_t n = c.debt;
-	c.debt = 0;
-	return n;
+	lotto_debt_add(&c.debt, raw_absent(c, groups_[group].vtime), push);
+}
+
+uint64_t RunQueue::take_debt(uint32_t group, uint32_t cur)
+{
+	Currency &c = currency(group, cur);
+	return lotto_debt_take(&c.debt, raw_absent(c, groups_[group].vtime));
 }
 
 void RunQueue::represented(uint32_t group, uint32_t cur, uint64_t d)

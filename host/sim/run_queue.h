@@ -30,6 +30,10 @@
 
 #include "sim/cpu_set.h"
 
+extern "C" {
+#include "bpf/lotto_rules.h"
+}
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -102,14 +106,17 @@ public:
 	std::optional<Entry> inner_head(uint32_t group, uint32_t cur) const;
 	void advance_inner(uint32_t group, uint32_t cur, uint64_t d);
 	// how far V_d has moved, in total, while the group was out of the outer
-	// race and not in a draw through one of its tasks whose quantum ended
+	// race and not in a draw through one of its tasks whose quantum ended,
+	// less the stretches its debt pushed its race over (lotto_debt_absent)
 	uint64_t absent(uint32_t group, uint32_t cur) const;
 	// a task of the group, not waiting, took part in a draw that moved V_d by d
 	void represented(uint32_t group, uint32_t cur, uint64_t d);
-	// wins of the group's race that its running tasks took (catch-up) and
-	// that its next outer key still has to be charged for; take() clears
-	void add_debt(uint32_t group, uint32_t cur, uint32_t n);
-	uint32_t take_debt(uint32_t group, uint32_t cur);
+	// wins its running tasks took inside the group (catch-up) while it was
+	// out of the outer race: its race pushed back by `push`, the outer draws
+	// they cost (lotto_debt_add); take_debt(), as it joins the race again:
+	// what is left of the push, for its new key (lotto_debt_take)
+	void add_debt(uint32_t group, uint32_t cur, uint64_t push);
+	uint64_t take_debt(uint32_t group, uint32_t cur);
 
 	size_t size() const { return size_; }
 	// what waits, the way the BPF core counts it for a quantum: root tasks
@@ -136,7 +143,7 @@ private:
 		uint64_t absent_since = 0;	// V_d when it left the outer race
 		uint64_t absent_total = 0;	// V_d's moves while out, before absent_since
 		uint64_t represented = 0;	// of those, moves of draws it took part in
-		uint32_t debt = 0;		// outer wins owed (add_debt)
+		lotto_gdebt debt{};		// its race pushed back while out (add_debt)
 	};
 	struct Group {
 		CpuSet cpus;
@@ -148,6 +155,8 @@ private:
 		std::set<std::pair<uint64_t, uint32_t>, ByOuter> outer;	// active groups
 	};
 	Currency &currency(uint32_t group, uint32_t cur);
+	// absent() before the debt's pushes are taken out
+	static uint64_t raw_absent(const Currency &c, uint64_t vtime);
 	const Currency *find(uint32_t group, uint32_t cur) const;
 
 	std::vector<Group> groups_;

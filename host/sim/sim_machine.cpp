@@ -588,8 +588,7 @@ void SimMachine::enqueue(uint32_t t, uint32_t gid, uint64_t key, std::optional<u
 	rq_.push({key, now_, t, th.group, gid});
 	if (gid && !rq_.active(th.group, gid)) {
 		uint64_t k = outer ? *outer : rq_.vtime(th.group) + outer_delta(gid, 0, th.fdraw);
-		for (uint32_t n = rq_.take_debt(th.group, gid); n; n--)
-			k += outer_delta(gid, 0, th.fdraw);	// wins its running tasks took
+		k += rq_.take_debt(th.group, gid);	// wins its running tasks took
 		rq_.activate(th.group, gid, k);
 	}
 	cpus_[on_cpu].stat[LOTTO_STAT_ENQUEUES]++;
@@ -660,22 +659,19 @@ void SimMachine::catch_up(uint32_t cpu, uint32_t p, uint32_t gid, uint32_t ticke
 		// wins inside its group, each of which took one of the group's own
 		// wins from a waiting task: the group's race is charged for them
 		uint32_t in = lotto_catchup(lotto_residual(vg, th.ipos), tickets, f, room, &rng_);
-		if (in && rq_.active(th.group, gid)) {
-			uint64_t key = rq_.outer_key(th.group, gid);
-			for (uint32_t i = 0; i < in; i++)
-				key += outer_delta(gid, 0, f);
-			rq_.rekey(th.group, gid, key);
-		} else if (in) {
-			rq_.add_debt(th.group, gid, in);	// charged when it is back in the race
-		}
-		// wins of the group's own race while nothing of it waited, this
-		// task's share of them; the first pay what the group owes
+		uint64_t push = 0;
+		for (uint32_t i = 0; i < in; i++)
+			push += outer_delta(gid, 0, f);	// charged this task's f
+		if (in && rq_.active(th.group, gid))
+			rq_.rekey(th.group, gid, rq_.outer_key(th.group, gid) + push);
+		else if (in)
+			rq_.add_debt(th.group, gid, push);	// its race, while out
+		// wins of the group's own race while nothing of it waited (less
+		// what its debt pushed it back over), this task's share of them
 		Rate r = rate_of(gid, f);
 		uint32_t thin = lotto_thin_funding(r.funding, tickets, running_tickets(gid));
 		uint32_t out = lotto_catchup(lotto_residual(ab, th.apos), thin, r.comp, room - in, &rng_);
-		uint32_t debt = rq_.take_debt(th.group, gid), pay = std::min(debt, out);
-		rq_.add_debt(th.group, gid, debt - pay);
-		n = in + out - pay;
+		n = in + out;
 	}
 	th.credit += n;
 	cpus_[cpu].stat[LOTTO_STAT_CATCHUP] += n;

@@ -59,6 +59,24 @@ TEST_CASE("the groups' 2:1 holds unpinned on 2 and 4 CPUs", "[groups][smp]")
 	}
 }
 
+TEST_CASE("three groups keep their fundings' shares on 2 CPUs when one group's tasks all run", "[groups][smp]")
+{
+	// x's two hogs often both run, and then get longer quanta (quanta shrink
+	// with what waits): the wins they take inside x while x is out of the
+	// race must be charged at their own f, not at the f of whichever task
+	// brings x back (that gave x 0.357, b 0.520)
+	auto m = machine("cpus 2\ncgroup /x weight=300\ncgroup /y weight=100\ncgroup /b weight=400\n"
+			 "task name=x cpu=100% cgroup=/x count=2\n"
+			 "task name=y cpu=100% cgroup=/y count=2\n"
+			 "task name=b cpu=100% cgroup=/b count=4\n");
+	m->run_for(300 * kSec);
+	double x = share_of(*m, "x", 300), y = share_of(*m, "y", 300), b = share_of(*m, "b", 300), n = quanta(*m);
+	INFO("x " << x << " y " << y << " b " << b << " (" << n << " quanta)");
+	CHECK(std::abs(x - 3.0 / 8) <= band(3.0 / 8, n));
+	CHECK(std::abs(y - 1.0 / 8) <= band(1.0 / 8, n));
+	CHECK(std::abs(b - 1.0 / 2) <= band(1.0 / 2, n));
+}
+
 TEST_CASE("a new cpu.weight moves the groups' shares from the next draws on", "[groups]")
 {
 	auto m = machine(cgroups_workload(1, 1, 3, true));
