@@ -1,6 +1,7 @@
 #include "sim/sim_machine.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -31,6 +32,7 @@ SimMachine::SimMachine(const BackendConfig &cfg, SlotTable slots, RunQueue rq, u
 	  slots_(std::move(slots)), rq_(std::move(rq)), cpus_(nr_cpus), idle_(nr_cpus)
 {
 	rng_.s = cfg.sim_seed;
+	stall_rng_.s = ~cfg.sim_seed;
 }
 
 Result<std::unique_ptr<SimMachine>> SimMachine::create(const Workload &w, const BackendConfig &cfg)
@@ -50,6 +52,8 @@ Result<std::unique_ptr<SimMachine>> SimMachine::create(const Workload &w, const 
 		return slots.error();
 	std::unique_ptr<SimMachine> m(new SimMachine(cfg, std::move(*slots), RunQueue(n), n));
 	m->tick_ns_ = w.tick_ns;
+	m->stall_pct_ = w.stall_pct;
+	m->stall_mean_ns_ = w.stall_mean_ns;
 	m->source_ = w.source;
 	m->populate(w);
 	m->advance_to(0);
@@ -834,6 +838,11 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill, bool won)
 	// a quantum shorter than the slice has a timer of its own (lotto_qtimers)
 	uint64_t end = lotto_quantum_timed(th.granted, slice_ns_) ? now_ + th.granted : tick_after(now_ + th.granted);
 	end = std::min(end, sat_add(now_, th.burst_left));
+	// held up: the task is charged the time, as the guest's clock does
+	if (stall_pct_ && lotto_rng_next(&stall_rng_) % 100 < stall_pct_) {
+		double u = (lotto_rng_next(&stall_rng_) + 1.0) / 4294967296.0;
+		end = sat_add(end, uint64_t(-std::log(u) * double(stall_mean_ns_)));
+	}
 	cpus_[cpu].end = end;
 	push(end, Ev::StintEnd, cpu, ++cpus_[cpu].token);
 	sync_slot(t);
@@ -1014,6 +1023,9 @@ std::string SimMachine::describe() const
 {
 	std::string tick = tick_ns_ ? "quanta end on " + std::to_string(tick_ns_ / 1000) + " us ticks"
 				    : "exact quanta";
+	if (stall_pct_)
+		tick += ", " + std::to_string(stall_pct_) + "% of quanta held up by " +
+			std::to_string(stall_mean_ns_ / 1000) + " us on average";
 	return "sim: " + std::to_string(nr_cpus()) + " CPUs, " + std::to_string(threads_.size()) + " threads from " +
 	       source_ + ", " + tick + ", " + describe_timing(cfg_) + ", seed " + std::to_string(cfg_.sim_seed);
 }

@@ -271,6 +271,11 @@ private:
 	uint64_t now_ = 0;
 	uint32_t idle_ = 0;				// CPUs with nothing to run
 	lotto_rng rng_{};
+	// `stall` (workload): quanta held up, as a host holds up a VM's vCPU;
+	// a stream of its own, so that the draws are the same without stalls
+	uint32_t stall_pct_ = 0;
+	uint64_t stall_mean_ns_ = 0;
+	lotto_rng stall_rng_{};
 	size_t alive_ = 0;
 	std::string source_;
 };

@@ -100,11 +100,13 @@ public:
 			return cpus(tok);
 		if (d == "tick")
 			return tick(tok);
+		if (d == "stall")
+			return stall(tok);
 		if (d == "task")
 			return task(tok);
 		if (d == "cgroup")
 			return cgroup(tok);
-		return err("unknown directive " + q(d) + " (expected cpus, tick, cgroup or task)");
+		return err("unknown directive " + q(d) + " (expected cpus, tick, stall, cgroup or task)");
 	}
 
 private:
@@ -151,6 +153,27 @@ private:
 			return err("tick: " + q(tok[1]) + " is longer than 1s");
 		w_.tick_ns = *d;
 		tick_seen_ = true;
+		return {};
+	}
+
+	// stall P% D: a quantum is held up with chance P, for Exp(mean D)
+	Result<void> stall(const std::vector<std::string_view> &tok)
+	{
+		if (tok.size() != 3 || tok[1].empty() || tok[1].back() != '%')
+			return err("usage: stall P% DURATION (e.g. stall 5% 60ms: one quantum in 20 lasts 60 ms longer on average)");
+		if (stall_seen_)
+			return err("stall given twice");
+		auto p = parse_int<uint32_t>(tok[1].substr(0, tok[1].size() - 1), 1, 100);
+		if (!p)
+			return err("stall: " + q(tok[1]) + " is not a percentage in 1%..100%");
+		auto d = parse_duration_ns(tok[2]);
+		if (!d)
+			return err("stall: " + d.error().msg);
+		if (*d == 0 || *d > 1000000000ull)
+			return err("stall: " + q(tok[2]) + " is not a duration in (0, 1s]");
+		w_.stall_pct = *p;
+		w_.stall_mean_ns = *d;
+		stall_seen_ = true;
 		return {};
 	}
 
@@ -287,6 +310,7 @@ private:
 	Workload &w_;
 	int line_ = 0;
 	bool tick_seen_ = false;
+	bool stall_seen_ = false;
 };
 
 // every call= names servers, with a server thread for each client thread

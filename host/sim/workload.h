@@ -3,6 +3,7 @@
 //
 //   cpus 2
 //   tick 4ms
+//   stall 5% 60ms
 //   task name=hog cpu=100% count=2
 //   task name=io nice=5 run=2ms sleep=8ms pin=0 start=1s stop=30s
 //   task name=srv serve=2ms count=3          (a server thread per client)
@@ -65,6 +66,8 @@ struct Workload {
 	std::string source;		// file name, used in error messages
 	uint32_t cpus = 0;		// 0: not given in the file
 	uint64_t tick_ns = 0;		// 0: exact slice accounting
+	uint32_t stall_pct = 0;		// a quantum is held up with this chance (0: never) ...
+	uint64_t stall_mean_ns = 0;	// ... for an exponential time of this mean
 	std::vector<TaskSpec> tasks;
 	std::vector<CgroupSpec> cgroups;	// weights given; others weigh 100
 

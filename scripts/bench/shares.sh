@@ -46,6 +46,18 @@ weight() {
 		print w[$1 + 21] }'
 }
 
+# snap PIDS: the uptime, then each pid's CPU time (ns, schedstat), read by
+# one process, so that every task's window has the same ends. Read one awk
+# (or lotto-ctl) per task, as before 2026-11-30, the eight windows were
+# skewed by the time each read waited for a CPU under TCG: the default
+# scheduler's worst error per run on 8 CPUs, 3.2% then, is 0.4-1.2% so.
+snap() {
+	_f=
+	for _p in "$@"; do _f="$_f /proc/$_p/schedstat"; done
+	# shellcheck disable=SC2086
+	awk 'FNR == 1 { printf "%s%s", (NR > 1 ? " " : ""), $1 } END { printf "\n" }' /proc/uptime $_f
+}
+
 # one_run SCHED CASE "TICKETS" "NICES" SECONDS: start the hogs, weight them,
 # measure; appends "share..." and "ideal..." lines to $OUT/SCHED.CASE
 one_run() {
@@ -73,14 +85,13 @@ one_run() {
 		done
 	fi
 	sleep 2
-	# the wall clock read before each round of reads: both rounds lag alike
-	_t0=$(awk '{ print $1 }' /proc/uptime)
-	_c0=
-	for _p in $_pids; do _c0="$_c0 $(cpu_ns $_p)"; done
+	# lotto's wins, read outside the CPU window (lotto-ctl is slow under TCG)
+	[ "$_sched" = lotto ] && _w0=$(wins_of $_pids)
+	_s0=$(snap $_pids)
 	sleep "$_secs"
-	_t1=$(awk '{ print $1 }' /proc/uptime)
-	_c1=
-	for _p in $_pids; do _c1="$_c1 $(cpu_ns $_p)"; done
+	_s1=$(snap $_pids)
+	[ "$_sched" = lotto ] && _w1=$(wins_of $_pids)
+	_t0=${_s0%% *} _c0=${_s0#* } _t1=${_s1%% *} _c1=${_s1#* }
 	spin_stop $_pids
 	# shares, ideal (water-filling: capped at one CPU, surplus by weight),
 	# utilisation of the machine by the hogs
@@ -97,6 +108,45 @@ one_run() {
 		printf "ideal"; for (i = 1; i <= m; i++) printf " %.5f", e[i] / es; printf "\n"
 		printf "util %.4f\n", cs / 1e9 / ((tt[2] - tt[1]) * cpus)
 	}' >>"$OUT/$_sched.$_case"
+	[ "$_sched" = lotto ] && lottery_worst "$_w" "$N" "$_w0" "$_w1" >>"$OUT/$_sched.$_case"
+}
+
+# wins_of PIDS: lotto's wins of these tasks so far (lotto-ctl dump)
+wins_of() {
+	"$LOTTO_CTL" dump | awk -v pids="$*" 'BEGIN { n = split(pids, p, " ") }
+		NR > 1 { w[$1] = $8 }
+		END { for (i = 1; i <= n; i++) printf " %s", (p[i] in w) ? w[p[i]] : 0; printf "\n" }'
+}
+
+# lottery_worst "TICKETS" CPUS "WINS BEFORE" "WINS AFTER": prints "band N W",
+# W the median worst relative error of an ideal lottery that makes the same
+# number of draws N (the wins of the run) with probabilities the
+# entitlements: each share binomial, sd sqrt(p(1-p)/N), sampled 1001 times
+# (normals as sums of 12 uniforms: busybox awk has rand but no log or cos).
+lottery_worst() {
+	awk -v tk="$1" -v cpus="$2" -v a="$3" -v b="$4" "$AWK_SQRT"'
+	BEGIN {
+		m = split(tk, t, " "); split(a, w0, " "); split(b, w1, " ")
+		for (i = 1; i <= m; i++) n += w1[i] - w0[i]
+		do {
+			changed = 0; free = cpus; sum = 0
+			for (i = 1; i <= m; i++) if (cap[i]) free--; else sum += t[i]
+			for (i = 1; i <= m; i++) if (!cap[i]) { e[i] = free * t[i] / sum; if (e[i] > 1) { cap[i] = 1; e[i] = 1; changed = 1 } }
+		} while (changed)
+		for (i = 1; i <= m; i++) es += e[i]
+		for (i = 1; i <= m; i++) { p = e[i] / es; rsd[i] = n > 0 ? msqrt((1 - p) / (n * p)) : 0 }
+		srand(7)
+		for (r = 1; r <= 1001; r++) {
+			worst = 0
+			for (i = 1; i <= m; i++) {
+				z = -6; for (k = 0; k < 12; k++) z += rand()
+				x = z * rsd[i]; if (x < 0) x = -x; if (x > worst) worst = x
+			}
+			v[r] = worst
+		}
+		for (i = 2; i <= 1001; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+		printf "band %d %.5f\n", n, v[501]
+	}'
 }
 
 echo "# shares: kernel $(uname -r), $N CPUs, $RUNS runs each x ${SECS}s (+ $INF_RUNS infeasible x ${INF_SECS}s), alternating, lotto-host${LOTTO_ARGS:+ $LOTTO_ARGS}, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -158,8 +208,8 @@ table() {
 		_k=$((_k + 1))
 	done
 	echo
-	echo "| scheduler | worst relative error per run: median (min..max) | runs | hogs' use of the machine: median |"
-	echo "| --- | --- | --- | --- |"
+	echo "| scheduler | worst relative error per run: median (min..max) | ideal lottery with the same draws: median worst error (draws per run) | runs | hogs' use of the machine: median |"
+	echo "| --- | --- | --- | --- | --- |"
 	for _s in lotto default; do
 		awk -v s=$_s '
 		function med(v, n,   i, j, x) { for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
@@ -167,9 +217,11 @@ table() {
 		$1 == "share" { r++; for (i = 2; i <= NF; i++) sh[i - 1] = $i; m = NF - 1 }
 		$1 == "ideal" { w = 0; for (i = 2; i <= NF; i++) { d = sh[i - 1] / $i - 1; if (d < 0) d = -d; if (d > w) w = d } err[r] = w }
 		$1 == "util" { u[r] = $2 }
+		$1 == "band" { nb++; bn[nb] = $2; bw[nb] = $3 }
 		END {
 			lo = err[1]; hi = err[1]; for (q = 1; q <= r; q++) { if (err[q] < lo) lo = err[q]; if (err[q] > hi) hi = err[q] }
-			printf "| %s | %.1f%% (%.1f%%..%.1f%%) | %d | %.3f |\n", s, 100 * med(err, r), 100 * lo, 100 * hi, r, med(u, r) }' "$OUT/$_s.$_case"
+			band = nb ? sprintf("%.1f%% (%d)", 100 * med(bw, nb), med(bn, nb)) : "-"
+			printf "| %s | %.1f%% (%.1f%%..%.1f%%) | %s | %d | %.3f |\n", s, 100 * med(err, r), 100 * lo, 100 * hi, band, r, med(u, r) }' "$OUT/$_s.$_case"
 	done
 }
 

@@ -412,3 +412,74 @@ TEST_CASE("a fixed seed gives the same run, another seed a different one", "[det
 	CHECK(a.second == b.second);
 	CHECK(memcmp(a.first.data(), c.first.data(), a.first.size() * sizeof(lotto_task_stat)) != 0);
 }
+
+// Issue 7: in the VM lotto's worst error per run was twice an ideal
+// lottery's for the draws made, with one 100-ticket hog at +30..35% in a
+// few runs, while the same rules here sit on the band. Under TCG on a
+// loaded host a vCPU is held up now and then and the task on it is charged
+// the time (the guest's clock runs on); stall models that. A lottery
+// charges an overlong quantum only in expectation (compensation: its next
+// draw at a lower rate), so the spread of quantum lengths adds to the spread
+// of shares: each run's shares scatter by about sqrt(E[L^2]) / E[L] times
+// the draws' own spread, the mean share of each task stays its entitlement.
+TEST_CASE("quanta held up by the host widen the spread of shares, not their mean", "[shares][smp]")
+{
+	const std::vector<double> tickets{100, 200, 300, 400, 100, 200, 300, 400};
+	std::string hogs;
+	for (size_t i = 0; i < tickets.size(); i++)
+		hogs += "task name=t" + std::to_string(i) + " cpu=100% tickets=" + std::to_string(int(tickets[i])) + "\n";
+	auto e = entitlement(tickets, 4);
+	constexpr int kSeeds = 40;
+	// per run and task: z of its share against n draws; and its relative error
+	auto runs = [&](const std::string &w, std::vector<double> &z, std::vector<std::vector<double>> &rel) {
+		rel.assign(tickets.size(), {});
+		for (int seed = 1; seed <= kSeeds; seed++) {
+			BackendConfig cfg;
+			cfg.sim_seed = uint64_t(seed);
+			auto m = machine(w, cfg);
+			m->run_for(1 * kSec);
+			std::vector<uint64_t> r0, w0;
+			for (uint32_t pid : m->pids()) {
+				r0.push_back(runtime(*m, pid));
+				w0.push_back(m->thread(pid)->wins);
+			}
+			m->run_for(10 * kSec);
+			double sum = 0, n = 0;
+			std::vector<double> cpu;
+			for (size_t i = 0; i < tickets.size(); i++) {
+				cpu.push_back(double(runtime(*m, kFirstPid + uint32_t(i)) - r0[i]));
+				sum += cpu.back();
+				n += double(m->thread(kFirstPid + uint32_t(i))->wins - w0[i]);
+			}
+			for (size_t i = 0; i < tickets.size(); i++) {
+				double p = e[i] / 4, s = cpu[i] / sum;
+				z.push_back((s - p) / std::sqrt(p * (1 - p) / n));
+				rel[i].push_back(s / p - 1);
+			}
+		}
+	};
+	auto sd = [](const std::vector<double> &v) {
+		double m = 0, q = 0;
+		for (double x : v)
+			m += x;
+		m /= double(v.size());
+		for (double x : v)
+			q += (x - m) * (x - m);
+		return std::sqrt(q / double(v.size() - 1));
+	};
+	std::vector<double> z_exact, z_stall;
+	std::vector<std::vector<double>> rel_exact, rel_stall;
+	runs("cpus 4\n" + hogs, z_exact, rel_exact);
+	runs("cpus 4\nstall 5% 60ms\n" + hogs, z_stall, rel_stall);
+	INFO("sd of z: exact quanta " << sd(z_exact) << ", 5% of quanta held up 60 ms " << sd(z_stall));
+	CHECK(sd(z_exact) < 1.25);	// an ideal lottery: 1
+	CHECK(sd(z_stall) > 1.6);	// measured 2.0
+	for (size_t i = 0; i < tickets.size(); i++) {
+		double m = 0;
+		for (double x : rel_stall[i])
+			m += x;
+		m /= kSeeds;
+		INFO("tickets " << tickets[i] << ": mean relative error " << m << " over " << kSeeds << " runs");
+		CHECK(std::abs(m) < 4 * sd(rel_stall[i]) / std::sqrt(double(kSeeds)));
+	}
+}

@@ -19,6 +19,7 @@ TEST_CASE("a workload file declares CPUs, a tick and tasks with every key", "[wo
 	auto w = parse_workload("# comment line\n"
 				"cpus 3   # trailing comment\n"
 				"tick 4ms\n"
+				"stall 5% 60ms\n"
 				"\n"
 				"task name=hog nice=-5 uid=1000 cgroup=/user.slice cpu=100% count=4\n"
 				"task name=io nice=5 run=2ms sleep=8ms pin=0,2 start=1s stop=30s\n"
@@ -28,9 +29,11 @@ TEST_CASE("a workload file declares CPUs, a tick and tasks with every key", "[wo
 	REQUIRE(w);
 	CHECK(w->cpus == 3);
 	CHECK(w->tick_ns == 4 * kMs);
+	CHECK(w->stall_pct == 5);
+	CHECK(w->stall_mean_ns == 60 * kMs);
 	REQUIRE(w->tasks.size() == 4);
 	const TaskSpec &hog = w->tasks[0];
-	CHECK(hog.line == 5);
+	CHECK(hog.line == 6);
 	CHECK(hog.name == "hog");
 	CHECK(hog.nice == -5);
 	CHECK(hog.uid == 1000);
@@ -90,7 +93,12 @@ TEST_CASE("every bad workload line is one error naming the file and line", "[wor
 		Bad{"tick 4", "w.txt:1: tick: '4' needs a unit: ns, us, ms, s or min"},
 		Bad{"tick 2s", "w.txt:1: tick: '2s' is longer than 1s"},
 		Bad{"tick 1ms\ntick 2ms", "w.txt:2: tick given twice"},
-		Bad{"tasks name=x", "w.txt:1: unknown directive 'tasks' (expected cpus, tick, cgroup or task)"},
+		Bad{"tasks name=x", "w.txt:1: unknown directive 'tasks' (expected cpus, tick, stall, cgroup or task)"},
+		Bad{"stall 5 60ms", "w.txt:1: usage: stall P% DURATION (e.g. stall 5% 60ms: one quantum in 20 lasts 60 ms "
+				    "longer on average)"},
+		Bad{"stall 0% 60ms", "w.txt:1: stall: '0%' is not a percentage in 1%..100%"},
+		Bad{"stall 5% 0", "w.txt:1: stall: '0' is not a duration in (0, 1s]"},
+		Bad{"stall 5% 1ms\nstall 5% 2ms", "w.txt:2: stall given twice"},
 		Bad{"task name", "w.txt:1: expected key=value, got 'name'"},
 		Bad{"task =x", "w.txt:1: expected key=value, got '=x'"},
 		Bad{"task name=", "w.txt:1: 'name' has no value"},

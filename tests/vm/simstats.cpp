@@ -6,7 +6,7 @@
 // decision rules (bpf/lotto_rules.h) and must agree where docs/sim.md says
 // they do.
 //
-//   lotto-simstats --workload FILE --seconds S [--warmup S] [--transfers]
+//   lotto-simstats --workload FILE --seconds S [--warmup S] [--transfers] [--seed N] [--preempt-off] [--no-catchup]
 #include "sim/sim_machine.h"
 
 #include <charconv>
@@ -22,7 +22,7 @@ namespace {
 
 int usage(const char *why)
 {
-	std::fprintf(stderr, "lotto-simstats: %s\nusage: lotto-simstats --workload FILE --seconds S [--warmup S] [--transfers]\n",
+	std::fprintf(stderr, "lotto-simstats: %s\nusage: lotto-simstats --workload FILE --seconds S [--warmup S] [--transfers] [--seed N] [--preempt-off] [--no-catchup]\n",
 		     why);
 	return 2;
 }
@@ -53,10 +53,22 @@ int main(int argc, char **argv)
 				return usage("--warmup needs a number in [0, 3600]");
 		} else if (a == "--transfers")
 			cfg.transfers = true;
+		else if (a == "--preempt-off")
+			cfg.preempt = LOTTO_PREEMPT_OFF;
+		else if (a == "--no-catchup")
+			cfg.catchup = false;
+		else if (a == "--seed" && has) {
+			std::string_view v = argv[++i];
+			auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), cfg.sim_seed);
+			if (ec != std::errc() || p != v.data() + v.size() || !cfg.sim_seed)
+				return usage("--seed needs a positive integer");
+		}
 		else if (a == "-h" || a == "--help") {
-			std::printf("usage: lotto-simstats --workload FILE --seconds S [--warmup S] [--transfers]\n"
+			std::printf("usage: lotto-simstats --workload FILE --seconds S [--warmup S] [--transfers] [--seed N] [--preempt-off] [--no-catchup]\n"
 				    "run a sim workload as fast as possible; print the counters and each task's\n"
-				    "CPU time and wins over S seconds after a warm-up (default 1 s)\n");
+				    "CPU time and wins over S seconds after a warm-up (default 1 s); --seed: the\n"
+				    "sim's random seed (default 1), for many independent runs; --preempt-off,\n"
+				    "--no-catchup: as lotto-host's --preempt off, --no-catchup\n");
 			return 0;
 		}
 		else
