@@ -223,31 +223,6 @@ static __always_inline u32 group_rate(u32 gid, u32 f, u32 *comp)
 	return fund;
 }
 
-/* a cgroup's place in the tree: its node, fresh, under its parent's gid */
-static __always_inline void hier_init(u32 gid, struct cgroup *cgrp)
-{
-	struct hnode *h = hnode_of(gid);
-	u32 parent = 0, *pg;
-	u64 pid;
-
-	if (!h)
-		return;
-	if (cgrp->level > 1) {
-		pid = cgrp->self.parent->cgroup->kn->id;
-		pg = bpf_map_lookup_elem(&lotto_cgrp_gid, &pid);
-		if (pg)
-			parent = gmask(*pg);
-	}
-	bpf_spin_lock(&h->lock);
-	h->nr = 0;
-	h->own = 0;
-	h->act_as = 0;
-	h->gen++;
-	bpf_spin_unlock(&h->lock);
-	WRITE_ONCE(h->act_w, 0);
-	WRITE_ONCE(h->parent, is_cgroup_gid(parent) ? parent : 0);
-}
-
 /*
  * Under gid's lock: its counts taken out (a new generation: tasks still
  * counted there uncount nothing). Returns them in *nr and *act_as.
@@ -268,6 +243,26 @@ __noinline int h_take(u32 gid, u32 *nr, u32 *act_as)
 	h->gen++;
 	bpf_spin_unlock(&h->lock);
 	return 1;
+}
+
+/* a cgroup's place in the tree: its node, fresh, under its parent's gid */
+static __always_inline void hier_init(u32 gid, struct cgroup *cgrp)
+{
+	struct hnode *h = hnode_of(gid);
+	u32 parent = 0, nr = 0, act_as = 0, *pg;
+	u64 pid;
+
+	if (!h)
+		return;
+	if (cgrp->level > 1) {
+		pid = cgrp->self.parent->cgroup->kn->id;
+		pg = bpf_map_lookup_elem(&lotto_cgrp_gid, &pid);
+		if (pg)
+			parent = gmask(*pg);
+	}
+	h_take(gid, &nr, &act_as);	/* a fresh generation, nothing counted */
+	WRITE_ONCE(h->act_w, 0);
+	WRITE_ONCE(h->parent, is_cgroup_gid(parent) ? parent : 0);
 }
 
 /*

@@ -95,15 +95,10 @@ one_run() {
 	spin_stop $_pids
 	# shares, ideal (water-filling: capped at one CPU, surplus by weight),
 	# utilisation of the machine by the hogs
-	awk -v w="$_w" -v c0="$_c0" -v c1="$_c1" -v cpus="$N" -v wall="$_t0 $_t1" 'BEGIN {
+	awk -v w="$_w" -v c0="$_c0" -v c1="$_c1" -v cpus="$N" -v wall="$_t0 $_t1" "$AWK_ENTITLE"'BEGIN {
 		m = split(w, t, " "); split(c0, a, " "); split(c1, b, " "); split(wall, tt, " ")
 		for (i = 1; i <= m; i++) { c[i] = b[i] - a[i]; cs += c[i] }
-		do {
-			changed = 0; free = cpus; sum = 0
-			for (i = 1; i <= m; i++) if (cap[i]) free--; else sum += t[i]
-			for (i = 1; i <= m; i++) if (!cap[i]) { e[i] = free * t[i] / sum; if (e[i] > 1) { cap[i] = 1; e[i] = 1; changed = 1 } }
-		} while (changed)
-		for (i = 1; i <= m; i++) es += e[i]
+		es = entitle(m, t, cpus, e)
 		printf "share"; for (i = 1; i <= m; i++) printf " %.5f", c[i] / cs; printf "\n"
 		printf "ideal"; for (i = 1; i <= m; i++) printf " %.5f", e[i] / es; printf "\n"
 		printf "util %.4f\n", cs / 1e9 / ((tt[2] - tt[1]) * cpus)
@@ -124,16 +119,11 @@ wins_of() {
 # entitlements: each share binomial, sd sqrt(p(1-p)/N), sampled 1001 times
 # (normals as sums of 12 uniforms: busybox awk has rand but no log or cos).
 lottery_worst() {
-	awk -v tk="$1" -v cpus="$2" -v a="$3" -v b="$4" "$AWK_SQRT"'
+	awk -v tk="$1" -v cpus="$2" -v a="$3" -v b="$4" "$AWK_SQRT$AWK_ENTITLE"'
 	BEGIN {
 		m = split(tk, t, " "); split(a, w0, " "); split(b, w1, " ")
 		for (i = 1; i <= m; i++) n += w1[i] - w0[i]
-		do {
-			changed = 0; free = cpus; sum = 0
-			for (i = 1; i <= m; i++) if (cap[i]) free--; else sum += t[i]
-			for (i = 1; i <= m; i++) if (!cap[i]) { e[i] = free * t[i] / sum; if (e[i] > 1) { cap[i] = 1; e[i] = 1; changed = 1 } }
-		} while (changed)
-		for (i = 1; i <= m; i++) es += e[i]
+		es = entitle(m, t, cpus, e)
 		for (i = 1; i <= m; i++) { p = e[i] / es; rsd[i] = n > 0 ? msqrt((1 - p) / (n * p)) : 0 }
 		srand(7)
 		for (r = 1; r <= 1001; r++) {

@@ -111,6 +111,10 @@ cleanup() {
 trap cleanup EXIT
 
 # busybox-static's awk has no math functions: sqrt by Newton's method
+# $AWK_ENTITLE is an awk entitle(m, t, cpus, e) function: what each of m
+# tasks with tickets t[1..m] is promised on cpus CPUs (tickets / sum, capped
+# at one CPU, the surplus shared by tickets) into e[1..m]; returns the sum.
+AWK_ENTITLE='function entitle(m, t, cpus, e,   cap, changed, free, sum, i, es) { do { changed = 0; free = cpus; sum = 0; for (i = 1; i <= m; i++) if (cap[i]) free--; else sum += t[i]; for (i = 1; i <= m; i++) if (!cap[i]) { e[i] = free * t[i] / sum; if (e[i] > 1) { cap[i] = 1; e[i] = 1; changed = 1 } } } while (changed); for (i = 1; i <= m; i++) es += e[i]; return es }'
 AWK_SQRT='function msqrt(x,  r, i) { if (x <= 0) return 0; r = x < 1 ? 1 : x; for (i = 0; i < 200; i++) r = (r + x / r) / 2; return r }'
 
 cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
@@ -215,7 +219,7 @@ VM_SPREAD=1.5
 # the run must tell it apart (some value of it outside its band). Prints a
 # table; returns non-zero if a share is outside its band or OTHER fits.
 entitlement_check() {
-	awk -v tk="$1" -v cpus="$2" -v s0="$3" -v s1="$4" -v q="$5" -v k="$6" -v other="$7" -v spread=$VM_SPREAD "$AWK_SQRT"'
+	awk -v tk="$1" -v cpus="$2" -v s0="$3" -v s1="$4" -v q="$5" -v k="$6" -v other="$7" -v spread=$VM_SPREAD "$AWK_SQRT$AWK_ENTITLE"'
 	BEGIN {
 		m = split(tk, t, " ")
 		split(s0, a, "|"); split(a[1], c0, " "); split(a[2], w0, " ")
@@ -223,13 +227,7 @@ entitlement_check() {
 		no = split(other, o, " ")
 		for (i = 1; i <= m; i++) { cpu[i] = c1[i] - c0[i]; cs += cpu[i]; n += w1[i] - w0[i] }
 		if (cs / (q * 1000) < n) n = cs / (q * 1000)
-		# entitlement: tickets / sum, capped at one CPU, surplus by tickets
-		do {
-			changed = 0; free = cpus; sum = 0
-			for (i = 1; i <= m; i++) if (cap[i]) free--; else sum += t[i]
-			for (i = 1; i <= m; i++) if (!cap[i]) { e[i] = free * t[i] / sum; if (e[i] > 1) { cap[i] = 1; e[i] = 1; changed = 1 } }
-		} while (changed)
-		for (i = 1; i <= m; i++) es += e[i]
+		es = entitle(m, t, cpus, e)
 		bad = 0; fits = no > 0
 		printf "%-8s %9s %9s %7s %7s %19s %s\n", "tickets", "entitled", "cpu", "wins", "z", "band", "verdict"
 		for (i = 1; i <= m; i++) {
