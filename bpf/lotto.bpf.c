@@ -1257,7 +1257,7 @@ static __always_inline void group_runs(struct task_struct *p, struct task_ctx *c
 		note_root(c);
 		gid = 0;
 	}
-	hier_follow(p, gid);
+	hier_follow(p, c, gid);
 }
 
 /* a task stops running: out of its group's running tickets, its CPU time in */
@@ -1513,7 +1513,6 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		key += lotto_key_delta(bpf_get_prandom_u32(), t, f);
 		note_root(c);
 	}
-	hier_follow(p, gid);
 	guard_note_wait(p, c->slot, now, dsq);
 	c->wdsq = (u32)dsq;
 	scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
@@ -1616,7 +1615,7 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 		note_group(pc, &pl);
 	else
 		note_root(pc);
-	hier_follow(prev, gid);
+	hier_follow(prev, pc, gid);
 	shared = scx_bpf_dsq_nr_queued(LOTTO_DSQ) + (s32)g_nr_active(-1);
 	if ((u32)cpu < READ_ONCE(lotto_nr_pin))
 		pinned = scx_bpf_dsq_nr_queued(LOTTO_DSQ_PIN_BASE + (u32)cpu) + (s32)g_nr_active(cpu);

@@ -8,7 +8,7 @@
  * Every cgroup group is a node: its parent cgroup's gid (0: the parent is
  * the root cgroup, or has no gid), the runnable tasks in its subtree and of
  * its own (counted at ops.runnable, uncounted at ops.quiescent, moved by
- * hier_follow when the task races in another group), and the weight of its
+ * hier_follow when the task runs in another group), and the weight of its
  * active children. A node is active
  * while its subtree has a runnable task; it is counted in its parent's
  * active weight with the weight it had when it was last counted (act_as),
@@ -149,24 +149,33 @@ static __always_inline void hier_quiescent(struct task_ctx *c)
 	c->hgid = 0;
 }
 
-/*
- * A runnable task's group is gid now (as placed for a draw or a run: 0 if
- * it races in the root, also when its CPU's pinned group slots are full): a
- * task a policy put in a group of its own, or took out of one, counts in its
- * cgroup only while it races there. A global function: three callers.
- */
-__noinline void hier_follow(struct task_struct *p __arg_trusted, u32 gid)
+/* the count of a runnable task moves to cgroup group want (0: none) */
+__noinline void hier_move(struct task_struct *p __arg_trusted, u32 want)
 {
 	struct task_ctx *c;
-	u32 want = is_cgroup_gid(gid) ? gid : 0;
 
 	if (!p)
 		return;
 	c = ctx_of(p);
-	if (!c || !c->hrun || want == c->hgid)
+	if (!c)
 		return;
 	hier_quiescent(c);
 	hier_runnable(c, want);
+}
+
+/*
+ * A runnable task's group is gid now (as placed for a run, or for prev's
+ * draw: 0 if it races in the root, also when its CPU's pinned group slots
+ * are full): a task a policy put in a group of its own, or took out of one,
+ * counts in its cgroup only while it races there. Checked inline; the move,
+ * rare, is a global function.
+ */
+static __always_inline void hier_follow(struct task_struct *p, struct task_ctx *c, u32 gid)
+{
+	u32 want = is_cgroup_gid(gid) ? gid : 0;
+
+	if (c->hrun && want != c->hgid)
+		hier_move(p, want);
 }
 
 /*

@@ -588,7 +588,6 @@ void SimMachine::enqueue(uint32_t t, uint32_t gid, uint64_t key, std::optional<u
 	th.key = key;
 	th.cur = gid;
 	th.enq_ns = now_;
-	follow(t, gid);
 	rq_.push({key, now_, t, th.group, gid});
 	if (gid && !rq_.active(th.group, gid)) {
 		uint64_t k = outer ? *outer : rq_.vtime(th.group) + outer_delta(gid, 0, th.fdraw);
