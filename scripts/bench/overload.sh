@@ -15,12 +15,16 @@
 # dispatches and starvation-guard rescues. Last, any RCU stall or hung-task
 # line of the kernel log. This shell runs SCHED_FIFO so that the hogs cannot
 # starve it. Figures, not pass/fail (docs/benchmarks.md).
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/tests/vm/lib.sh"
-
 N=${OVERLOAD_HOGS:-2000}
 SECS=${OVERLOAD_SECONDS:-20}
 ROUNDS=${OVERLOAD_ROUNDS:-2}
+for v in "OVERLOAD_HOGS=$N" "OVERLOAD_SECONDS=$SECS" "OVERLOAD_ROUNDS=$ROUNDS"; do
+	case ${v#*=} in
+	''|*[!0-9]*|0*) echo "overload.sh: ${v%%=*} must be a positive integer, not '${v#*=}'" >&2; exit 2 ;;
+	esac
+done
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/vm/lib.sh"
 command -v chrt >/dev/null || fail "no chrt (util-linux): pack it with scripts/vm.sh --add /usr/bin/chrt"
 chrt -f -p 50 $$ >/dev/null || fail "cannot make this shell SCHED_FIFO"
 
