@@ -117,11 +117,11 @@
  *
  * Ticket transfers (lotto_transfers.bpf.h, rules in lotto_rules.h; on with
  * --transfers, or per group by a policy). A task that goes to sleep lends
- * its own tickets to the task it woke last, while that task has not slept
- * since: a client blocked on its request funds the server thread serving
- * it. One hop, no chains; at most LOTTO_FUNDERS funders per task. Who woke
- * whom is recorded in select_cpu and in a wake-up enqueue, in the waker's
- * context; the sleep (ops.quiescent) makes the next dispatch on that CPU
+ * its own tickets to its partner in its last wake-up (the task it woke or
+ * the one that woke it), while that task has not slept since: a client
+ * blocked on its request funds the server thread serving it. One hop, no
+ * chains; at most LOTTO_FUNDERS funders per task. Who woke whom is recorded
+ * in select_cpu and in a wake-up enqueue, in the waker's context; the sleep (ops.quiescent) makes the next dispatch on that CPU
  * redraw the funded task at its clock with its new tickets, which is exact
  * by memorylessness.
  *
@@ -342,7 +342,7 @@ struct task_ctx {
 	u32 tickets;		/* its tickets at its last draw, transfers included */
 	u32 fnext;		/* the funder entry a new waker replaces when all are live */
 	struct lotto_funder fund[LOTTO_FUNDERS];	/* wakers that may fund it (transfers) */
-	u32 xpid;		/* the task it woke last (0: none): it funds it while asleep */
+	u32 xpid;		/* the task it points at (0: none): it funds it while asleep */
 	s32 xslot;		/* that task's slot */
 	u32 wdsq;		/* the queue it waits in (while lotto_slot_wait says so) */
 	u32 hrun;		/* runnable: counted in its cgroups (lotto_cgroups.bpf.h) */
@@ -1390,26 +1390,18 @@ __noinline int g_inner(s32 cpu, struct gplace *place, u32 t, u32 f)
 }
 
 /*
- * A task went to sleep on this CPU: the task it woke last (pending), if that
- * one waits and its tickets changed (the sleeper's now count), draws afresh
- * (lotto_transfers.bpf.h: exact by memorylessness). Run by the next dispatch
- * here, whatever else it does.
+ * A task went to sleep on this CPU: the task it points at (pid, in slot k),
+ * if that one waits and its tickets changed (the sleeper's now count), draws
+ * afresh (lotto_transfers.bpf.h: exact by memorylessness).
  */
-__noinline void xfer_redraw(s32 cpu)
+__noinline void xfer_redraw_one(u32 pid, u32 k)
 {
 	struct task_struct *q, *fundee;
-	struct xfer_pending *xp;
 	struct task_ctx *qc;
 	struct slot_wait *w;
 	u64 dsq = 0, key = 0, clock;
-	u32 k, pid, old, t, n = 0;
+	u32 old, t, n = 0;
 
-	xp = xfer_pending_of(cpu);
-	if (!xp || !xp->pid)
-		return;
-	pid = xp->pid;
-	k = xp->slot;
-	xp->pid = 0;
 	w = bpf_map_lookup_elem(&lotto_slot_wait, &k);
 	if (!w || !w->live)
 		return;
@@ -1444,6 +1436,25 @@ __noinline void xfer_redraw(s32 cpu)
 		if (scx_bpf_dsq_move_vtime(BPF_FOR_EACH_ITER, q, dsq, 0))
 			stat_inc(LOTTO_STAT_XFER_REDRAWS);
 		break;
+	}
+}
+
+/* the redraws the sleeps on this CPU left (xfer_pend); run by its next dispatch */
+static __always_inline void xfer_redraw(s32 cpu)
+{
+	struct xfer_pending *xp = xfer_pending_of(cpu);
+	u32 i, pid;
+
+	if (!xp)
+		return;
+	bpf_for(i, 0, LOTTO_XFER_PEND) {
+		if (i >= LOTTO_XFER_PEND)
+			break;
+		pid = xp->pid[i];
+		if (!pid)
+			continue;
+		xp->pid[i] = 0;
+		xfer_redraw_one(pid, xp->slot[i]);
 	}
 }
 

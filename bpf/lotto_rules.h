@@ -337,28 +337,37 @@ LOTTO_INLINE enum lotto_wake_action lotto_wake_action(__u64 score, __u64 ran_ns,
 
 /*
  * Ticket transfers (Waldspurger & Weihl section 3): a task that sleeps lends
- * its tickets to the task it woke last, while that task has not slept since
- * it was woken (a client waiting for its reply funds the server working on
- * its request). The wake-up records the waker as a funder of the woken task
- * (struct lotto_funder, at most LOTTO_FUNDERS per task: several blocked
- * clients fund a server together), and each task's slot says whether it
- * sleeps and whom it woke last (struct lotto_sleep). A funder counts while it
- * sleeps and the task it woke last is still the funded one: so a waker that
- * keeps running funds nobody, a funder woken back (by the funded task's reply
- * or anything else) stops at once, a funder that has woken another task since
- * funds that one instead, and the funded task's record is dropped when it
- * sleeps. A server that is still runnable when the next request comes (it
- * was preempted after its reply, say) keeps its client as a funder, since it
- * has not slept. Each sleeping task funds at most one task, with its own
- * tickets, never with what it is funded with: one hop, no chains, and the
- * tickets in the system are never counted twice.
+ * its tickets to its partner in its last wake-up, the task it woke or the
+ * task that woke it, whichever came last, while that task has not slept
+ * since (a client waiting for its reply funds the server working on its
+ * request). A wake-up makes the two tasks point at each other: each is
+ * recorded as a funder of the other (struct lotto_funder, at most
+ * LOTTO_FUNDERS per task: several blocked clients fund a server together),
+ * and each task's slot says whether it sleeps and whom it points at (struct
+ * lotto_sleep, `woke`). Both ways, because a call need not wake its server:
+ * a server preempted by its own reply's wake-up (or not yet at its first
+ * read) is still runnable when the next call comes, reads it without a
+ * sleep, and no wake-up names the client; the client's last wake-up was the
+ * server's reply, so it funds the server all the same (tests/vm/transfers.sh
+ * saw a server starve on its 1 ticket for whole runs before this).
+ * A funder counts while it sleeps and still points at the funded task: so a
+ * waker that keeps running funds nobody, a funder woken (by the funded
+ * task's reply or anything else) stops at once and points at its new
+ * partner, and the funded task's record is dropped when it sleeps. A server
+ * that is still runnable when the next request comes keeps its client as a
+ * funder, since it has not slept. Each sleeping task funds at most one task,
+ * with its own tickets, never with what it is funded with: one hop, no
+ * chains, and the tickets in the system are never counted twice. The cost
+ * of "whichever came last": a task woken by another that then sleeps for
+ * something else (disk, a timer) funds its waker until one of them wakes or
+ * the waker sleeps.
  */
 #define LOTTO_FUNDERS	4
 
 struct lotto_sleep {
 	__u32 pid;	/* the slot's task */
 	__u32 asleep;	/* 1 from going to sleep until runnable again */
-	__u32 woke;	/* pid of the task it woke last */
+	__u32 woke;	/* pid of its partner in its last wake-up (woken or waker) */
 	__u32 gid;	/* its group when it went to sleep */
 };
 

@@ -3,7 +3,8 @@
  * lotto_transfers.bpf.h — ticket transfers in the core (the rules, shared
  * with the sim, are in lotto_rules.h; the design in docs/design.md).
  *
- * Who woke whom. A wake-up is recorded where it is known to come from the
+ * Who woke whom. A wake-up makes the waker and the woken task point at each
+ * other (lotto_rules.h). It is recorded where it is known to come from the
  * running task: ops.select_cpu and an ops.enqueue with SCX_ENQ_WAKEUP, both
  * in the waker's context unless an interrupt did the waking (then the
  * "current" task is whoever was interrupted, and nothing is recorded) or the
@@ -12,7 +13,7 @@
  * When a transfer takes effect. A funded task's tickets are counted at each
  * of its draws. The woken task draws its key at enqueue, while its waker
  * still runs: no transfer yet. So when a task goes to sleep, the next
- * dispatch on its CPU redraws the task it woke last, if that one waits
+ * dispatch on its CPU redraws the task it points at, if that one waits
  * and its tickets changed: a fresh key at its clock with the tickets it has
  * now. That is exact, by memorylessness (the residual of a task that has not
  * won is again exponential; discarding it and drawing with the new rate is
@@ -83,16 +84,36 @@ static __always_inline bool xfer_may(u32 gid)
 }
 
 /*
- * p (context c) was woken: if the running task woke it, that task now points
- * at p (it funds p while it sleeps) and is recorded as a funder of p.
+ * The task fc (pid fpid, sleep record fs) now points at the task tc (pid
+ * tpid): it funds that one whenever it sleeps, and is recorded as its funder.
+ */
+static __always_inline void xfer_point(struct task_ctx *fc, struct lotto_sleep *fs, u32 fpid,
+				       struct task_ctx *tc, u32 tpid)
+{
+	int stale[LOTTO_FUNDERS];
+	int i;
+
+	WRITE_ONCE(fs->woke, tpid);
+	fc->xpid = tpid;
+	fc->xslot = tc->slot;
+	for (i = 0; i < LOTTO_FUNDERS; i++) {
+		struct lotto_funder *f = &tc->fund[i];
+		struct lotto_sleep *s = sleep_of(f->slot);
+
+		stale[i] = !s || !lotto_funder_live(s, f->pid, tpid);
+	}
+	lotto_funder_note(tc->fund, stale, &tc->fnext, fpid, fc->slot);
+}
+
+/*
+ * p (context c) was woken: if the running task woke it, the two point at
+ * each other (lotto_rules.h): either funds the other while it sleeps.
  */
 static __always_inline void xfer_note_waker(struct task_struct *p, struct task_ctx *c)
 {
 	struct task_struct *w = bpf_get_current_task_btf();
-	int stale[LOTTO_FUNDERS];
-	struct lotto_sleep *ws;
+	struct lotto_sleep *ws, *ps;
 	struct task_ctx *wc;
-	int i;
 
 	if (!w->pid || w->pid == p->pid || !xfer_may(c->gid) || !in_task_context())
 		return;
@@ -100,18 +121,11 @@ static __always_inline void xfer_note_waker(struct task_struct *p, struct task_c
 	if (!wc)
 		return;
 	ws = sleep_of(wc->slot);
-	if (!ws || ws->pid != (u32)w->pid)
-		return;
-	WRITE_ONCE(ws->woke, p->pid);
-	wc->xpid = p->pid;
-	wc->xslot = c->slot;
-	for (i = 0; i < LOTTO_FUNDERS; i++) {
-		struct lotto_funder *f = &c->fund[i];
-		struct lotto_sleep *s = sleep_of(f->slot);
-
-		stale[i] = !s || !lotto_funder_live(s, f->pid, p->pid);
-	}
-	lotto_funder_note(c->fund, stale, &c->fnext, w->pid, wc->slot);
+	if (ws && ws->pid == (u32)w->pid)
+		xfer_point(wc, ws, w->pid, c, p->pid);
+	ps = sleep_of(c->slot);
+	if (ps && ps->pid == (u32)p->pid)
+		xfer_point(c, ps, p->pid, wc, w->pid);
 }
 
 /*
@@ -169,12 +183,15 @@ static __always_inline void xfer_sleeps(struct task_struct *p, struct task_ctx *
  * ops.quiescent, which holds the rq lock (no DSQ moves there), and not only
  * in the dispatch that follows the sleep, which the kernel skips when the
  * CPU's local DSQ already holds a task, and which the guard may end early.
- * One per CPU: a second sleep there before a dispatch replaces the first
- * (that fundee gets its transfer at its next draw).
+ * Up to LOTTO_XFER_PEND per CPU: more sleeps there before a dispatch replace
+ * the oldest notes (those fundees get their transfers at their next draws).
  */
+#define LOTTO_XFER_PEND		4
+
 struct xfer_pending {
-	u32 pid;	/* the task to redraw, 0: none */
-	u32 slot;
+	u32 pid[LOTTO_XFER_PEND];	/* the tasks to redraw, 0: none */
+	u32 slot[LOTTO_XFER_PEND];
+	u32 next;			/* the note to replace next when all are taken */
 };
 
 struct {
@@ -191,18 +208,29 @@ static __always_inline struct xfer_pending *xfer_pending_of(s32 cpu)
 	return bpf_map_lookup_percpu_elem(&lotto_xfer_pending, &k, (u32)cpu);
 }
 
-/* c's task went to sleep here: the task it woke last may be redrawn */
+/* c's task went to sleep here: the task it points at may be redrawn */
 static __always_inline void xfer_pend(struct task_ctx *c)
 {
 	struct xfer_pending *xp;
+	u32 i, at = LOTTO_XFER_PEND;
 
 	if (!c->xpid)	/* set only where transfers may happen */
 		return;
 	xp = xfer_pending_of(bpf_get_smp_processor_id());
-	if (xp) {
-		xp->slot = c->xslot;
-		WRITE_ONCE(xp->pid, c->xpid);
+	if (!xp)
+		return;
+	for (i = 0; i < LOTTO_XFER_PEND; i++) {
+		if (xp->pid[i] == c->xpid) {
+			at = i;
+			break;
+		}
+		if (at == LOTTO_XFER_PEND && !xp->pid[i])
+			at = i;
 	}
+	if (at == LOTTO_XFER_PEND)
+		at = xp->next++ % LOTTO_XFER_PEND;
+	xp->slot[at] = c->xslot;
+	WRITE_ONCE(xp->pid[at], c->xpid);
 }
 
 static __always_inline void xfer_wakes(struct task_struct *p, struct task_ctx *c)

@@ -224,17 +224,19 @@ void SimMachine::start(uint32_t t)
 	th.tickets = th.slot != kNoSlot ? slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets)
 					 : cfg_.default_tickets;
 	th.sleep.pid = th.pid;
-	if (spec.serve_ns) {
+	if (spec.serve_ns && !spec.tail_ns) {
 		th.state = ThreadState::Sleeping;	// until its client calls
 		th.sleep.asleep = 1;
 		return;
 	}
+	th.in_tail = spec.tail_ns > 0;	// a server runs its tail before its first read
 	wake(t);
 }
 
 // t becomes runnable; `waker`: the running thread that woke it (a call or a
-// reply), -1 for a timer
-void SimMachine::wake(uint32_t t, int64_t waker)
+// reply), -1 for a timer; `waker_sleeps`: it blocks right after (its CPU is
+// then no candidate for a wake-up preemption)
+void SimMachine::wake(uint32_t t, int64_t waker, bool waker_sleeps)
 {
 	Thread &th = threads_[t];
 	const TaskSpec &spec = specs_[th.spec];
@@ -242,7 +244,10 @@ void SimMachine::wake(uint32_t t, int64_t waker)
 		xfer_note_waker(t, uint32_t(waker));
 	runnable(t);
 	th.sleep.asleep = 0;
-	th.burst_left = spec.serve_ns ? spec.serve_ns : spec.run_ns ? spec.run_ns : kNever;
+	th.burst_left = th.in_tail	    ? spec.tail_ns
+			: spec.serve_ns ? spec.serve_ns
+			: spec.run_ns	    ? spec.run_ns
+					    : kNever;
 	th.enq_ns = now_;
 	int64_t c = idle_cpu_for(t);
 	if (c >= 0) {
@@ -256,7 +261,7 @@ void SimMachine::wake(uint32_t t, int64_t waker)
 	enter(t, th.last_cpu);
 	th.woken = true;
 	if (cfg_.preempt != LOTTO_PREEMPT_OFF)
-		wake_preempt(t, waker >= 0 ? threads_[size_t(waker)].cpu : -1);
+		wake_preempt(t, waker >= 0 && waker_sleeps ? threads_[size_t(waker)].cpu : -1);
 }
 
 // A woken task found no idle CPU: the CPU lotto_victim_score picks among
@@ -369,12 +374,32 @@ void SimMachine::stint_end(uint32_t cpu)
 	bool expired = used >= th.granted;
 	if (th.burst_left != kNever)
 		th.burst_left -= std::min(used, th.burst_left);
-	if (th.burst_left == 0 && (spec.sleep_ns > 0 || spec.serve_ns || !spec.call.empty())) {
+	if (th.burst_left == 0 && spec.tail_ns && !th.in_tail) {
+		// a server with a tail replies and goes on running
+		th.in_tail = true;
+		th.burst_left = spec.tail_ns;
+		keep_running(cpu, t, used, true);
+		return;
+	}
+	if (th.burst_left == 0 && th.in_tail) {
+		th.in_tail = false;
+		if (th.call_waiting) {	// the next call is there: no sleep
+			th.call_waiting = false;
+			th.burst_left = spec.serve_ns;
+			keep_running(cpu, t, used, false);
+			return;
+		}
+	} else if (th.burst_left == 0 && (spec.sleep_ns > 0 || spec.serve_ns || !spec.call.empty())) {
 		// a call wakes the server, a reply the client, while this thread
 		// still holds its CPU; then it sleeps (until the reply, the next
-		// call, or its timer) and the task it woke draws with its tickets
+		// call, or its timer) and the task it woke draws with its tickets.
+		// A server still running (in its tail) finds the call when it reads.
 		if (th.peer != UINT32_MAX && threads_[th.peer].state == ThreadState::Sleeping)
 			wake(th.peer, t);
+		else if (th.peer != UINT32_MAX && !spec.call.empty())
+			threads_[th.peer].call_waiting = true;
+	}
+	if (th.burst_left == 0 && (spec.sleep_ns > 0 || spec.serve_ns || !spec.call.empty())) {
 		go_to_sleep(cpu, t);
 		if (spec.sleep_ns)
 			push(now_ + spec.sleep_ns, Ev::Wake, t, ++th.wake_token);
@@ -391,6 +416,30 @@ void SimMachine::stint_end(uint32_t cpu)
 	dispatch(cpu, t, expired);
 }
 
+// A server's burst ended after `used` of this stint and it goes on
+// (burst_left set): with `reply`, it first wakes its client, whose wake-up
+// may cut its quantum short (as on the kernel: the server is preempted in
+// its send or before its next read). Then it keeps the rest of its
+// quantum, or draws if that is over.
+void SimMachine::keep_running(uint32_t cpu, uint32_t t, uint64_t used, bool reply)
+{
+	Thread &th = threads_[t];
+	Cpu &c = cpus_[cpu];
+	bool expired = used >= th.granted;
+	th.granted = expired ? 0 : th.granted - used;	// what is left of its quantum
+	c.end = now_ + th.granted;
+	if (reply && th.peer != UINT32_MAX && threads_[th.peer].state == ThreadState::Sleeping)
+		wake(th.peer, t, false);	// may pull c.end in
+	th.stint_start = now_;	// charged up to here
+	sync_slot(t);
+	if (c.end <= now_) {
+		dispatch(cpu, t, expired);
+		return;
+	}
+	c.end = std::min(c.end, sat_add(now_, th.burst_left));
+	push(c.end, Ev::StintEnd, cpu, ++c.token);
+}
+
 void SimMachine::go_to_sleep(uint32_t cpu, uint32_t t)
 {
 	Thread &th = threads_[t];
@@ -400,31 +449,39 @@ void SimMachine::go_to_sleep(uint32_t cpu, uint32_t t)
 	quiescent(t);
 	set_cur(cpu, -1);
 	sync_slot(t);
-	th.sleep.asleep = 1;	// it funds the task it woke last from now on
+	th.sleep.asleep = 1;	// it funds the task it points at from now on
 	th.sleep.gid = th.cur;
 	th.fund = {};		// and its own funders end
 }
 
 // ---------------------------------------------------------------- transfers
 
-// the waker of t now points at t and is recorded as a funder of t
+// waker woke t: the two point at each other (lotto_rules.h)
 void SimMachine::xfer_note_waker(uint32_t t, uint32_t waker)
 {
-	Thread &th = threads_[t], &w = threads_[waker];
-	uint32_t gflags = slots_.group_ctl()[th.cur].flags;
+	uint32_t gflags = slots_.group_ctl()[threads_[t].cur].flags;
 	if (!cfg_.transfers && !(gflags & LOTTO_GROUP_F_TRANSFERS))
 		return;
-	if (w.slot == kNoSlot)
-		return;
-	w.sleep.woke = th.pid;
-	w.woke = t;
+	if (threads_[waker].slot != kNoSlot)
+		xfer_point(waker, t);
+	if (threads_[t].slot != kNoSlot)
+		xfer_point(t, waker);
+}
+
+// thread `from` now points at `to`: it funds it whenever it sleeps, and is
+// recorded as its funder
+void SimMachine::xfer_point(uint32_t from, uint32_t to)
+{
+	Thread &f = threads_[from], &th = threads_[to];
+	f.sleep.woke = th.pid;
+	f.woke = to;
 	int stale[LOTTO_FUNDERS];
 	for (int i = 0; i < LOTTO_FUNDERS; i++) {
 		uint32_t fp = th.fund[i].pid;
 		stale[i] = !fp || fp - kFirstPid >= threads_.size() ||
 			   !lotto_funder_live(&threads_[fp - kFirstPid].sleep, fp, th.pid);
 	}
-	lotto_funder_note(th.fund.data(), stale, &th.fnext, w.pid, w.slot);
+	lotto_funder_note(th.fund.data(), stale, &th.fnext, f.pid, f.slot);
 }
 
 // the tickets t's sleeping funders add for a draw in group gid (own: its own)
@@ -456,7 +513,7 @@ uint32_t SimMachine::xfer_tickets(uint32_t t, uint32_t gid, uint32_t own)
 	return total;
 }
 
-// `sleeper` went to sleep on cpu: the thread it woke last, if that one
+// `sleeper` went to sleep on cpu: the thread it points at, if that one
 // waits and its tickets changed, draws afresh (exact by memorylessness)
 void SimMachine::xfer_redraw(uint32_t cpu, uint32_t sleeper)
 {

@@ -28,10 +28,10 @@
 //   - compensation: f = lotto_comp_q10(CPU used since the last draw, slice)
 //   - starvation guard: a task that has waited starve_ms is run by the next
 //     dispatch on a CPU it may use, whatever its key (V is left alone)
-//   - ticket transfers (lotto_rules.h): a client's call records it as a
-//     funder of its server; a sleeping funder adds its tickets to the task
-//     it woke last, at that task's draws, and the task is redrawn when its
-//     funder goes to sleep
+//   - ticket transfers (lotto_rules.h): a wake-up (a call, a reply) makes
+//     the two threads funders of each other; a sleeping funder adds its
+//     tickets to its partner in its last wake-up, at that task's draws, and
+//     the task is redrawn when its funder goes to sleep
 //   - a quantum shorter than the slice ends exactly (the core's quantum
 //     timer); the slice itself, and everything in --preempt tick mode, ends
 //     at the first boundary after that of `tick` in the workload if it has
@@ -176,10 +176,12 @@ private:
 		bool woken = false;		// woke up and has not run since
 		uint64_t wake_token = 0;	// invalidates a pending wake-up
 		uint32_t peer = UINT32_MAX;	// client: its server thread; server: its client
-		lotto_sleep sleep{};		// transfers: asleep, whom it woke last (lotto_rules.h)
+		bool in_tail = false;		// a server between its reply and its next read
+		bool call_waiting = false;	// a server: its client called while it ran
+		lotto_sleep sleep{};		// transfers: asleep, whom it points at (lotto_rules.h)
 		std::array<lotto_funder, LOTTO_FUNDERS> fund{};	// wakers that may fund it
 		uint32_t fnext = 0;
-		uint32_t woke = UINT32_MAX;	// the thread it woke last (redrawn when it sleeps)
+		uint32_t woke = UINT32_MAX;	// the thread it points at (redrawn when it sleeps)
 		bool hrun = false;		// runnable: counted in its cgroups (cgroup_tree.h)
 		uint32_t hgid = 0;		// the cgroup group it is counted in then (0: none)
 		ThreadReport r;			// counters (slot mirrors them)
@@ -210,13 +212,15 @@ private:
 	void handle(const Event &e);
 
 	void start(uint32_t t);
-	void wake(uint32_t t, int64_t waker = -1);
+	void wake(uint32_t t, int64_t waker = -1, bool waker_sleeps = true);
+	void keep_running(uint32_t cpu, uint32_t t, uint64_t used, bool reply);
 	void stop(uint32_t t);
 	void stint_end(uint32_t cpu);
 	void go_to_sleep(uint32_t cpu, uint32_t t);
 
 	// ticket transfers (lotto_rules.h; the core's lotto_transfers.bpf.h)
 	void xfer_note_waker(uint32_t t, uint32_t waker);
+	void xfer_point(uint32_t from, uint32_t to);
 	uint32_t xfer_tickets(uint32_t t, uint32_t gid, uint32_t own);
 	void xfer_redraw(uint32_t cpu, uint32_t sleeper);
 

@@ -200,6 +200,8 @@ private:
 		}
 		if (cpu_pct && (run || sleep))
 			return err("cpu= and run=/sleep= exclude each other (cpu=P% is run=P% of period=)");
+		if (t.tail_ns && !t.serve_ns)
+			return err("tail= needs serve= (a server's CPU between a reply and its next read)");
 		if (t.serve_ns && (cpu_pct || run || sleep || !t.call.empty()))
 			return err("serve= excludes cpu=, run=, sleep= and call= (a server runs serve= per call)");
 		if (!t.call.empty() && (cpu_pct || sleep || !run))
@@ -292,6 +294,11 @@ private:
 			if (*d == 0)
 				return err("serve: must be longer than 0");
 			t.serve_ns = *d;
+		} else if (k == "tail") {
+			auto d = parse_duration_ns(v);
+			if (!d)
+				return err("tail: " + d.error().msg);
+			t.tail_ns = *d;
 		} else if (k == "call") {
 			t.call = std::string(v.substr(0, LOTTO_COMM_LEN - 1));
 		} else if (k == "tickets") {
@@ -302,7 +309,7 @@ private:
 		} else {
 			return err("unknown key " + q(k) +
 				   " (known: name nice uid cgroup cpu period run sleep pin start stop count threads tickets serve "
-				   "call)");
+				   "tail call)");
 		}
 		return {};
 	}

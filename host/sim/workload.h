@@ -48,8 +48,12 @@ struct TaskSpec {
 	// client calls, runs serve_ns of CPU, wakes its client and sleeps again.
 	// A client runs run_ns, calls its server and sleeps until the reply.
 	// Each client thread has a server thread of its own: the threads of the
-	// specs named `call`, in file order.
+	// specs named `call`, in file order. A server with tail_ns runs that
+	// much CPU after each reply (and once at its start) before it reads the
+	// next call; a call that comes meanwhile is read at once, no sleep (a
+	// socket buffers it), so such a server need not be woken by its client.
 	uint64_t serve_ns = 0;		// > 0: a server
+	uint64_t tail_ns = 0;		// a server's CPU between a reply and its next read
 	std::string call;		// non-empty: a client of the servers named so
 
 	uint64_t nr_threads() const { return uint64_t(count) * threads; }

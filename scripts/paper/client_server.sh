@@ -227,8 +227,9 @@ time per request; three \`lotto-paper client\`s with 800, 300 and 100 tickets,
 each sending its next request as soon as it has the answer; everything pinned
 to one CPU; ${secs} s, the top client stops at ${top} s. The server's threads
 have 1 ticket (lotto's least: "no tickets of its own"). With
-\`lotto-host --transfers\`, a task that sleeps lends its tickets to the task
-it woke last, for as long as that task has not slept since: a client that
+\`lotto-host --transfers\`, a task that sleeps lends its tickets to its
+partner in its last wake-up (the task it woke, or the one that woke it),
+for as long as that task has not slept since: a client that
 sends a request and waits for the answer funds the server thread working
 on it, and that thread's funding ends when it blocks for the next request.
 The run without transfers is the same with lotto-host at its defaults, and

@@ -68,6 +68,34 @@ TEST_CASE("without transfers, the servers' own tickets decide: calls come out 1:
 	CHECK(m->stats().total[LOTTO_STAT_TRANSFERS] == 0);
 }
 
+// As tests/vm/transfers.sh found on the kernel: a server that is still
+// running when its client calls (it was preempted by its own reply's
+// wake-up, or has not reached its first read) reads the call without a
+// sleep, so no wake-up names the client. The client woke by that server's
+// reply funds it all the same (lotto_rules.h), at 8:3:1.
+TEST_CASE("a server its client never has to wake runs on the client's tickets too", "[transfers]")
+{
+	BackendConfig cfg;
+	cfg.transfers = true;
+	auto m = machine("cpus 2\n"
+			 "task name=srv serve=2ms tail=50us tickets=1 count=3 pin=0\n"
+			 "task name=c0 run=100us call=srv tickets=800 pin=0\n"
+			 "task name=c1 run=100us call=srv tickets=300 pin=0\n"
+			 "task name=c2 run=100us call=srv tickets=100 pin=0\n",
+			 cfg);
+	m->run_for(60 * kSec);
+	std::vector<double> c;
+	for (uint32_t pid : m->pids_named("srv"))
+		c.push_back(double(runtime(*m, pid)) / double(2 * kMs));
+	double n = total(c);
+	INFO("calls " << c[0] << " " << c[1] << " " << c[2]);
+	REQUIRE(n > 1000);
+	CHECK(std::abs(c[0] / n - 801.0 / 1203) <= band(801.0 / 1203, n));
+	CHECK(std::abs(c[1] / n - 301.0 / 1203) <= band(301.0 / 1203, n));
+	CHECK(std::abs(c[2] / n - 101.0 / 1203) <= band(101.0 / 1203, n));
+	CHECK(m->stats().total[LOTTO_STAT_WAKE_PREEMPTS] > 0);	// the servers were cut in their tails
+}
+
 TEST_CASE("a server shows whom it runs on while its client sleeps", "[transfers]")
 {
 	BackendConfig cfg;

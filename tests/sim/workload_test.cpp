@@ -104,8 +104,11 @@ TEST_CASE("every bad workload line is one error naming the file and line", "[wor
 		Bad{"task name=", "w.txt:1: 'name' has no value"},
 		Bad{"task name=a name=b", "w.txt:1: 'name' given twice"},
 		Bad{"task colour=red", "w.txt:1: unknown key 'colour' (known: name nice uid cgroup cpu period run sleep "
-				       "pin start stop count threads tickets serve call)"},
+				       "pin start stop count threads tickets serve tail call)"},
 		Bad{"task serve=0", "w.txt:1: serve: must be longer than 0"},
+		Bad{"task run=1ms tail=50us", "w.txt:1: tail= needs serve= (a server's CPU between a reply and its next "
+					      "read)"},
+		Bad{"task serve=1ms tail=x", "w.txt:1: tail: 'x' is not a duration (e.g. 500us, 20ms, 1.5s)"},
 		Bad{"task serve=2ms run=1ms", "w.txt:1: serve= excludes cpu=, run=, sleep= and call= (a server runs serve= "
 					      "per call)"},
 		Bad{"task name=s serve=2ms\ntask call=s", "w.txt:2: call= needs run= (the client's CPU time between calls) "
