@@ -117,13 +117,14 @@
  *
  * Ticket transfers (lotto_transfers.bpf.h, rules in lotto_rules.h; on with
  * --transfers, or per group by a policy). A task that goes to sleep lends
- * its own tickets to its partner in its last wake-up (the task it woke or
- * the one that woke it), while that task has not slept since: a client
- * blocked on its request funds the server thread serving it. One hop, no
- * chains; at most LOTTO_FUNDERS funders per task. Who woke whom is recorded
- * in select_cpu and in a wake-up enqueue, in the waker's context; the sleep (ops.quiescent) makes the next dispatch on that CPU
- * redraw the funded task at its clock with its new tickets, which is exact
- * by memorylessness.
+ * its own tickets to the task it points at (the one it woke last, or the
+ * one that woke it if it had no other partner), while that task has not
+ * slept since: a client blocked on its request funds the server thread
+ * serving it. One hop, no chains; at most LOTTO_FUNDERS funders per task.
+ * Who woke whom is recorded in select_cpu and in a wake-up enqueue, in the
+ * waker's context; the sleep (ops.quiescent) makes the next dispatch on
+ * that CPU redraw the funded task at its clock with its new tickets, which
+ * is exact by memorylessness.
  *
  * Compensation tickets. A won draw does not buy a fixed amount of CPU: a task
  * may block early, a wake-up may end its quantum, quanta vary with load, and

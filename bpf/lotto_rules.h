@@ -353,14 +353,21 @@ LOTTO_INLINE enum lotto_wake_action lotto_wake_action(__u64 score, __u64 ran_ns,
  * A funder counts while it sleeps and still points at the funded task: so a
  * waker that keeps running funds nobody, a funder woken (by the funded
  * task's reply or anything else) stops at once and points at its new
- * partner, and the funded task's record is dropped when it sleeps. A server
- * that is still runnable when the next request comes keeps its client as a
- * funder, since it has not slept. Each sleeping task funds at most one task,
- * with its own tickets, never with what it is funded with: one hop, no
- * chains, and the tickets in the system are never counted twice. The cost
- * of "whichever came last": a task woken by another that then sleeps for
- * something else (disk, a timer) funds its waker until one of them wakes or
- * the waker sleeps.
+ * partner, and the funded task's record is dropped when it sleeps. A
+ * wake-up from an interrupt or a timer names no waker: the woken task keeps
+ * pointing where it did. A server that is still runnable when the next
+ * request comes keeps its client as a funder, since it has not slept. Each
+ * sleeping task funds at most one task, with its own tickets, never with
+ * what it is funded with: one hop, no chains, and the tickets in the system
+ * are never counted twice. Each edge is gated on its receiver: a task
+ * receives transfers only where its group takes them
+ * (lotto_transfer_allowed). The cost of "whichever came last" (docs/design.md
+ * section 12): a task woken by another that then sleeps on something else
+ * (a disk, a timer) funds its waker until one of them wakes or the waker
+ * sleeps; a task that wakes others and keeps running (a producer, a lock
+ * holder, a hog writing to a pipe) is funded by those that sleep pointing at
+ * it; and any wake-up, a sibling's futex say, turns a blocked client's
+ * funding to its waker.
  */
 #define LOTTO_FUNDERS	4
 
@@ -402,15 +409,30 @@ LOTTO_INLINE int lotto_transfer_allowed(int on, __u32 fgid, __u32 gid, __u32 gfl
 	return fgid == gid || (gflags & LOTTO_GROUP_F_TRANSFERS_IN);
 }
 
+/* what an entry of a task's funders is worth (lotto_funder_note) */
+enum lotto_funder_use {
+	LOTTO_FUNDER_COUNTS = 0,	/* it sleeps pointing at the task: funds it now */
+	LOTTO_FUNDER_AWAKE = 1,		/* it points at the task, but runs */
+	LOTTO_FUNDER_STALE = 2,		/* it points elsewhere (or its slot has another task) */
+};
+
+LOTTO_INLINE int lotto_funder_use(const struct lotto_sleep *s, __u32 pid, __u32 funded)
+{
+	if (!lotto_funder_live(s, pid, funded))
+		return LOTTO_FUNDER_STALE;
+	return s->asleep ? LOTTO_FUNDER_COUNTS : LOTTO_FUNDER_AWAKE;
+}
+
 /*
- * Record a waker as a funder of the task whose funders are f[]: its entry
- * if it has one, else a free entry or one that no longer points at the task
- * (stale[i] != 0), else the next one round robin (*next).
+ * Record a task as a funder of the task whose funders are f[] (use[i]: what
+ * each entry is worth now): its entry if it has one, else a free or stale
+ * entry, else one whose funder runs, else the next one round robin (*next):
+ * a funder that counts now is replaced only when all of them do.
  */
-LOTTO_INLINE void lotto_funder_note(struct lotto_funder *f, const int *stale, __u32 *next,
+LOTTO_INLINE void lotto_funder_note(struct lotto_funder *f, const int *use, __u32 *next,
 				    __u32 pid, __u32 slot)
 {
-	__u32 at = LOTTO_FUNDERS;
+	__u32 at = LOTTO_FUNDERS, awake = LOTTO_FUNDERS;
 	int i;
 
 	for (i = 0; i < LOTTO_FUNDERS; i++) {
@@ -418,15 +440,45 @@ LOTTO_INLINE void lotto_funder_note(struct lotto_funder *f, const int *stale, __
 			at = i;
 			break;
 		}
-		if (at == LOTTO_FUNDERS && (!f[i].pid || stale[i]))
+		if (at == LOTTO_FUNDERS && (!f[i].pid || use[i] == LOTTO_FUNDER_STALE))
 			at = i;
+		if (awake == LOTTO_FUNDERS && use[i] == LOTTO_FUNDER_AWAKE)
+			awake = i;
 	}
+	if (at == LOTTO_FUNDERS)
+		at = awake;
 	if (at == LOTTO_FUNDERS) {
 		at = *next % LOTTO_FUNDERS;
 		*next = at + 1;
 	}
 	f[at].pid = pid;
 	f[at].slot = slot;
+}
+
+/*
+ * A CPU's notes of tasks to redraw after a sleep there (the core: its next
+ * dispatch redraws them), pids[LOTTO_XFER_PEND], 0: free. Where the note
+ * for `pid` goes: its own note, else a free one, else the next round robin
+ * (*next), the oldest only while no dispatch came in between.
+ */
+#define LOTTO_XFER_PEND	4
+
+LOTTO_INLINE __u32 lotto_pend_at(const __u32 *pids, __u32 *next, __u32 pid)
+{
+	__u32 at = LOTTO_XFER_PEND;
+	int i;
+
+	for (i = 0; i < LOTTO_XFER_PEND; i++) {
+		if (pids[i] == pid)
+			return i;
+		if (at == LOTTO_XFER_PEND && !pids[i])
+			at = i;
+	}
+	if (at == LOTTO_XFER_PEND) {
+		at = *next % LOTTO_XFER_PEND;
+		*next = at + 1;
+	}
+	return at;
 }
 
 /* a task's tickets for a draw: its own plus what its funders add */

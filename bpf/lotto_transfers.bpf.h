@@ -90,7 +90,7 @@ static __always_inline bool xfer_may(u32 gid)
 static __always_inline void xfer_point(struct task_ctx *fc, struct lotto_sleep *fs, u32 fpid,
 				       struct task_ctx *tc, u32 tpid)
 {
-	int stale[LOTTO_FUNDERS];
+	int use[LOTTO_FUNDERS];
 	int i;
 
 	WRITE_ONCE(fs->woke, tpid);
@@ -100,32 +100,41 @@ static __always_inline void xfer_point(struct task_ctx *fc, struct lotto_sleep *
 		struct lotto_funder *f = &tc->fund[i];
 		struct lotto_sleep *s = sleep_of(f->slot);
 
-		stale[i] = !s || !lotto_funder_live(s, f->pid, tpid);
+		use[i] = s ? lotto_funder_use(s, f->pid, tpid) : LOTTO_FUNDER_STALE;
 	}
-	lotto_funder_note(tc->fund, stale, &tc->fnext, fpid, fc->slot);
+	lotto_funder_note(tc->fund, use, &tc->fnext, fpid, fc->slot);
 }
 
 /*
  * p (context c) was woken: if the running task woke it, the two point at
- * each other (lotto_rules.h): either funds the other while it sleeps.
+ * each other (lotto_rules.h); each edge only where its receiver takes
+ * transfers.
  */
 static __always_inline void xfer_note_waker(struct task_struct *p, struct task_ctx *c)
 {
 	struct task_struct *w = bpf_get_current_task_btf();
 	struct lotto_sleep *ws, *ps;
 	struct task_ctx *wc;
+	bool fwd, back;
 
-	if (!w->pid || w->pid == p->pid || !xfer_may(c->gid) || !in_task_context())
+	if (!w->pid || w->pid == p->pid)
 		return;
 	wc = ctx_of(w);
 	if (!wc)
 		return;
+	fwd = xfer_may(c->gid);		/* p may receive */
+	back = xfer_may(wc->gid);	/* its waker may */
+	if ((!fwd && !back) || !in_task_context())
+		return;
 	ws = sleep_of(wc->slot);
-	if (ws && ws->pid == (u32)w->pid)
+	if (fwd && ws && ws->pid == (u32)w->pid)
 		xfer_point(wc, ws, w->pid, c, p->pid);
 	ps = sleep_of(c->slot);
-	if (ps && ps->pid == (u32)p->pid)
-		xfer_point(c, ps, p->pid, wc, w->pid);
+	if (!back || !ps || ps->pid != (u32)p->pid)
+		return;
+	/* it runs from now on: no funder of anyone while it points anew */
+	WRITE_ONCE(ps->asleep, 0);
+	xfer_point(c, ps, p->pid, wc, w->pid);
 }
 
 /*
@@ -183,11 +192,10 @@ static __always_inline void xfer_sleeps(struct task_struct *p, struct task_ctx *
  * ops.quiescent, which holds the rq lock (no DSQ moves there), and not only
  * in the dispatch that follows the sleep, which the kernel skips when the
  * CPU's local DSQ already holds a task, and which the guard may end early.
- * Up to LOTTO_XFER_PEND per CPU: more sleeps there before a dispatch replace
- * the oldest notes (those fundees get their transfers at their next draws).
+ * Up to LOTTO_XFER_PEND per CPU (lotto_pend_at): more sleeps there before a
+ * dispatch replace notes round robin (those fundees get their transfers at
+ * their next draws).
  */
-#define LOTTO_XFER_PEND		4
-
 struct xfer_pending {
 	u32 pid[LOTTO_XFER_PEND];	/* the tasks to redraw, 0: none */
 	u32 slot[LOTTO_XFER_PEND];
@@ -212,23 +220,16 @@ static __always_inline struct xfer_pending *xfer_pending_of(s32 cpu)
 static __always_inline void xfer_pend(struct task_ctx *c)
 {
 	struct xfer_pending *xp;
-	u32 i, at = LOTTO_XFER_PEND;
+	u32 at;
 
 	if (!c->xpid)	/* set only where transfers may happen */
 		return;
 	xp = xfer_pending_of(bpf_get_smp_processor_id());
 	if (!xp)
 		return;
-	for (i = 0; i < LOTTO_XFER_PEND; i++) {
-		if (xp->pid[i] == c->xpid) {
-			at = i;
-			break;
-		}
-		if (at == LOTTO_XFER_PEND && !xp->pid[i])
-			at = i;
-	}
-	if (at == LOTTO_XFER_PEND)
-		at = xp->next++ % LOTTO_XFER_PEND;
+	at = lotto_pend_at(xp->pid, &xp->next, c->xpid);
+	if (at >= LOTTO_XFER_PEND)
+		return;
 	xp->slot[at] = c->xslot;
 	WRITE_ONCE(xp->pid[at], c->xpid);
 }

@@ -224,12 +224,14 @@ void SimMachine::start(uint32_t t)
 	th.tickets = th.slot != kNoSlot ? slots_.tickets_for(th.slot, th.pid, cfg_.default_tickets)
 					 : cfg_.default_tickets;
 	th.sleep.pid = th.pid;
-	if (spec.serve_ns && !spec.tail_ns) {
+	if (spec.serve_ns && !spec.tail_ns && !th.call_waiting) {
 		th.state = ThreadState::Sleeping;	// until its client calls
 		th.sleep.asleep = 1;
 		return;
 	}
 	th.in_tail = spec.tail_ns > 0;	// a server runs its tail before its first read
+	if (!th.in_tail)
+		th.call_waiting = false;	// a call that came before it started: served now
 	wake(t);
 }
 
@@ -278,7 +280,7 @@ void SimMachine::wake_preempt(uint32_t t, int64_t skip_cpu)
 		if (!allowed.test(c) || int64_t(c) == skip_cpu)
 			continue;
 		bool running = cpus_[c].cur >= 0;
-		uint64_t start = running ? threads_[size_t(cpus_[c].cur)].stint_start : 0;
+		uint64_t start = running ? threads_[size_t(cpus_[c].cur)].run_start : 0;
 		uint64_t ran = running ? now_ - start : 0;
 		int asked = running && lotto_early_draw_asked(cpus_[c].woke_at, start);
 		uint64_t score = lotto_victim_score(ran, running, asked, c == th.last_cpu, min_run_ns_);
@@ -420,13 +422,14 @@ void SimMachine::stint_end(uint32_t cpu)
 // (burst_left set): with `reply`, it first wakes its client, whose wake-up
 // may cut its quantum short (as on the kernel: the server is preempted in
 // its send or before its next read). Then it keeps the rest of its
-// quantum, or draws if that is over.
+// quantum (to q_end, as run_on set it), or draws if that is over. Its
+// quantum's start (run_start) stays: a wake-up sees how long it has run.
 void SimMachine::keep_running(uint32_t cpu, uint32_t t, uint64_t used, bool reply)
 {
 	Thread &th = threads_[t];
 	Cpu &c = cpus_[cpu];
-	bool expired = used >= th.granted;
-	th.granted = expired ? 0 : th.granted - used;	// what is left of its quantum
+	bool expired = used >= th.granted || now_ >= th.q_end;
+	th.granted = expired ? 0 : th.q_end - now_;	// what is left of its quantum
 	c.end = now_ + th.granted;
 	if (reply && th.peer != UINT32_MAX && threads_[th.peer].state == ThreadState::Sleeping)
 		wake(th.peer, t, false);	// may pull c.end in
@@ -456,16 +459,23 @@ void SimMachine::go_to_sleep(uint32_t cpu, uint32_t t)
 
 // ---------------------------------------------------------------- transfers
 
-// waker woke t: the two point at each other (lotto_rules.h)
+// thread t may receive transfers at all (its group at its last draw or run)
+bool SimMachine::xfer_may(uint32_t t)
+{
+	return cfg_.transfers || (slots_.group_ctl()[threads_[t].cur].flags & LOTTO_GROUP_F_TRANSFERS);
+}
+
+// waker woke t: the two point at each other (lotto_rules.h); each edge only
+// where its receiver takes transfers
 void SimMachine::xfer_note_waker(uint32_t t, uint32_t waker)
 {
-	uint32_t gflags = slots_.group_ctl()[threads_[t].cur].flags;
-	if (!cfg_.transfers && !(gflags & LOTTO_GROUP_F_TRANSFERS))
-		return;
-	if (threads_[waker].slot != kNoSlot)
+	Thread &th = threads_[t];
+	if (xfer_may(t) && threads_[waker].slot != kNoSlot)
 		xfer_point(waker, t);
-	if (threads_[t].slot != kNoSlot)
+	if (xfer_may(waker) && th.slot != kNoSlot) {
+		th.sleep.asleep = 0;	// it runs from now on
 		xfer_point(t, waker);
+	}
 }
 
 // thread `from` now points at `to`: it funds it whenever it sleeps, and is
@@ -475,13 +485,14 @@ void SimMachine::xfer_point(uint32_t from, uint32_t to)
 	Thread &f = threads_[from], &th = threads_[to];
 	f.sleep.woke = th.pid;
 	f.woke = to;
-	int stale[LOTTO_FUNDERS];
+	int use[LOTTO_FUNDERS];
 	for (int i = 0; i < LOTTO_FUNDERS; i++) {
 		uint32_t fp = th.fund[i].pid;
-		stale[i] = !fp || fp - kFirstPid >= threads_.size() ||
-			   !lotto_funder_live(&threads_[fp - kFirstPid].sleep, fp, th.pid);
+		use[i] = !fp || fp - kFirstPid >= threads_.size()
+				 ? LOTTO_FUNDER_STALE
+				 : lotto_funder_use(&threads_[fp - kFirstPid].sleep, fp, th.pid);
 	}
-	lotto_funder_note(th.fund.data(), stale, &th.fnext, f.pid, f.slot);
+	lotto_funder_note(th.fund.data(), use, &th.fnext, f.pid, f.slot);
 }
 
 // the tickets t's sleeping funders add for a draw in group gid (own: its own)
@@ -893,6 +904,8 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill, bool won)
 	th.apos = rq_.absent(th.group, th.cur);
 	// a quantum shorter than the slice has a timer of its own (lotto_qtimers)
 	uint64_t end = lotto_quantum_timed(th.granted, slice_ns_) ? now_ + th.granted : tick_after(now_ + th.granted);
+	th.run_start = now_;
+	th.q_end = end;
 	end = std::min(end, sat_add(now_, th.burst_left));
 	// held up: the task is charged the time, as the guest's clock does
 	if (stall_pct_ && lotto_rng_next(&stall_rng_) % 100 < stall_pct_) {

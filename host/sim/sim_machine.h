@@ -163,7 +163,9 @@ private:
 		int32_t cpu = -1;		// while running
 		uint32_t last_cpu = 0;
 		uint64_t burst_left = 0;	// CPU time until it blocks (UINT64_MAX: never)
-		uint64_t stint_start = 0;
+		uint64_t stint_start = 0;	// charged up to here
+		uint64_t run_start = 0;		// its quantum began (run_on)
+		uint64_t q_end = 0;		// its quantum ends (run_on; a held-up stint runs past it)
 		uint64_t granted = 0;		// length of the quantum it runs
 		uint64_t used = 0;		// CPU since its last draw, before stint_start
 		uint64_t pos = 0;		// its group's V when the quantum began (catch-up)
@@ -221,6 +223,7 @@ private:
 	// ticket transfers (lotto_rules.h; the core's lotto_transfers.bpf.h)
 	void xfer_note_waker(uint32_t t, uint32_t waker);
 	void xfer_point(uint32_t from, uint32_t to);
+	bool xfer_may(uint32_t t);
 	uint32_t xfer_tickets(uint32_t t, uint32_t gid, uint32_t own);
 	void xfer_redraw(uint32_t cpu, uint32_t sleeper);
 

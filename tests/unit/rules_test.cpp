@@ -1,6 +1,6 @@
 // Unit tests of bpf/lotto_rules.h, the decisions around the draw that the
 // BPF core and the sim share: quantum length, whether a CPU draws, catch-up,
-// which CPU a wake-up makes draw early.
+// which CPU a wake-up makes draw early, whom a transfer goes to.
 extern "C" {
 #include "lotto_abi.h"
 #include "lotto_rules.h"
@@ -136,4 +136,55 @@ TEST_CASE("an early draw is asked of a CPU once per quantum", "[rules][wake]")
 	CHECK(lotto_early_draw_asked(5 * kMs, 5 * kMs));
 	CHECK(lotto_early_draw_asked(6 * kMs, 5 * kMs));
 	CHECK_FALSE(lotto_early_draw_asked(6 * kMs, 0));		// nothing runs there
+}
+
+TEST_CASE("a new funder replaces a stale entry first, then one whose funder runs, never one that counts while others do not",
+	  "[rules][transfers]")
+{
+	lotto_sleep s{};
+	s.pid = 5;
+	s.woke = 9;
+	CHECK(lotto_funder_use(&s, 5, 9) == LOTTO_FUNDER_AWAKE);
+	s.asleep = 1;
+	CHECK(lotto_funder_use(&s, 5, 9) == LOTTO_FUNDER_COUNTS);
+	CHECK(lotto_funder_use(&s, 5, 8) == LOTTO_FUNDER_STALE);	// points elsewhere
+	CHECK(lotto_funder_use(&s, 6, 9) == LOTTO_FUNDER_STALE);	// its slot has another task
+
+	lotto_funder f[LOTTO_FUNDERS] = {{1, 1}, {2, 2}, {3, 3}, {4, 4}};
+	__u32 next = 0;
+	int use[LOTTO_FUNDERS] = {LOTTO_FUNDER_COUNTS, LOTTO_FUNDER_AWAKE, LOTTO_FUNDER_STALE, LOTTO_FUNDER_AWAKE};
+	lotto_funder_note(f, use, &next, 3, 33);	// its own entry
+	CHECK(f[2].pid == 3);
+	CHECK(f[2].slot == 33);
+	lotto_funder_note(f, use, &next, 7, 7);	// the stale one
+	CHECK(f[2].pid == 7);
+	int use2[LOTTO_FUNDERS] = {LOTTO_FUNDER_COUNTS, LOTTO_FUNDER_COUNTS, LOTTO_FUNDER_COUNTS, LOTTO_FUNDER_AWAKE};
+	lotto_funder_note(f, use2, &next, 8, 8);	// the running one, not one that counts
+	CHECK(f[3].pid == 8);
+	CHECK(f[0].pid == 1);
+	CHECK(f[1].pid == 2);
+	int all[LOTTO_FUNDERS] = {LOTTO_FUNDER_COUNTS, LOTTO_FUNDER_COUNTS, LOTTO_FUNDER_COUNTS, LOTTO_FUNDER_COUNTS};
+	lotto_funder_note(f, all, &next, 11, 11);	// all count: round robin
+	lotto_funder_note(f, all, &next, 12, 12);
+	CHECK(f[0].pid == 11);
+	CHECK(f[1].pid == 12);
+	CHECK(next == 2);
+}
+
+TEST_CASE("a CPU keeps up to four redraw notes, one per task, replaced round robin when full", "[rules][transfers]")
+{
+	__u32 pids[LOTTO_XFER_PEND] = {};
+	__u32 next = 0;
+	for (__u32 pid = 1; pid <= LOTTO_XFER_PEND; pid++) {
+		__u32 at = lotto_pend_at(pids, &next, pid);
+		CHECK(at == pid - 1);	// free notes first
+		pids[at] = pid;
+	}
+	CHECK(lotto_pend_at(pids, &next, 3) == 2);	// the same task: its note again
+	CHECK(next == 0);
+	CHECK(lotto_pend_at(pids, &next, 9) == 0);	// full: round robin
+	CHECK(lotto_pend_at(pids, &next, 10) == 1);
+	pids[2] = 0;					// a dispatch took a note
+	CHECK(lotto_pend_at(pids, &next, 11) == 2);
+	CHECK(next == 2);
 }
