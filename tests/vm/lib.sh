@@ -13,6 +13,7 @@
 #   snapshot PIDS        "CPU_NS... | WINS..." of these threads, now
 #   entitlement_check .. shares of unpinned tasks against tickets / sum, capped
 #   kernel_log_clean     no BUG/WARNING/oops/stall/error exit in dmesg
+#   rpc_start/rpc_wait   the paper's client-server case (lotto-rpc), see below
 #   check COND MSG       fail with MSG unless the awk condition COND is true
 #   fail MSG             print MSG, lotto-host's log and sched_ext state; exit 1
 # $AWK_SQRT is an awk msqrt() function: busybox-static's awk has no math.
@@ -292,4 +293,29 @@ group_band() {
 			bad ? " OUTSIDE" : "", teeth ? "; too few quanta to tell " o : ""
 		exit bad || teeth
 	}'
+}
+
+# The paper's client-server case (tests/vm/transfers.sh,
+# scripts/bench/transfers-loop.sh): 3 clients on CPU 0 with 800, 300 and 100
+# tickets, each calling a server thread of its own with 1 ticket, 2 ms each.
+#   rpc_start SECS WARMUP  start lotto-rpc, set the tickets; pid in $RPC_PID
+#   rpc_tid client|server I  a thread's id
+#   rpc_wait               wait for it; its request counts "R0,R1,R2" in $COUNTS
+RPC_TIDS=/tmp/rpc.tids
+RPC_OUT=/tmp/rpc.out
+rpc_tid() { awk -v k="$1" -v i="$2" '$1 == k && $2 == i { print $3 }' "$RPC_TIDS"; }
+rpc_start() {
+	rm -f "$RPC_TIDS"
+	taskset -c 0 "$LOTTO_BUILD/bin/lotto-rpc" --clients 3 --serve-us 2000 --seconds "$1" --warmup "$2" \
+		--tids "$RPC_TIDS" >"$RPC_OUT" &
+	RPC_PID=$!
+	SPIN_PIDS="$SPIN_PIDS $RPC_PID"
+	wait_for 10 test -s "$RPC_TIDS" || fail "lotto-rpc wrote no thread ids"
+	"$LOTTO_CTL" set "$(rpc_tid client 0)" 800 "$(rpc_tid client 1)" 300 "$(rpc_tid client 2)" 100 \
+		"$(rpc_tid server 0)" 1 "$(rpc_tid server 1)" 1 "$(rpc_tid server 2)" 1 || fail "lotto-ctl set failed"
+}
+rpc_wait() {
+	wait "$RPC_PID" || fail "lotto-rpc failed: $(cat "$RPC_OUT")"
+	COUNTS=$(sed -n 's/^requests=//p' "$RPC_OUT")
+	[ -n "$COUNTS" ] || fail "lotto-rpc printed no counts"
 }

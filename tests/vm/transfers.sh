@@ -17,15 +17,11 @@
 . "$(dirname "$0")/lib.sh"
 
 SECS=${XFER_SECONDS:-12}
-SERVE_US=2000
 K=4.5
-TIDS=/tmp/rpc.tids
-OUT=/tmp/rpc.out
 bad=0
 
 taskset -p 2 $$ >/dev/null	# this shell stays off CPU 0
 
-tid() { awk -v k="$1" -v i="$2" '$1 == k && $2 == i { print $3 }' "$TIDS"; }
 
 # share_band COUNTS I P OTHER: pair I's share of the requests against P
 # within K sd; OTHER (the other case's share) must lie outside the band
@@ -45,19 +41,10 @@ share_band() {
 # set their tickets, print the request counts in $COUNTS
 rpc_case() {
 	lotto_start "$@"
-	rm -f "$TIDS"
-	taskset -c 0 "$LOTTO_BUILD/bin/lotto-rpc" --clients 3 --serve-us $SERVE_US --seconds "$SECS" --warmup 2 \
-		--tids "$TIDS" >"$OUT" &
-	RPC_PID=$!
-	SPIN_PIDS="$SPIN_PIDS $RPC_PID"
-	wait_for 10 test -s "$TIDS" || fail "lotto-rpc wrote no thread ids"
-	"$LOTTO_CTL" set "$(tid client 0)" 800 "$(tid client 1)" 300 "$(tid client 2)" 100 \
-		"$(tid server 0)" 1 "$(tid server 1)" 1 "$(tid server 2)" 1 || fail "lotto-ctl set failed"
+	rpc_start "$SECS" 2
 	sleep 1
-	FUNDED=$("$LOTTO_CTL" get "$(tid server 0)")
-	wait "$RPC_PID" || fail "lotto-rpc failed: $(cat "$OUT")"
-	COUNTS=$(sed -n 's/^requests=//p' "$OUT")
-	[ -n "$COUNTS" ] || fail "lotto-rpc printed no counts"
+	FUNDED=$("$LOTTO_CTL" get "$(rpc_tid server 0)")
+	rpc_wait
 	say "requests per pair: $COUNTS"
 	"$LOTTO_CTL" stats | grep -E "transfers|xfer_redraws" || true
 	lotto_stop
@@ -65,7 +52,7 @@ rpc_case() {
 
 say "1. with --transfers: 8:3:1"
 rpc_case --transfers
-echo "$FUNDED" | grep -q "funded_by=$(tid client 0) " ||
+echo "$FUNDED" | grep -q "funded_by=$(rpc_tid client 0) " ||
 	echo "$FUNDED" | grep -q "funded_by=0 " || fail "server 0 funded by someone else: $FUNDED"
 share_band "$COUNTS" 0 0.6667 0.3333 || bad=1
 share_band "$COUNTS" 2 0.0833 0.3333 || bad=1
