@@ -117,8 +117,8 @@
  *
  * Ticket transfers (lotto_transfers.bpf.h, rules in lotto_rules.h; on with
  * --transfers, or per group by a policy). A task that goes to sleep lends
- * its own tickets to the task it points at (the one it woke last, or the
- * one that woke it if it had no other partner), while that task has not
+ * its own tickets to its partner in its last wake-up (the task it woke or
+ * the one that woke it, whichever came last), while that task has not
  * slept since: a client blocked on its request funds the server thread
  * serving it. One hop, no chains; at most LOTTO_FUNDERS funders per task.
  * Who woke whom is recorded in select_cpu and in a wake-up enqueue, in the
@@ -332,6 +332,7 @@ struct task_ctx {
 	s32 slot;		/* in lotto_tasks, -1: none */
 	u32 woken;		/* woke up and has not run since */
 	u32 handoff;		/* select_cpu queued it on its waker's CPU */
+	u32 xnoted;		/* select_cpu recorded this wake-up's waker: enqueue need not */
 	u32 fdraw;		/* f at its last draw (its group's next outer key uses it) */
 	u32 gid;		/* its group at its last draw; 0: the root */
 	s32 gpin;		/* the domain of that group's place: -1 shared, else the CPU */
@@ -1469,8 +1470,10 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	bool is_idle = false;
 	s32 cpu;
 
-	if (c && (wake_flags & SCX_WAKE_TTWU))
+	if (c && (wake_flags & SCX_WAKE_TTWU)) {
 		xfer_note_waker(p, c);
+		c->xnoted = 1;
+	}
 	/* woken by a running task: its CPU first (handoff) */
 	if (lotto_cfg.handoff_us && c && waker->pid && bpf_cpumask_test_cpu(this, p->cpus_ptr)) {
 		c->handoff = 1;
@@ -1503,8 +1506,9 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 		return;
 	}
-	if (enq_flags & SCX_ENQ_WAKEUP)
-		xfer_note_waker(p, c);
+	if ((enq_flags & SCX_ENQ_WAKEUP) && !c->xnoted)
+		xfer_note_waker(p, c);	/* no select_cpu for it (pinned) */
+	c->xnoted = 0;
 	f = comp_of(c->used);
 	gid = task_gid(p, c);
 	t = note_draw(p, c, f, gid);
@@ -1741,6 +1745,7 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 	if (c->woken && cpu < LOTTO_PIN_CPUS)
 		WRITE_ONCE(cpu_run_of(cpu)->woke_at, 0);	/* the woken task runs */
 	c->woken = 0;
+	c->xnoted = 0;	/* a wake-up select_cpu placed directly: no enqueue */
 	group_runs(p, c);
 	q = quantum_ns(cpu, now);
 	p->scx.slice = q;
