@@ -5,6 +5,7 @@
 #                    [--hackbench "-g 4 -l 100"] [--here]
 #   scripts/bench.sh --latency [--runs N] [--seconds S] [--cpus N] [--lotto-args "..."] [--here]
 #   scripts/bench.sh --shares [--runs N] [--seconds S] [--cpus "2 4 8"] [--lotto-args "..."]
+#                    [--lotto-b PATH]
 #   scripts/bench.sh --cost [--runs N] [--seconds S] [--counts "10 100 1000 10000"]
 #                    [--groups] [--lotto-args "..."] [--here]
 #
@@ -27,7 +28,9 @@
 #              hackbench x4, cyclictest, a priority task; S s per measure (8)
 #   --shares   scripts/bench/shares.sh, one boot per count in --cpus ("2 4 8"):
 #              eight unpinned hogs, tickets 100..400 twice vs nice 0/-3/-5/-6,
-#              S s per run (20); on 2 CPUs also 1000:1:1 (3 runs each)
+#              S s per run (20); on 2 CPUs also 1000:1:1 (3 runs each).
+#              --lotto-b PATH: another lotto-host (an earlier build) as a
+#              third scheduler in the same rotation: two builds in one boot
 #   --cost     scripts/bench/cost.sh on 2 vCPUs (2 GiB): ns per call of lotto's
 #              programs (bpf_stats) at 10..10,000 runnable threads,
 #              context switches/s, lotto-host RSS, BPF map memlock; S s per
@@ -42,7 +45,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export LOTTO_BUILD=${LOTTO_BUILD:-$ROOT/build}
 SECS= RATIOS="1 2 3 5 10 20" HB_RUNS=5 HB_ARGS="-g 4 -l 100" HERE=0
-MODE=accuracy RUNS= CPUS= COUNTS="10 100 1000 10000" GROUPS_RUN=0 LOTTO_ARGS=
+MODE=accuracy RUNS= CPUS= COUNTS="10 100 1000 10000" GROUPS_RUN=0 LOTTO_ARGS= LOTTO_B=
 die() { echo "bench.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,6 +55,7 @@ while [ $# -gt 0 ]; do
 	--counts) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9\ ]*$ ]] || die "--counts needs task counts like \"10 100\""; COUNTS=$2; shift 2 ;;
 	--groups) GROUPS_RUN=1; shift ;;
 	--lotto-args) [ $# -ge 2 ] || die "--lotto-args needs lotto-host's arguments"; LOTTO_ARGS=$2; shift 2 ;;
+	--lotto-b) [ $# -ge 2 ] && [ -f "$2" ] && [ -x "$2" ] || die "--lotto-b needs an executable lotto-host"; LOTTO_B=$(realpath "$2"); shift 2 ;;
 	--seconds) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--seconds needs a positive integer"; SECS=$2; shift 2 ;;
 	--ratios) [ $# -ge 2 ] && [[ $2 =~ ^[0-9\ ]+$ ]] || die "--ratios needs a list like \"1 2 3\""; RATIOS=$2; shift 2 ;;
 	--hackbench-runs) [ $# -ge 2 ] && [[ $2 =~ ^[1-9][0-9]*$ ]] || die "--hackbench-runs needs a positive integer"; HB_RUNS=$2; shift 2 ;;
@@ -78,14 +82,16 @@ latency)
 shares)
 	RUNS=${RUNS:-7} SECS=${SECS:-20} CPUS=${CPUS:-"2 4 8"}
 	[ $HERE = 0 ] || die "--shares boots one VM per CPU count: no --here"
-	rc=0
+	rc=0 scheds=2 add=()
+	[ -n "$LOTTO_B" ] && scheds=3 add=(--add "$LOTTO_B")
 	for c in $CPUS; do
 		inf=0
 		[ "$c" = 2 ] && inf=3
-		echo "# scripts/vm.sh --cpus $c: scripts/bench/shares.sh, BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS BENCH_INF_RUNS=$inf"
-		"$ROOT/scripts/vm.sh" --cpus "$c" --timeout $(( RUNS * 2 * (SECS + 180) + inf * 2 * (15 + 180) + 900 )) -- \
+		echo "# scripts/vm.sh --cpus $c${LOTTO_B:+ --add $LOTTO_B}: scripts/bench/shares.sh, BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS BENCH_INF_RUNS=$inf${LOTTO_B:+ BENCH_LOTTO_B=$LOTTO_B}"
+		"$ROOT/scripts/vm.sh" --cpus "$c" "${add[@]}" \
+			--timeout $(( RUNS * scheds * (SECS + 180) + inf * scheds * (15 + 180) + 900 )) -- \
 			env BENCH_RUNS="$RUNS" BENCH_SECONDS="$SECS" BENCH_INF_RUNS=$inf BENCH_LOTTO_ARGS="$LOTTO_ARGS" \
-			sh "$ROOT/scripts/bench/shares.sh" || rc=$?
+			BENCH_LOTTO_B="$LOTTO_B" sh "$ROOT/scripts/bench/shares.sh" || rc=$?
 	done
 	exit $rc ;;
 cost)

@@ -14,6 +14,11 @@
 #              (weights 88761 : 87 : 87 = 1020:1:1): the first is entitled to
 #              one whole CPU, the others share the rest. BENCH_INF_SECONDS s.
 #
+# BENCH_LOTTO_B=PATH: another lotto-host (an earlier build, packed with
+# scripts/vm.sh --add) run as a third scheduler in the same rotation
+# (default, lotto, lotto-b, ...), same arguments: two lotto builds compared in
+# one boot. It gets its own row in the worst-error tables.
+#
 # Share of a task: its CPU time (/proc/PID/schedstat delta) over the CPU time
 # of all the hogs of the run. Ideal: the entitlement, tickets (weights) /
 # sum, capped at one CPU with the surplus shared by tickets among the rest
@@ -23,14 +28,27 @@
 # Prints markdown tables: per ticket class the ideal and the median share
 # (min..max over runs, each run's value the mean of the class's tasks), and
 # the worst error per run, median (min..max).
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/tests/vm/lib.sh"
-
 RUNS=${BENCH_RUNS:-7}
 SECS=${BENCH_SECONDS:-20}
 INF_RUNS=${BENCH_INF_RUNS:-0}
 INF_SECS=${BENCH_INF_SECONDS:-15}
 LOTTO_ARGS=${BENCH_LOTTO_ARGS:-}
+LOTTO_B=${BENCH_LOTTO_B:-}
+for v in "BENCH_RUNS=$RUNS" "BENCH_SECONDS=$SECS" "BENCH_INF_SECONDS=$INF_SECS"; do
+	case ${v#*=} in
+	'' | *[!0-9]* | 0*) echo "shares.sh: ${v%%=*} must be a positive integer, not '${v#*=}'" >&2; exit 2 ;;
+	esac
+done
+case $INF_RUNS in
+'' | *[!0-9]* | 0?*) echo "shares.sh: BENCH_INF_RUNS must be 0 or a positive integer, not '$INF_RUNS'" >&2; exit 2 ;;
+esac
+if [ -n "$LOTTO_B" ] && [ ! -x "$LOTTO_B" ]; then
+	echo "shares.sh: BENCH_LOTTO_B must be an executable lotto-host (packed with scripts/vm.sh --add), not '$LOTTO_B'" >&2
+	exit 2
+fi
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/tests/vm/lib.sh"
 N=$(nproc)
 OUT=/tmp/bench-shares
 rm -rf $OUT && mkdir -p $OUT
@@ -68,7 +86,7 @@ one_run() {
 		_pids="$_pids $!"
 		SPIN_PIDS="$SPIN_PIDS $!"
 	done
-	if [ "$_sched" = lotto ]; then
+	if [ "$_sched" != default ]; then
 		_set=
 		_i=1
 		for _p in $_pids; do _set="$_set $_p $(echo $_tk | cut -d' ' -f$_i)"; _i=$((_i + 1)); done
@@ -86,11 +104,11 @@ one_run() {
 	fi
 	sleep 2
 	# lotto's wins, read outside the CPU window (lotto-ctl is slow under TCG)
-	[ "$_sched" = lotto ] && _w0=$(wins_of $_pids)
+	[ "$_sched" != default ] && _w0=$(wins_of $_pids)
 	_s0=$(snap $_pids)
 	sleep "$_secs"
 	_s1=$(snap $_pids)
-	[ "$_sched" = lotto ] && _w1=$(wins_of $_pids)
+	[ "$_sched" != default ] && _w1=$(wins_of $_pids)
 	_t0=${_s0%% *} _c0=${_s0#* } _t1=${_s1%% *} _c1=${_s1#* }
 	spin_stop $_pids
 	# shares, ideal (water-filling: capped at one CPU, surplus by weight),
@@ -103,7 +121,20 @@ one_run() {
 		printf "ideal"; for (i = 1; i <= m; i++) printf " %.5f", e[i] / es; printf "\n"
 		printf "util %.4f\n", cs / 1e9 / ((tt[2] - tt[1]) * cpus)
 	}' >>"$OUT/$_sched.$_case"
-	[ "$_sched" = lotto ] && lottery_worst "$_w" "$N" "$_w0" "$_w1" >>"$OUT/$_sched.$_case"
+	[ "$_sched" != default ] && lottery_worst "$_w" "$N" "$_w0" "$_w1" >>"$OUT/$_sched.$_case"
+}
+
+# lotto_b_run CASE "TICKETS" "NICES" SECONDS: the same run under lotto-b
+lotto_b_run() {
+	[ -n "$LOTTO_B" ] || return 0
+	echo "#   ... and lotto-b ($LOTTO_B)"
+	_main_bin=$LOTTO_HOST_BIN
+	LOTTO_HOST_BIN=$LOTTO_B
+	# shellcheck disable=SC2086
+	lotto_start $LOTTO_ARGS >/dev/null
+	one_run lotto-b "$@"
+	lotto_stop >/dev/null
+	LOTTO_HOST_BIN=$_main_bin
 }
 
 # wins_of PIDS: lotto's wins of these tasks so far (lotto-ctl dump)
@@ -149,6 +180,7 @@ while [ $i -le "$RUNS" ]; do
 	echo "# run $i/$RUNS: lotto"
 	one_run lotto feasible "$TICKETS" "$NICES" "$SECS"
 	lotto_stop >/dev/null
+	lotto_b_run feasible "$TICKETS" "$NICES" "$SECS"
 	i=$((i + 1))
 done
 i=1
@@ -160,6 +192,7 @@ while [ $i -le "$INF_RUNS" ]; do
 	echo "# infeasible run $i/$INF_RUNS: lotto"
 	one_run lotto infeasible "$INF_TICKETS" "$INF_NICES" "$INF_SECS"
 	lotto_stop >/dev/null
+	lotto_b_run infeasible "$INF_TICKETS" "$INF_NICES" "$INF_SECS"
 	i=$((i + 1))
 done
 for f in $OUT/*; do echo "# raw $(basename $f):"; sed 's/^/#   /' "$f"; done
@@ -200,7 +233,7 @@ table() {
 	echo
 	echo "| scheduler | worst relative error per run: median (min..max) | ideal lottery with the same draws: median worst error (draws per run) | runs | hogs' use of the machine: median |"
 	echo "| --- | --- | --- | --- | --- |"
-	for _s in lotto default; do
+	for _s in lotto ${LOTTO_B:+lotto-b} default; do
 		awk -v s=$_s '
 		function med(v, n,   i, j, x) { for (i = 2; i <= n; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
 			return (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }
