@@ -135,13 +135,7 @@
  * over preemptions) against the longest quantum (a fixed reference, so the
  * charge is the CPU time itself whatever the quantum was), and its next key
  * is scaled by f: a task that used a quarter of it competes with 4 x tickets.
- * Clamped to [1/1024, 8] by lotto_comp_q10(). Switchable (compensation).
- * An overrun beyond LOTTO_OVERRUN_GRANTS x the quantum granted (a vCPU the
- * host held up) is charged as its mean, a fixed wait before the task enters
- * the race, not through the exponential (lotto_charge_drawn): the same
- * expected charge, without the spread a long random repayment adds to the
- * shares (the sim with such hold-ups on 2 CPUs: worst error per run 19.6%
- * before, 8.5% with the wait; an ideal lottery 6.2%).
+ * Clamped to [1/64, 8] by lotto_comp_q10(). Switchable (compensation).
  *
  * Starvation guard. Whatever the ticket skew, no runnable task may wait
  * longer than lotto_cfg.starve_ms (default 5 s; the kernel's watchdog ejects
@@ -340,8 +334,6 @@ struct task_ctx {
 	u32 handoff;		/* select_cpu queued it on its waker's CPU */
 	u32 xnoted;		/* select_cpu recorded this wake-up's waker: enqueue need not */
 	u32 fdraw;		/* f at its last draw (its group's next outer key uses it) */
-	u32 fdrawn;		/* the part of it that draw drew (lotto_charge_drawn) */
-	u64 wend;		/* its key's clock when its overrun's wait ends */
 	u32 gid;		/* its group at its last draw; 0: the root */
 	s32 gpin;		/* the domain of that group's place: -1 shared, else the CPU */
 	u32 gslot;		/* the place's slot in that domain's tree */
@@ -759,22 +751,6 @@ static __always_inline u32 comp_of(u64 used_ns)
 	if (!lotto_cfg.compensation)
 		return LOTTO_COMP_ONE;
 	return lotto_comp_q10(used_ns, slice_ns());
-}
-
-/* the part of f that c's next draw charges through its exponential */
-static __always_inline u32 drawn_of(const struct task_ctx *c, u32 f)
-{
-	return lotto_charge_drawn(f, c->granted, min_run_ns(), slice_ns(), lotto_cfg.compensation);
-}
-
-/*
- * c's key on a clock that stands at base, charged fdraw of which fdrawn is
- * drawn: the wait for the rest (its end noted, for a redraw), then the draw.
- */
-static __always_inline u64 task_key(struct task_ctx *c, u64 base, u32 t)
-{
-	c->wend = base + lotto_key_wait(t, c->fdraw - c->fdrawn);
-	return base + lotto_key_charged(bpf_get_prandom_u32(), t, c->fdraw, c->fdrawn);
 }
 
 /*
@@ -1376,7 +1352,7 @@ __noinline u32 g_catch_up(struct task_struct *prev __arg_trusted, u32 f)
  * the smallest residual that may run here. Returns 1 if that task won and is
  * on this CPU's local DSQ (prev lost), 0 if prev keeps the CPU.
  */
-__noinline int g_inner(s32 cpu, struct gplace *place, u32 t, u32 f, u32 fd)
+__noinline int g_inner(s32 cpu, struct gplace *place, u32 t, u32 f)
 {
 	struct gplace pl;
 	struct task_struct *q;
@@ -1391,7 +1367,7 @@ __noinline int g_inner(s32 cpu, struct gplace *place, u32 t, u32 f, u32 fd)
 	if (!g)
 		return 0;
 	vg = READ_ONCE(g->vg);
-	pi = lotto_key_charged(bpf_get_prandom_u32(), t, f, fd);
+	pi = lotto_key_delta(bpf_get_prandom_u32(), t, f);
 	bpf_for_each(scx_dsq, q, pl.dsq, 0) {
 		struct task_ctx *qc;
 		u64 d;
@@ -1446,9 +1422,7 @@ __noinline void xfer_redraw_one(u32 pid, u32 k)
 			} else {
 				clock = READ_ONCE(*dom_clock(pin_cpu_of(fundee)));
 			}
-			/* what is left of its overrun's wait, at its new tickets */
-			qc->wend = clock + lotto_wait_left(qc->wend, clock, old, t);
-			key = qc->wend + lotto_key_delta(bpf_get_prandom_u32(), t, qc->fdrawn);
+			key = clock + lotto_key_delta(bpf_get_prandom_u32(), t, qc->fdraw);
 			dsq = qc->wdsq;
 		}
 	}
@@ -1540,20 +1514,19 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 	t = note_draw(p, c, f, gid);
 	c->used = 0;
 	c->fdraw = f;
-	c->fdrawn = drawn_of(c, f);
 	c->woken = (enq_flags & SCX_ENQ_WAKEUP) != 0;
 	if (gid && g_place(pin, gid, &pl)) {
 		/* a group's task: its key on the group's inner clock */
 		struct gstate *g = gstate_of(pl.gidx);
 
 		dsq = pl.dsq;
-		key = task_key(c, g ? READ_ONCE(g->vg) : 0, t);
+		key = (g ? READ_ONCE(g->vg) : 0) + lotto_key_delta(bpf_get_prandom_u32(), t, f);
 		note_group(c, &pl);
 	} else {
 		if (gid)	/* its CPU's pinned group slots are all taken */
 			stat_inc(LOTTO_STAT_NO_GROUP);
 		gid = 0;
-		key = task_key(c, key, t);
+		key += lotto_key_delta(bpf_get_prandom_u32(), t, f);
 		note_root(c);
 	}
 	guard_note_wait(p, c->slot, now, dsq);
@@ -1611,7 +1584,7 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	struct gplace pl = { .pin = -1 };
 	u64 stint, used, po, k;
 	s32 shared, pinned = 0, pin;
-	u32 f, fd, t, gid, fc, credit = 0;
+	u32 f, t, gid, fc, credit = 0;
 	bool in = false;
 	int won = WON_NONE, i;
 
@@ -1682,7 +1655,6 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	 * group's funding if the group is out of the tree, else its key).
 	 */
 	pc->fdraw = f;
-	fd = drawn_of(pc, f);
 	if (gid)
 		in = g_key(pl.pin, pl.slot, &k);
 	if (in)
@@ -1690,7 +1662,7 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 	else if (gid)
 		po = lotto_key_delta(bpf_get_prandom_u32(), group_rate(gid, f, &fc), fc);
 	else
-		po = lotto_key_charged(bpf_get_prandom_u32(), t, f, fd);
+		po = lotto_key_delta(bpf_get_prandom_u32(), t, f);
 	side.pin = pl.pin;
 	side.slot = pl.slot;
 	side.grp = in;
@@ -1722,7 +1694,7 @@ void BPF_STRUCT_OPS(lotto_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	stat_inc(LOTTO_STAT_DRAWS);
 	/* prev's side won: for a group's task, the race inside its group */
-	if (gid && g_inner(cpu, &pl, t, f, fd)) {
+	if (gid && g_inner(cpu, &pl, t, f)) {
 		stat_inc(LOTTO_STAT_DISPATCHES);
 		return;
 	}

@@ -122,18 +122,6 @@ LOTTO_INLINE __u64 lotto_key_delta(__u32 r, __u32 tickets, __u32 comp_q10)
 	return ((e * comp_q10) << LOTTO_KEY_SHIFT) / t;
 }
 
-/*
- * lotto_key_delta() with E replaced by its mean, 1: a charge paid as a
- * fixed wait rather than drawn (lotto_charge_drawn in lotto_rules.h).
- */
-LOTTO_INLINE __u64 lotto_key_wait(__u32 tickets, __u32 comp_q10)
-{
-	__u32 t = lotto_clamp_tickets(tickets);
-
-	/* 2^16 * comp < 2^30, << 12: < 2^42 */
-	return (((__u64)LOTTO_ONE_Q16 * comp_q10) << LOTTO_KEY_SHIFT) / t;
-}
-
 /* a is before b, wrap-safe */
 LOTTO_INLINE int lotto_key_before(__u64 a, __u64 b)
 {

@@ -43,62 +43,6 @@ LOTTO_INLINE __u64 lotto_first_used_ns(__u64 min_run_ns)
 	return min_run_ns;
 }
 
-/*
- * Overruns are paid as a wait, not drawn. Compensation charges a task the
- * CPU it used through its next exponential (key = V + E * f / t), so a
- * quantum that ran far past its grant (under TCG the host holds a vCPU up
- * for tens of ms now and then, and the guest's clock runs on) makes that
- * key long *and* as uncertain as it is long: repaid only in expectation,
- * the debt scatters the shares by about sqrt(E[L^2]) / E[L] times the
- * draws' own spread (L: the CPU one win buys). So a draw charges through
- * its exponential at most LOTTO_OVERRUN_GRANTS x the quantum granted (at
- * least min_run); the rest of f is charged as its mean, a fixed wait of
- * lotto_key_wait(t, f - drawn) on the clock before the task enters the
- * race. The expected charge is unchanged, so is every share. While it waits
- * the task is out of the race like a sleeping one; once in, its residual
- * is again exponential, so each draw stays an exact lottery among the
- * tasks in the race. A quantum within the bound (any task that blocks, any
- * quantum ended on time) is charged exactly as before.
- */
-#define LOTTO_OVERRUN_GRANTS	2
-
-/*
- * The part of f (Q10) that the next draw charges through its exponential.
- * Without compensation f is 1 whatever the task used: all of it is drawn.
- */
-LOTTO_INLINE __u32 lotto_charge_drawn(__u32 f, __u64 granted_ns, __u64 min_run_ns, __u64 slice_ns,
-				      int compensation)
-{
-	__u64 g = granted_ns > min_run_ns ? granted_ns : min_run_ns;
-	__u32 cap;
-
-	if (!compensation)
-		return f;
-	cap = lotto_comp_q10(g * LOTTO_OVERRUN_GRANTS, slice_ns);
-	return f < cap ? f : cap;
-}
-
-/* a task's key above its clock: the wait for its overrun, then its draw */
-LOTTO_INLINE __u64 lotto_key_charged(__u32 r, __u32 tickets, __u32 f, __u32 drawn)
-{
-	return lotto_key_wait(tickets, f - drawn) + LOTTO_KEY_DELTA(r, tickets, drawn);
-}
-
-/*
- * A waiting task drawn afresh (its tickets changed: transfers) keeps what is
- * left of its wait, which ends at `wend` on a clock that stands at `clock`:
- * the same CPU owed, at its new tickets.
- */
-LOTTO_INLINE __u64 lotto_wait_left(__u64 wend, __u64 clock, __u32 old_tickets, __u32 tickets)
-{
-	__u64 left = lotto_residual(wend, clock);
-
-	if (!left)
-		return 0;
-	/* left < 2^42 / old, old <= 2^20: < 2^62 */
-	return left * lotto_clamp_tickets(old_tickets) / lotto_clamp_tickets(tickets);
-}
-
 /* lotto_wake_action(): what a wake-up does to the chosen CPU */
 enum lotto_wake_action {
 	LOTTO_WAKE_NONE,	/* no CPU worth disturbing */

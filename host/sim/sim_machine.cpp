@@ -537,8 +537,7 @@ void SimMachine::xfer_redraw(uint32_t cpu, uint32_t sleeper)
 	if (t == old)
 		return;
 	uint64_t base = th.cur ? rq_.inner_vtime(th.group, th.cur) : rq_.vtime(th.group);
-	th.wend = base + lotto_wait_left(th.wend, base, old, t);	// what is left of its wait
-	uint64_t key = th.wend + lotto_key_delta(lotto_rng_next(&rng_), t, th.fdrawn);
+	uint64_t key = base + lotto_key_delta(lotto_rng_next(&rng_), t, th.fdraw);
 	rq_.rekey_task({th.key, th.enq_ns, x, th.group, th.cur}, key);
 	th.key = key;
 	cpus_[cpu].stat[LOTTO_STAT_XFER_REDRAWS]++;
@@ -550,21 +549,6 @@ void SimMachine::xfer_redraw(uint32_t cpu, uint32_t sleeper)
 uint32_t SimMachine::comp_of(uint32_t t) const
 {
 	return cfg_.compensation ? lotto_comp_q10(threads_[t].used, slice_ns_) : LOTTO_COMP_ONE;
-}
-
-// the part of f that t's next draw charges through its exponential
-uint32_t SimMachine::drawn_of(uint32_t t, uint32_t f) const
-{
-	return lotto_charge_drawn(f, threads_[t].grant, min_run_ns_, slice_ns_, cfg_.compensation);
-}
-
-// t's key on a clock that stands at base, charged fdraw of which fdrawn is
-// drawn: the wait for the rest (its end noted, for a redraw), then the draw
-uint64_t SimMachine::task_key(uint32_t t, uint64_t base, uint32_t tickets)
-{
-	Thread &th = threads_[t];
-	th.wend = base + lotto_key_wait(tickets, th.fdraw - th.fdrawn);
-	return base + lotto_key_charged(lotto_rng_next(&rng_), tickets, th.fdraw, th.fdrawn);
 }
 
 // tickets in force for t's next draw in group gid: its own (noted in its
@@ -690,9 +674,8 @@ void SimMachine::enter(uint32_t t, uint32_t on_cpu)
 	uint32_t tickets = tickets_of(t, f, gid);
 	th.used = 0;
 	th.fdraw = f;
-	th.fdrawn = drawn_of(t, f);
 	uint64_t base = gid ? rq_.inner_vtime(th.group, gid) : rq_.vtime(th.group);
-	enqueue(t, gid, task_key(t, base, tickets), std::nullopt, on_cpu);
+	enqueue(t, gid, base + lotto_key_delta(lotto_rng_next(&rng_), tickets, f), std::nullopt, on_cpu);
 }
 
 // Take the winner of a draw on `cpu` out of the queues (top.d has already
@@ -827,14 +810,11 @@ void SimMachine::dispatch(uint32_t cpu, int64_t prev, bool expired)
 	// the group is in the race, else a fresh one for the group
 	th.used = 0;
 	th.fdraw = f;
-	uint32_t fd = th.fdrawn = drawn_of(p, f);
-	uint64_t wait = lotto_key_wait(tickets, f - fd);	// part of po (root) or pi
 	c.stat[LOTTO_STAT_DRAWS]++;
 	uint32_t d = th.group;
 	bool in_race = gid && rq_.active(d, gid);
-	uint64_t po = in_race ? rq_.residual(d, rq_.outer_key(d, gid))
-		: gid ? outer_delta(gid, tickets, f) : lotto_key_charged(lotto_rng_next(&rng_), tickets, f, fd);
-	uint64_t pi = gid ? lotto_key_charged(lotto_rng_next(&rng_), tickets, f, fd) : 0;	// inside its group
+	uint64_t po = in_race ? rq_.residual(d, rq_.outer_key(d, gid)) : outer_delta(gid, tickets, f);
+	uint64_t pi = gid ? lotto_key_delta(lotto_rng_next(&rng_), tickets, f) : 0;	// inside its group
 	// prev's side wins the outer draw: its own residual is smallest, or its
 	// group, in the race, is the smallest entry (then the inner race decides)
 	bool prev_side = lotto_key_before(po, top->d) || (in_race && top->group == d && top->cur == gid);
@@ -850,7 +830,6 @@ void SimMachine::dispatch(uint32_t cpu, int64_t prev, bool expired)
 				rq_.advance_inner(d, gid, h->key - vg);
 				rq_.erase(*h);
 				group_won(cpu, d, gid, threads_[h->task].fdraw);
-				th.wend = vg + wait;
 				enqueue(p, gid, vg + pi, std::nullopt, cpu);
 				c.stat[LOTTO_STAT_DISPATCHES]++;
 				run_on(cpu, h->task, false);
@@ -871,7 +850,6 @@ void SimMachine::dispatch(uint32_t cpu, int64_t prev, bool expired)
 	uint64_t vg = gid ? rq_.inner_vtime(d, gid) : 0;
 	rq_.advance(cpu, top->d);
 	uint32_t w = take(cpu, *top);
-	th.wend = (gid ? vg : vd) + wait;
 	if (gid)
 		enqueue(p, gid, vg + pi, in_race ? std::nullopt : std::optional<uint64_t>(vd + po), cpu);
 	else
@@ -918,7 +896,6 @@ void SimMachine::run_on(uint32_t cpu, uint32_t t, bool refill, bool won)
 		th.r.wins++;
 	th.stint_start = now_;
 	th.granted = quantum(cpu);
-	th.grant = th.granted;
 	if (!refill)
 		th.cur = group_of(t);
 	follow(t, group_of(t));

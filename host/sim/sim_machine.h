@@ -25,8 +25,7 @@
 //     min_run (lotto_wake_action)
 //   - tickets are read from lotto_ctl at every draw (ctl.pid must be the
 //     thread, the value valid), else the default tickets
-//   - compensation: f = lotto_comp_q10(CPU used since the last draw, slice),
-//     beyond two grants paid as a wait (lotto_charge_drawn)
+//   - compensation: f = lotto_comp_q10(CPU used since the last draw, slice)
 //   - starvation guard: a task that has waited starve_ms is run by the next
 //     dispatch on a CPU it may use, whatever its key (V is left alone)
 //   - ticket transfers (lotto_rules.h): a wake-up (a call, a reply) makes
@@ -168,15 +167,12 @@ private:
 		uint64_t run_start = 0;		// its quantum began (run_on)
 		uint64_t q_end = 0;		// its quantum ends (run_on; a held-up stint runs past it)
 		uint64_t granted = 0;		// length of the quantum it runs
-		uint64_t grant = 0;		// that quantum as run_on granted it (lotto_charge_drawn)
 		uint64_t used = 0;		// CPU since its last draw, before stint_start
 		uint64_t pos = 0;		// its group's V when the quantum began (catch-up)
 		uint32_t credit = 0;		// wins credited by catch-up, not run yet
 		uint32_t cur = 0;		// its group (currency) at its last draw or run
 		uint32_t tickets = 0;		// its tickets when its quantum began
 		uint32_t fdraw = LOTTO_COMP_ONE;	// f at its last draw
-		uint32_t fdrawn = LOTTO_COMP_ONE;	// the part of it that draw drew
-		uint64_t wend = 0;		// its key's clock when its overrun's wait ends
 		uint64_t ipos = 0;		// its group's V_g when the quantum began
 		uint64_t apos = 0;		// its group's absence (RunQueue::absent) then
 		bool woken = false;		// woke up and has not run since
@@ -234,8 +230,6 @@ private:
 	void dispatch(uint32_t cpu, int64_t prev, bool expired);
 	uint32_t tickets_of(uint32_t t, uint32_t f, uint32_t gid);
 	uint32_t comp_of(uint32_t t) const;
-	uint32_t drawn_of(uint32_t t, uint32_t f) const;
-	uint64_t task_key(uint32_t t, uint64_t base, uint32_t tickets);
 	uint32_t group_of(uint32_t t) const;
 	uint32_t weight_of(uint32_t gid) const;
 	struct Rate {

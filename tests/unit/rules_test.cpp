@@ -1,7 +1,6 @@
 // Unit tests of bpf/lotto_rules.h, the decisions around the draw that the
 // BPF core and the sim share: quantum length, whether a CPU draws, catch-up,
-// which CPU a wake-up makes draw early, whom a transfer goes to, how an
-// overrun is charged.
+// which CPU a wake-up makes draw early, whom a transfer goes to.
 extern "C" {
 #include "lotto_abi.h"
 #include "lotto_rules.h"
@@ -109,65 +108,6 @@ TEST_CASE("catch-up counts the wins a running task's race had: Poisson in the cl
 		CHECK(cells >= 2);
 		CHECK(chi2 < 50);	// far beyond the 1e-9 quantile for <= 9 cells (~45)
 	}
-}
-
-TEST_CASE("a draw charges through its exponential at most two grants of an overrun; the rest waits", "[rules][charge]")
-{
-	const uint64_t slice = 20 * kMs, min = 500 * kUs, granted = 5 * kMs;
-	const uint32_t f_used = lotto_comp_q10(8 * kMs, slice), f_held = lotto_comp_q10(65 * kMs, slice);
-	const uint32_t two = lotto_comp_q10(2 * granted, slice);
-	// within two grants: all of f is drawn, as before
-	CHECK(lotto_charge_drawn(f_used, granted, min, slice, true) == f_used);
-	CHECK(lotto_charge_drawn(two, granted, min, slice, true) == two);
-	// a quantum held up to 65 ms: two grants drawn, the rest waits
-	CHECK(lotto_charge_drawn(f_held, granted, min, slice, true) == two);
-	// a grant below the minimum run (or none yet) counts as the minimum run
-	CHECK(lotto_charge_drawn(f_held, 0, min, slice, true) == lotto_comp_q10(2 * min, slice));
-	// without compensation f is 1 whatever was used: all of it is drawn
-	CHECK(lotto_charge_drawn(LOTTO_COMP_ONE, 100 * kUs, min, slice, false) == LOTTO_COMP_ONE);
-	// clamped f (8 slices and more) stays within range
-	CHECK(lotto_charge_drawn(LOTTO_COMP_MAX, granted, min, slice, true) == two);
-}
-
-// The wait is the drawn delta's mean, so a task's expected charge (and its
-// share) is the same whether its f is drawn or waited: E[key] = wait(f).
-TEST_CASE("an overrun's wait is the mean of the charge it replaces; the key is never below it", "[rules][charge]")
-{
-	for (uint32_t t : {1u, 100u, 7919u, 1000000u}) {
-		const uint32_t f = 3000, fd = 512;
-		lotto_rng g{7};
-		const int n = 400000;
-		double sum_delta = 0, sum_key = 0;
-		uint64_t low = ~0ull;
-		for (int i = 0; i < n; i++) {
-			sum_delta += double(lotto_key_delta(lotto_rng_next(&g), t, f));
-			uint64_t k = lotto_key_charged(lotto_rng_next(&g), t, f, fd);
-			sum_key += double(k);
-			low = k < low ? k : low;
-		}
-		const double wait = double(lotto_key_wait(t, f));
-		INFO("tickets " << t);
-		CHECK(std::abs(sum_delta / n / wait - 1) < 0.01);	// Exp(1): sd 1/sqrt(n) = 0.16%
-		CHECK(std::abs(sum_key / n / wait - 1) < 0.01);
-		CHECK(low >= lotto_key_wait(t, f - fd));
-		CHECK(lotto_key_wait(t, 0) == 0);
-	}
-}
-
-TEST_CASE("a redraw keeps what is left of the wait, at the new tickets", "[rules][charge]")
-{
-	// 600 of the wait left at 100 tickets is 300 at 200, 1200 at 50
-	CHECK(lotto_wait_left(1000, 400, 100, 200) == 300);
-	CHECK(lotto_wait_left(1000, 400, 100, 50) == 1200);
-	// over, or never there: nothing left
-	CHECK(lotto_wait_left(1000, 1000, 100, 200) == 0);
-	CHECK(lotto_wait_left(1000, 5000, 100, 200) == 0);
-	CHECK(lotto_wait_left(0, 0, 100, 200) == 0);
-	// across the clock's wrap
-	CHECK(lotto_wait_left(100, ~0ull - 99, 1, 1) == 200);
-	// the largest wait (f 8, 1 ticket) at the most tickets does not overflow
-	const uint64_t big = lotto_key_wait(1, LOTTO_COMP_MAX);
-	CHECK(lotto_wait_left(big, 0, LOTTO_TICKETS_MAX, 1) == big * LOTTO_TICKETS_MAX);
 }
 
 TEST_CASE("a wake-up picks the CPU whose task ran longest, its last CPU once that ran the minimum", "[rules][wake]")
