@@ -18,12 +18,9 @@
 N=${OVERLOAD_HOGS:-2000}
 SECS=${OVERLOAD_SECONDS:-20}
 ROUNDS=${OVERLOAD_ROUNDS:-2}
-for v in "OVERLOAD_HOGS=$N" "OVERLOAD_SECONDS=$SECS" "OVERLOAD_ROUNDS=$ROUNDS"; do
-	case ${v#*=} in
-	''|*[!0-9]*|0*) echo "overload.sh: ${v%%=*} must be a positive integer, not '${v#*=}'" >&2; exit 2 ;;
-	esac
-done
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/scripts/bench/settings.sh"
+positive_ints overload.sh "OVERLOAD_HOGS=$N" "OVERLOAD_SECONDS=$SECS" "OVERLOAD_ROUNDS=$ROUNDS"
 . "$ROOT/tests/vm/lib.sh"
 command -v chrt >/dev/null || fail "no chrt (util-linux): pack it with scripts/vm.sh --add /usr/bin/chrt"
 chrt -f -p 50 $$ >/dev/null || fail "cannot make this shell SCHED_FIFO"

@@ -34,11 +34,9 @@ INF_RUNS=${BENCH_INF_RUNS:-0}
 INF_SECS=${BENCH_INF_SECONDS:-15}
 LOTTO_ARGS=${BENCH_LOTTO_ARGS:-}
 LOTTO_B=${BENCH_LOTTO_B:-}
-for v in "BENCH_RUNS=$RUNS" "BENCH_SECONDS=$SECS" "BENCH_INF_SECONDS=$INF_SECS"; do
-	case ${v#*=} in
-	'' | *[!0-9]* | 0*) echo "shares.sh: ${v%%=*} must be a positive integer, not '${v#*=}'" >&2; exit 2 ;;
-	esac
-done
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/scripts/bench/settings.sh"
+positive_ints shares.sh "BENCH_RUNS=$RUNS" "BENCH_SECONDS=$SECS" "BENCH_INF_SECONDS=$INF_SECS"
 case $INF_RUNS in
 '' | *[!0-9]* | 0?*) echo "shares.sh: BENCH_INF_RUNS must be 0 or a positive integer, not '$INF_RUNS'" >&2; exit 2 ;;
 esac
@@ -47,7 +45,6 @@ if [ -n "$LOTTO_B" ] && [ ! -x "$LOTTO_B" ]; then
 	exit 2
 fi
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/tests/vm/lib.sh"
 N=$(nproc)
 OUT=/tmp/bench-shares
@@ -124,15 +121,15 @@ one_run() {
 	[ "$_sched" != default ] && lottery_worst "$_w" "$N" "$_w0" "$_w1" >>"$OUT/$_sched.$_case"
 }
 
-# lotto_b_run CASE "TICKETS" "NICES" SECONDS: the same run under lotto-b
-lotto_b_run() {
-	[ -n "$LOTTO_B" ] || return 0
-	echo "#   ... and lotto-b ($LOTTO_B)"
-	_main_bin=$LOTTO_HOST_BIN
-	LOTTO_HOST_BIN=$LOTTO_B
+# lotto_run NAME BIN CASE "TICKETS" "NICES" SECONDS: one_run under the
+# lotto-host BIN (lotto: this build; lotto-b: $LOTTO_B), started and stopped
+lotto_run() {
+	_name=$1 _main_bin=$LOTTO_HOST_BIN
+	LOTTO_HOST_BIN=$2
+	shift 2
 	# shellcheck disable=SC2086
 	lotto_start $LOTTO_ARGS >/dev/null
-	one_run lotto-b "$@"
+	one_run "$_name" "$@"
 	lotto_stop >/dev/null
 	LOTTO_HOST_BIN=$_main_bin
 }
@@ -175,24 +172,18 @@ i=1
 while [ $i -le "$RUNS" ]; do
 	echo "# run $i/$RUNS: default"
 	one_run default feasible "$TICKETS" "$NICES" "$SECS"
-	# shellcheck disable=SC2086
-	lotto_start $LOTTO_ARGS >/dev/null
 	echo "# run $i/$RUNS: lotto"
-	one_run lotto feasible "$TICKETS" "$NICES" "$SECS"
-	lotto_stop >/dev/null
-	lotto_b_run feasible "$TICKETS" "$NICES" "$SECS"
+	lotto_run lotto "$LOTTO_HOST_BIN" feasible "$TICKETS" "$NICES" "$SECS"
+	[ -z "$LOTTO_B" ] || { echo "# run $i/$RUNS: lotto-b"; lotto_run lotto-b "$LOTTO_B" feasible "$TICKETS" "$NICES" "$SECS"; }
 	i=$((i + 1))
 done
 i=1
 while [ $i -le "$INF_RUNS" ]; do
 	echo "# infeasible run $i/$INF_RUNS: default"
 	one_run default infeasible "$INF_TICKETS" "$INF_NICES" "$INF_SECS"
-	# shellcheck disable=SC2086
-	lotto_start $LOTTO_ARGS >/dev/null
 	echo "# infeasible run $i/$INF_RUNS: lotto"
-	one_run lotto infeasible "$INF_TICKETS" "$INF_NICES" "$INF_SECS"
-	lotto_stop >/dev/null
-	lotto_b_run infeasible "$INF_TICKETS" "$INF_NICES" "$INF_SECS"
+	lotto_run lotto "$LOTTO_HOST_BIN" infeasible "$INF_TICKETS" "$INF_NICES" "$INF_SECS"
+	[ -z "$LOTTO_B" ] || { echo "# infeasible run $i/$INF_RUNS: lotto-b"; lotto_run lotto-b "$LOTTO_B" infeasible "$INF_TICKETS" "$INF_NICES" "$INF_SECS"; }
 	i=$((i + 1))
 done
 for f in $OUT/*; do echo "# raw $(basename $f):"; sed 's/^/#   /' "$f"; done

@@ -15,13 +15,9 @@
 # share (8/12, 3/12, 1/12); at the end "stuck K of N runs".
 RUNS=${XFER_RUNS:-30}
 SECS=${XFER_SECONDS:-5}
-for v in "XFER_RUNS=$RUNS" "XFER_SECONDS=$SECS"; do
-	case ${v#*=} in
-	'' | *[!0-9]* | 0*) echo "transfers-loop.sh: ${v%%=*} must be a positive integer, not '${v#*=}'" >&2; exit 2 ;;
-	esac
-done
-
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/scripts/bench/settings.sh"
+positive_ints transfers-loop.sh "XFER_RUNS=$RUNS" "XFER_SECONDS=$SECS"
 . "$ROOT/tests/vm/lib.sh"
 
 taskset -p 2 $$ >/dev/null	# this shell stays off CPU 0
