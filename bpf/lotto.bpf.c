@@ -81,8 +81,8 @@
  *     [min_run, slice]: a round of the waiting tasks takes about `latency`.
  *   - Nothing else may run here: the task keeps its CPU, no draw (ALONE).
  *   - A wake-up that finds no idle CPU makes a busy CPU the task may use draw
- *     early: the one whose task has run longest in its quantum (its last CPU
- *     if that one has run min_run), ended now by an IPI (SCX_KICK_PREEMPT) or
+ *     early: the one whose task has run longest in its quantum (the CPU it
+ *     waits on, its waker's, if that one has run min_run), ended now by an IPI (SCX_KICK_PREEMPT) or
  *     at its next tick (its slice set to 0), or, if it has not run min_run
  *     yet, once it has (its slice cut), so a storm of wake-ups cannot become
  *     a storm of switches. A CPU is asked once per quantum: later wake-ups
@@ -121,8 +121,8 @@
  * the one that woke it, whichever came last), while that task has not
  * slept since: a client blocked on its request funds the server thread
  * serving it. One hop, no chains; at most LOTTO_FUNDERS funders per task.
- * Who woke whom is recorded in select_cpu and in a wake-up enqueue, in the
- * waker's context; the sleep (ops.quiescent) makes the next dispatch on
+ * Who woke whom is recorded by the sched_waking tracepoint (lotto_waking),
+ * in the waker's context; the sleep (ops.quiescent) makes the next dispatch on
  * that CPU redraw the funded task at its clock with its new tickets, which
  * is exact by memorylessness.
  *
@@ -154,11 +154,27 @@
  * predicted 4.5%). A live record is looked at again after about (waiting
  * tasks / LOTTO_GUARD_LIVE) dispatches, which adds to B on very long queues.
  *
- * Idle CPUs are used at wakeup (select_cpu, direct insert, no contest:
- * nobody waiting may run there or the CPU would not be idle), and enqueue
- * kicks an idle CPU the task may use: no CPU idles while a task that may run
- * there waits. A CPU takes only from its own pinned DSQ and, in the shared
- * DSQ, only tasks whose cpumask contains it.
+ * Where a woken task goes. An idle CPU first (select_cpu, direct insert, no
+ * contest: nobody waiting may run there or the CPU would not be idle); if
+ * none is idle, the waker's CPU: the task waits in its domain's DSQ as
+ * always, and only its runqueue is the waker's, so the CPU that takes it
+ * when the waker sleeps (a request handed over, a pipe) does so without a
+ * migration, which costs a dispatch most of its time (docs/benchmarks.md).
+ * Which task a CPU takes stays the draw's choice. Enqueue kicks an idle CPU
+ * the task may use: no CPU idles while a task that may run there waits. A
+ * CPU takes only from its own pinned DSQ and, in the shared DSQ, only tasks
+ * whose cpumask contains it.
+ *
+ * Queued wake-ups (SCX_OPS_ALLOW_QUEUED_WAKEUP). Without it, a wake-up onto
+ * another CPU is done by the waker: it takes that CPU's runqueue lock,
+ * enqueues, and sends the IPI while holding it. Under TCG the waker then
+ * stalled until its next tick while the woken CPU spun on that lock (traces
+ * of a dispatcher and one worker: p99 wake-up latency 2.6-3.5 ms against
+ * 80-110 us for the default scheduler, which queues such wake-ups). With it,
+ * the woken CPU does its own enqueue (ops.enqueue() runs there, in its
+ * interrupt or idle context), as the fair class does. So nothing in enqueue
+ * may take the current task for the waker: who woke whom is recorded by the
+ * sched_waking tracepoint, in the waker's context (lotto_waking).
  *
  * Trade-offs we live with: tasks whose mask holds some CPUs but not all wait
  * in the shared DSQ, and a draw on a CPU they may not use moves the shared
@@ -331,8 +347,7 @@ struct task_ctx {
 	u32 credit;		/* wins credited by catch-up, not run yet */
 	s32 slot;		/* in lotto_tasks, -1: none */
 	u32 woken;		/* woke up and has not run since */
-	u32 handoff;		/* select_cpu queued it on its waker's CPU */
-	u32 xnoted;		/* select_cpu recorded this wake-up's waker: enqueue need not */
+	u32 handoff;		/* select_cpu queued it on its waker's CPU (--handoff-us) */
 	u32 fdraw;		/* f at its last draw (its group's next outer key uses it) */
 	u32 gid;		/* its group at its last draw; 0: the root */
 	s32 gpin;		/* the domain of that group's place: -1 shared, else the CPU */
@@ -454,16 +469,17 @@ static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 ns)
 }
 
 /*
- * Handoff. A task woken by a running task is queued on the waker's CPU
- * first: a waker that hands work to another task usually blocks right after
- * (a request to a worker, a pipe), and then its CPU takes the woken task
- * without waking another CPU. Waking an idle CPU means an IPI, which under
- * TCG stalled the waker for milliseconds (the waker's CPU sat in the IPI
- * send; wake-up p99 13x the default scheduler's) and on hardware costs the
- * idle CPU's exit latency and a cold cache. If the task still waits after
+ * Handoff (--handoff-us, off by default). A task woken by a running task is
+ * queued on the waker's CPU first, even when another CPU is idle: a waker
+ * that hands work over often blocks right after, and then its CPU takes the
+ * woken task without waking another one. If the task still waits after
  * handoff_us, a timer wakes an idle CPU for it: no CPU idles longer than that
  * while a task that may run there waits. One timer per CPU, armed once per
- * window.
+ * window. It was the default while waking an idle CPU was slow (the waker
+ * held that CPU's runqueue lock across the IPI; see queued wake-ups in the
+ * design comment); since wake-ups are queued, an idle CPU is faster: a
+ * dispatcher waking two workers had a median wake-up latency of one worker's
+ * burst with handoff, 60-70 us without (docs/benchmarks.md).
  */
 struct handoff {
 	struct bpf_timer timer;
@@ -1460,6 +1476,30 @@ static __always_inline void xfer_redraw(s32 cpu)
 	}
 }
 
+/*
+ * Who woke whom (transfers), recorded in the waker's context: the tracepoint
+ * fires in try_to_wake_up() before select_cpu, for every wake-up, pinned
+ * tasks included. select_cpu is skipped for pinned tasks, and with queued
+ * wake-ups (SCX_OPS_ALLOW_QUEUED_WAKEUP, below) ops.enqueue() runs on the
+ * wakee's CPU, where the current task is not the waker. Not recorded: a
+ * task still on its runqueue (woken before it slept, or still switching out
+ * on another CPU: a missed transfer, not a wrong one) and real-time or
+ * deadline tasks, which lotto does not schedule.
+ */
+SEC("tp_btf/sched_waking")
+int BPF_PROG(lotto_waking, struct task_struct *p)
+{
+	struct task_ctx *c;
+
+	if (READ_ONCE(p->on_rq) || p->policy == SCHED_FIFO || p->policy == SCHED_RR ||
+	    p->policy == SCHED_DEADLINE)
+		return 0;
+	c = ctx_of(p);
+	if (c)
+		xfer_note_waker(p, c);
+	return 0;
+}
+
 /* ---- ops ---- */
 
 s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -1470,13 +1510,12 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	bool is_idle = false;
 	s32 cpu;
 
-	if (c && (wake_flags & SCX_WAKE_TTWU)) {
-		xfer_note_waker(p, c);
-		c->xnoted = 1;
-	}
-	/* woken by a running task: its CPU first (handoff) */
-	if (lotto_cfg.handoff_us && c && waker->pid && bpf_cpumask_test_cpu(this, p->cpus_ptr)) {
+	bool by_task = c && waker->pid && in_task_context() && bpf_cpumask_test_cpu(this, p->cpus_ptr);
+
+	/* --handoff-us: woken by a running task, its CPU first */
+	if (lotto_cfg.handoff_us && by_task) {
 		c->handoff = 1;
+		stat_inc(LOTTO_STAT_HANDOFFS);
 		return this;
 	}
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
@@ -1485,6 +1524,12 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 			c->used = 0;
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns(), 0);
 		stat_inc(LOTTO_STAT_DIRECT);
+		return cpu;
+	}
+	/* no idle CPU: it waits on its waker's runqueue, taken there without a migration when the waker sleeps */
+	if (by_task) {
+		stat_inc(LOTTO_STAT_AFFINE);
+		return this;
 	}
 	return cpu;
 }
@@ -1506,9 +1551,6 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		scx_bpf_dsq_insert_vtime(p, dsq, slice_ns(), key, enq_flags);
 		return;
 	}
-	if ((enq_flags & SCX_ENQ_WAKEUP) && !c->xnoted)
-		xfer_note_waker(p, c);	/* no select_cpu for it (pinned) */
-	c->xnoted = 0;
 	f = comp_of(c->used);
 	gid = task_gid(p, c);
 	t = note_draw(p, c, f, gid);
@@ -1540,7 +1582,6 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		c->handoff = 0;
 		if ((enq_flags & SCX_ENQ_WAKEUP) && pin < 0 && idle_cpu_for(p)) {
 			handoff_arm(bpf_get_smp_processor_id());
-			stat_inc(LOTTO_STAT_HANDOFFS);
 			return;
 		}
 	}
@@ -1745,7 +1786,6 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 	if (c->woken && cpu < LOTTO_PIN_CPUS)
 		WRITE_ONCE(cpu_run_of(cpu)->woke_at, 0);	/* the woken task runs */
 	c->woken = 0;
-	c->xnoted = 0;	/* a wake-up select_cpu placed directly: no enqueue */
 	group_runs(p, c);
 	q = quantum_ns(cpu, now);
 	p->scx.slice = q;
@@ -2060,5 +2100,6 @@ struct sched_ext_ops lotto_ops = {
 	.cgroup_exit	= (void *)lotto_cgroup_exit,
 	.cgroup_set_weight = (void *)lotto_cgroup_set_weight,
 	.cgroup_move	= (void *)lotto_cgroup_move,
+	.flags		= SCX_OPS_ALLOW_QUEUED_WAKEUP,
 	.name		= LOTTO_OPS_NAME,
 };

@@ -204,11 +204,13 @@ static inline __u32 lotto_task_group_gid(__u64 word)
 	X(WAKE_PREEMPTS, "wake_preempts", "wake-ups that ended a running quantum early") \
 	X(WAKE_SHRINKS, "wake_shrinks", "wake-ups that cut a quantum to the minimum run") \
 	X(TIMER_ENDS, "timer_ends", "quanta ended by lotto's timer rather than the tick") \
-	X(HANDOFFS, "handoffs", "wake-ups queued on the waker's CPU first") \
+	X(HANDOFFS, "handoffs", "wake-ups queued on the waker's CPU first (--handoff-us)") \
 	X(HANDOFF_KICKS, "handoff_kicks", "idle CPUs woken for a task its waker's CPU had not taken") \
+	X(AFFINE, "affine", "wake-ups that found no idle CPU, queued on the waker's CPU") \
 	X(NO_GROUP, "no_group", "cgroups left in the root (no gid free), or draws of a group's pinned task in its CPU's root (pinned group slots full)") \
 	X(TRANSFERS, "transfers", "draws made with blocked wakers' tickets added") \
-	X(XFER_REDRAWS, "xfer_redraws", "waiting tasks redrawn when their waker went to sleep")
+	X(XFER_REDRAWS, "xfer_redraws", "waiting tasks redrawn when their waker went to sleep") \
+	X(XFER_WAKES, "xfer_wakes", "wake-ups recorded for transfers (who woke whom)")
 
 enum lotto_stat_idx {
 #define LOTTO_STAT_ENUM(id, name, help) LOTTO_STAT_##id,

@@ -34,6 +34,11 @@
 #define CLOCK_MONOTONIC 1
 #endif
 
+/* task policies (uapi/linux/sched.h): lotto never schedules these */
+#define SCHED_FIFO	1
+#define SCHED_RR	2
+#define SCHED_DEADLINE	6
+
 #ifndef ENOMEM
 #define ENOMEM 12
 #endif

@@ -62,7 +62,7 @@ static inline int lotto_boost_valid(double factor)
 /* quanta shrink with load: latency / (tasks waiting per CPU + 1), >= min_run */
 #define LOTTO_LATENCY_US_DEFAULT 10000
 #define LOTTO_MIN_RUN_US_DEFAULT 500	/* also the least a wake-up lets a task run */
-#define LOTTO_HANDOFF_US_DEFAULT 500	/* a woken task's wait for its waker's CPU */
+#define LOTTO_HANDOFF_US_DEFAULT 0	/* a woken task's wait for its waker's CPU: off */
 #define LOTTO_HANDOFF_US_MAX	10000
 /* compensation charges use against the longest quantum, within [1/1024, 8] of
  * it (lotto_math.h): the shortest quantum must be at least 1/1024 of it */

@@ -4,11 +4,12 @@
  * with the sim, are in lotto_rules.h; the design in docs/design.md).
  *
  * Who woke whom. A wake-up makes the waker and the woken task point at each
- * other (lotto_rules.h). It is recorded where it is known to come from the
- * running task: ops.select_cpu and an ops.enqueue with SCX_ENQ_WAKEUP, both
- * in the waker's context unless an interrupt did the waking (then the
- * "current" task is whoever was interrupted, and nothing is recorded) or the
- * wake-up was queued to the target CPU (then current is its idle task).
+ * other (lotto_rules.h). It is recorded by the sched_waking tracepoint
+ * (lotto_waking in lotto.bpf.c), which fires in try_to_wake_up() in the
+ * waker's context for every wake-up, pinned tasks included, unless an
+ * interrupt did the waking (then the "current" task is whoever was
+ * interrupted, and nothing is recorded). Not in ops.enqueue(): with queued
+ * wake-ups it runs on the woken task's CPU, where current is not the waker.
  *
  * When a transfer takes effect. A funded task's tickets are counted at each
  * of its draws. The woken task draws its key at enqueue, while its waker
@@ -126,6 +127,7 @@ static __always_inline void xfer_note_waker(struct task_struct *p, struct task_c
 	back = xfer_may(wc->gid);	/* its waker may */
 	if ((!fwd && !back) || !in_task_context())
 		return;
+	stat_inc(LOTTO_STAT_XFER_WAKES);
 	ws = sleep_of(wc->slot);
 	if (fwd && ws && ws->pid == (u32)w->pid)
 		xfer_point(wc, ws, w->pid, c, p->pid);

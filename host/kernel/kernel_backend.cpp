@@ -136,7 +136,8 @@ private:
 
 	BackendConfig cfg_;
 	BpfObject obj_;
-	BpfLink link_;
+	BpfLink waking_;	// tp_btf/sched_waking: who woke whom (transfers)
+	BpfLink link_;		// the scheduler itself
 	Mmap tasks_map_;
 	Mmap ctl_map_;
 	Mmap bss_map_;
@@ -279,6 +280,14 @@ Result<void> KernelBackend::attach()
 	bpf_map *ops = bpf_object__find_map_by_name(obj_.get(), "lotto_ops");
 	if (!ops)
 		return err("the BPF object has no lotto_ops struct_ops map (rebuild)");
+	// first: every wake-up the scheduler sees has had its waker recorded
+	bpf_program *waking = bpf_object__find_program_by_name(obj_.get(), "lotto_waking");
+	if (!waking)
+		return err("the BPF object has no lotto_waking program (rebuild)");
+	bpf_link *w = bpf_program__attach(waking);
+	if (!w)
+		return err("attaching lotto's wake-up tracepoint (sched_waking) failed: " + errstr(errno));
+	waking_.reset(w);
 	bpf_link *l = bpf_map__attach_struct_ops(ops);
 	if (l) {
 		link_.reset(l);
@@ -329,6 +338,7 @@ void KernelBackend::stop()
 {
 	bool was_attached = static_cast<bool>(link_);
 	link_.reset();
+	waking_.reset();
 	tasks_map_.reset();
 	ctl_map_.reset();
 	bss_map_.reset();

@@ -45,9 +45,10 @@
 // them); the starvation guard picks the longest waiter directly (the core
 // scans a FIFO of wait records, a few per dispatch); a wake-up looks at every
 // CPU (the core at up to 64); any number of groups may have tasks pinned to
-// one CPU (the core: 16 slots per CPU); an IPI takes no time; the core's handoff (a
+// one CPU (the core: 16 slots per CPU); an IPI takes no time; the core's optional handoff (a
 // task woken by a running task waits for its waker's CPU) is not modelled: a
-// server called by its client goes to an idle CPU at once if there is one;
+// server called by its client goes to an idle CPU at once if there is one, as
+// in the core by default;
 // a call or reply never makes the caller's own CPU draw early (it draws when
 // the caller sleeps, a moment later in the core); a server replies and
 // sleeps at once (in the core it may be preempted between the two, and then

@@ -11,6 +11,11 @@
 #      so the pairs' request rates come out 8:3:1 (pair 0: 8/12 of them).
 #   2. lotto-host at its defaults (no transfers): the servers' 1 ticket each
 #      decides, 1:1:1 (pair 0: 1/3), whatever the clients hold.
+#   3. --transfers with one client on CPU 1 and its server alone on CPU 0:
+#      every wake-up goes to an idle CPU, where the kernel queues it (its
+#      ops.enqueue runs on the woken task's CPU, not in the waker's
+#      context), and each must still be recorded (xfer_wakes): two per
+#      request.
 # Bands: K = 4.5 binomial sd over the requests (about one draw each), times
 # VM_SPREAD; each case also asserts that the other case's share lies outside.
 # vm-test: timeout=500 cpus=2
@@ -62,6 +67,27 @@ rpc_case
 echo "$FUNDED" | grep -q "funded_by=0 " || fail "a transfer without --transfers: $FUNDED"
 share_band "$COUNTS" 0 0.3333 0.6667 || bad=1
 share_band "$COUNTS" 2 0.3333 0.0833 || bad=1
+
+say "3. --transfers, a client on CPU 1 and its server on CPU 0: queued wake-ups"
+lotto_start --transfers
+rm -f "$RPC_TIDS"
+taskset -c 0 "$LOTTO_BUILD/bin/lotto-rpc" --clients 1 --serve-us 2000 --seconds 4 --warmup 1 \
+	--tids "$RPC_TIDS" >"$RPC_OUT" &
+RPC_PID=$!
+SPIN_PIDS="$SPIN_PIDS $RPC_PID"
+wait_for 10 test -s "$RPC_TIDS" || fail "lotto-rpc wrote no thread ids"
+taskset -p -c 1 "$(rpc_tid client 0)" >/dev/null || fail "cannot move the client to CPU 1"
+wakes0=$("$LOTTO_CTL" stats | awk -F= '$1 == "xfer_wakes" { print $2 }')
+rpc_wait
+wakes=$(($("$LOTTO_CTL" stats | awk -F= '$1 == "xfer_wakes" { print $2 }') - wakes0))
+lotto_stop
+say "requests: $COUNTS, wake-ups recorded: $wakes"
+[ "$COUNTS" -ge 50 ] || fail "only $COUNTS requests in 4 s"
+# two wake-ups per request (the server's, the client's), over 5 s against 4 s
+# of counted requests: 2.5 per request; a recording that misses one wake-up
+# in two gets 1.25
+[ "$wakes" -ge $((COUNTS * 3 / 2)) ] ||
+	fail "$wakes wake-ups recorded for $COUNTS requests across CPUs (at least 1.5 each)"
 
 kernel_log_clean || fail "the kernel log has errors"
 [ $bad = 0 ] || fail "a pair's share of the requests outside its band (see above)"
