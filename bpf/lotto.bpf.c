@@ -267,11 +267,20 @@ static __always_inline struct cpu_run *cpu_run_of(u32 cpu)
  * otherwise last up to 7 ms, and each lost draw of a woken task would cost a
  * tick. The timer is armed for a quantum (identified by its start, as in
  * lotto_cpu_run) and kicks the CPU only if that quantum is still running.
+ * A timer that already fires no later than the new quantum's end is left
+ * alone, and re-armed when it fires if the quantum it finds has not ended:
+ * arming reprograms the clock event, which under TCG costs about as much
+ * as the rest of a switch, and a CPU that switches tasks every 200 us would
+ * otherwise pay it at every switch (docs/design.md, section 4.3).
  */
 struct qtimer {
 	struct bpf_timer timer;
-	u64 start;
+	u64 start;	/* the quantum to end: its start */
+	u64 end;	/* and when it ends */
+	u64 expires;	/* when the timer fires; 0: not armed */
 };
+
+#define LOTTO_QTIMER_EARLY_NS	10000	/* a quantum this close to its end is ended */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -445,27 +454,47 @@ static __always_inline void stat_inc(u32 idx);
 static int qtimer_fn(void *map, int *key, struct qtimer *qt)
 {
 	u32 cpu = *key;
+	u64 now = bpf_ktime_get_ns(), start = READ_ONCE(qt->start), end = READ_ONCE(qt->end);
 
-	if (cpu < LOTTO_PIN_CPUS && qt->start && READ_ONCE(*cpu_run_start(cpu)) == qt->start) {
-		scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
-		stat_inc(LOTTO_STAT_TIMER_ENDS);
+	WRITE_ONCE(qt->expires, 0);
+	/* start read again: end belongs to it, not to a quantum armed meanwhile */
+	if (cpu >= LOTTO_PIN_CPUS || !start || READ_ONCE(*cpu_run_start(cpu)) != start ||
+	    READ_ONCE(qt->start) != start)
+		return 0;
+	if (end > now + LOTTO_QTIMER_EARLY_NS) {	/* armed for an earlier quantum */
+		WRITE_ONCE(qt->expires, end);
+		if (bpf_timer_start(&qt->timer, end - now, 0))
+			WRITE_ONCE(qt->expires, 0);
+		return 0;
 	}
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	stat_inc(LOTTO_STAT_TIMER_ENDS);
 	return 0;
 }
 
-/* end the quantum that began at `start` on cpu in ns from now */
-static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 ns)
+/* end the quantum that began at `start` on cpu ns after now */
+static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 now, u64 ns)
 {
 	struct qtimer *qt;
 	u32 k = cpu;
+	u64 exp;
 
 	if (cpu < 0 || cpu >= LOTTO_PIN_CPUS)
 		return;
 	qt = bpf_map_lookup_elem(&lotto_qtimers, &k);
 	if (!qt)
 		return;
-	qt->start = start;
-	bpf_timer_start(&qt->timer, ns, 0);
+	/* a wake-up's cut of this same quantum (wake_preempt) stands */
+	if (READ_ONCE(qt->start) == start && READ_ONCE(qt->end) > now && READ_ONCE(qt->end) < now + ns)
+		ns = READ_ONCE(qt->end) - now;
+	WRITE_ONCE(qt->start, start);
+	WRITE_ONCE(qt->end, now + ns);
+	exp = READ_ONCE(qt->expires);
+	if (exp > now && exp <= now + ns)
+		return;	/* it fires first, and then re-arms for this end */
+	WRITE_ONCE(qt->expires, now + ns);
+	if (bpf_timer_start(&qt->timer, ns, 0))
+		WRITE_ONCE(qt->expires, 0);
 }
 
 /*
@@ -550,7 +579,7 @@ static __always_inline void quantum_begins(s32 cpu, u64 start, u64 q)
 {
 	cpu_run_set(cpu, start);
 	if (lotto_quantum_timed(q, slice_ns()))
-		qtimer_arm(cpu, start, q);
+		qtimer_arm(cpu, start, start, q);
 }
 
 static __always_inline struct task_ctx *ctx_of(struct task_struct *p)
@@ -1241,7 +1270,7 @@ __noinline void wake_preempt(struct task_struct *p __arg_trusted, u64 now)
 	case LOTTO_WAKE_SHRINK:
 		if (lotto_cfg.preempt == LOTTO_PREEMPT_KICK) {
 			/* exactly when it has run min_run (lotto_qtimers) */
-			qtimer_arm(best, best_start, min_run_ns() - best_ran);
+			qtimer_arm(best, best_start, now, min_run_ns() - best_ran);
 		} else {
 			curr = scx_bpf_cpu_curr(best);
 			if (curr)
