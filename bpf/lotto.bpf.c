@@ -508,7 +508,7 @@ static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 now, u64 ns)
  * held that CPU's runqueue lock across the IPI; see queued wake-ups in the
  * design comment); since wake-ups are queued, an idle CPU is faster: a
  * dispatcher waking two workers had a median wake-up latency of one worker's
- * burst with handoff, 60-70 us without (docs/benchmarks.md).
+ * burst with handoff (236 us), 63-76 us without (docs/benchmarks.md).
  */
 struct handoff {
 	struct bpf_timer timer;
