@@ -82,8 +82,9 @@
  *   - Nothing else may run here: the task keeps its CPU, no draw (ALONE).
  *   - A wake-up that finds no idle CPU makes a busy CPU the task may use draw
  *     early: the one whose task has run longest in its quantum (the CPU it
- *     waits on, its waker's, if that one has run min_run), ended now by an IPI (SCX_KICK_PREEMPT) or
- *     at its next tick (its slice set to 0), or, if it has not run min_run
+ *     waits on, its waker's, if that one has run min_run), ended now by an
+ *     IPI (SCX_KICK_PREEMPT) or at its next tick (its slice set to 0), or,
+ *     if it has not run min_run
  *     yet, once it has (its slice cut), so a storm of wake-ups cannot become
  *     a storm of switches. A CPU is asked once per quantum: later wake-ups
  *     ask another or none (their tasks are in the draw that comes anyway),
@@ -477,7 +478,7 @@ static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 now, u64 ns)
 {
 	struct qtimer *qt;
 	u32 k = cpu;
-	u64 exp;
+	u64 exp, cut;
 
 	if (cpu < 0 || cpu >= LOTTO_PIN_CPUS)
 		return;
@@ -485,8 +486,9 @@ static __always_inline void qtimer_arm(s32 cpu, u64 start, u64 now, u64 ns)
 	if (!qt)
 		return;
 	/* a wake-up's cut of this same quantum (wake_preempt) stands */
-	if (READ_ONCE(qt->start) == start && READ_ONCE(qt->end) > now && READ_ONCE(qt->end) < now + ns)
-		ns = READ_ONCE(qt->end) - now;
+	cut = READ_ONCE(qt->end);
+	if (READ_ONCE(qt->start) == start && cut > now && cut < now + ns)
+		ns = cut - now;
 	WRITE_ONCE(qt->start, start);
 	WRITE_ONCE(qt->end, now + ns);
 	exp = READ_ONCE(qt->expires);
@@ -1529,6 +1531,13 @@ int BPF_PROG(lotto_waking, struct task_struct *p)
 	return 0;
 }
 
+/* a running task woke p (not an interrupt) on a CPU p may use */
+static __always_inline bool woken_by_task(const struct task_struct *p, const struct task_ctx *c,
+					  const struct task_struct *waker, s32 this)
+{
+	return c && waker->pid && in_task_context() && bpf_cpumask_test_cpu(this, p->cpus_ptr);
+}
+
 /* ---- ops ---- */
 
 s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
@@ -1539,10 +1548,8 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 	bool is_idle = false;
 	s32 cpu;
 
-	bool by_task = c && waker->pid && in_task_context() && bpf_cpumask_test_cpu(this, p->cpus_ptr);
-
 	/* --handoff-us: woken by a running task, its CPU first */
-	if (lotto_cfg.handoff_us && by_task) {
+	if (lotto_cfg.handoff_us && woken_by_task(p, c, waker, this)) {
 		c->handoff = 1;
 		stat_inc(LOTTO_STAT_HANDOFFS);
 		return this;
@@ -1555,8 +1562,8 @@ s32 BPF_STRUCT_OPS(lotto_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wa
 		stat_inc(LOTTO_STAT_DIRECT);
 		return cpu;
 	}
-	/* no idle CPU: it waits on its waker's runqueue, taken there without a migration when the waker sleeps */
-	if (by_task) {
+	/* no idle CPU: it waits on its waker's run queue (no migration when the waker sleeps) */
+	if (woken_by_task(p, c, waker, this)) {
 		stat_inc(LOTTO_STAT_AFFINE);
 		return this;
 	}

@@ -30,6 +30,7 @@ TEST_CASE("defaults follow the issue: 100 tickets, 20 ms slices, compensation on
 	CHECK(o->backend_cfg.slice_us == 20000);
 	CHECK(o->backend_cfg.compensation);
 	CHECK(o->backend_cfg.starve_ms < 30000);
+	CHECK(o->backend_cfg.handoff_us == 0);	// an idle CPU first, else the waker's
 }
 
 TEST_CASE("out-of-range and malformed values are refused with the option's name", "[options]")
@@ -39,6 +40,8 @@ TEST_CASE("out-of-range and malformed values are refused with the option's name"
 							      {"--default-tickets", "12x"},
 							      {"--slice-us", "-5"},
 							      {"--starve-ms", "999999"},
+							      {"--handoff-us", "10001"},
+							      {"--handoff-us", "-1"},
 							      {"--backend", "gpu"},
 							      {"--policy-budget", "2"},
 							      {"--sim-speed", "nan"},
