@@ -122,8 +122,9 @@
  * the one that woke it, whichever came last), while that task has not
  * slept since: a client blocked on its request funds the server thread
  * serving it. One hop, no chains; at most LOTTO_FUNDERS funders per task.
- * Who woke whom is recorded by the sched_waking tracepoint (lotto_waking),
- * in the waker's context; the sleep (ops.quiescent) makes the next dispatch on
+ * Who woke whom (two user tasks: kernel threads are nobody's partner) is
+ * recorded by the sched_waking tracepoint (lotto_waking), in the waker's
+ * context; the sleep (ops.quiescent) makes the next dispatch on
  * that CPU redraw the funded task at its clock with its new tickets, which
  * is exact by memorylessness.
  *
@@ -145,7 +146,10 @@
  * live. Each dispatch pops a few records: dead ones are dropped, young live
  * ones go back to the tail (so dead records behind them keep draining), and a
  * live one older than the bound gets its task moved straight to a CPU it may
- * run on, overriding the draw (LOTTO_STAT_RESCUES). How much this bends the
+ * run on, overriding the draw (LOTTO_STAT_RESCUES); a young one of a task
+ * whose group is out of its tree puts the group back (guard_group_in: an
+ * enqueue's insert lands after ops.enqueue returns, and can race the draw
+ * that empties the group). How much this bends the
  * lottery: with quantum L and bound B a task of share s waits longer than B
  * in an ideal lottery with probability about (1 - s)^(B/L) per wait. For
  * L = 20 ms, B = 5 s that is below 1% for s >= 2% and the guard almost never
@@ -733,9 +737,9 @@ static __always_inline void g_positions(struct task_ctx *c)
  * Put a group with a waiting task into its domain's tree, if it is out: its
  * outer key, pushed back by what is left of its debt (the wins its running
  * tasks took while it was out, lotto_debt_take), and the clock's moves while
- * it was out into its absence.
+ * it was out into its absence. Returns 1 if this call put it in.
  */
-__noinline void g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
+__noinline int g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
 {
 	struct gplace pl = { .pin = pin, .slot = slot, .gidx = gidx, .gid = gmask(gid) };
 	struct gstate *g = gstate_of(gidx);
@@ -743,13 +747,15 @@ __noinline void g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
 	u32 fund, comp;
 
 	if (!g || g_key(pin, slot, &k))
-		return;
+		return 0;
 	clock = READ_ONCE(*dom_clock(pin));
 	fund = group_rate(pl.gid, f, &comp);
 	key = clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
 	key += g_debt_take(g, clock);	/* wins its running tasks took */
-	if (g_tree(pin, slot, G_SET, key))
-		__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
+	if (!g_tree(pin, slot, G_SET, key))
+		return 0;	/* another CPU put it in meanwhile */
+	__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
+	return 1;
 }
 
 static __always_inline void slots_hw_raise(u32 hw)
@@ -918,6 +924,61 @@ static __always_inline bool guard_rescue(s32 cpu, const struct wait_rec *r)
 	return false;
 }
 
+/*
+ * A group's task may wait in the group's DSQ while the group is out of its
+ * tree. ops.enqueue's insert lands after ops.enqueue returns (the kernel's
+ * direct dispatch), so an enqueue that found its group in the tree can race
+ * a draw on another CPU that takes the group's last landed task, sees the
+ * DSQ empty and takes the group out: the new task then lands in a group that
+ * nothing draws, until another task of the group is enqueued or wins inside
+ * it as prev's, or the bound below passes. The guard, looking at the live
+ * record of a task that has waited longer than the longest quantum in a
+ * group's DSQ, puts its group back if it is out (g_join: a fresh outer key
+ * at the domain's clock with no charge, exact by memorylessness; counted in
+ * LOTTO_STAT_GROUP_REJOINS) and wakes a CPU that may draw it if one idles.
+ * The tree is read without its lock first (a hint; g_join decides under it).
+ */
+static __always_inline void guard_group_in(s32 cpu, const struct wait_rec *r, u64 now)
+{
+	struct task_struct *q;
+	struct gstate *g;
+	u32 i, gidx, gid, dsq = r->dsq;
+	s32 pin, idle;
+
+	if ((s64)(now - r->since) < (s64)slice_ns())
+		return;
+	if (dsq >= LOTTO_DSQ_PGROUP_BASE && dsq < LOTTO_DSQ_PGROUP_BASE + LOTTO_PIN_CPUS * LOTTO_PIN_GROUPS) {
+		i = dsq - LOTTO_DSQ_PGROUP_BASE;
+		pin = i / LOTTO_PIN_GROUPS;
+		gidx = LOTTO_MAX_GROUPS + i;
+		i = pmask(i);
+	} else if (dsq >= LOTTO_DSQ_GROUP_BASE && dsq < LOTTO_DSQ_GROUP_BASE + LOTTO_MAX_GROUPS) {
+		i = dsq - LOTTO_DSQ_GROUP_BASE;
+		pin = -1;
+		gidx = i;
+	} else {
+		return;
+	}
+	g = gstate_of(gidx);
+	if (!g || g_in_hint(pin, i) || scx_bpf_dsq_nr_queued(dsq) <= 0)
+		return;
+	gid = pin < 0 ? i : READ_ONCE(g->gid);
+	if (!g_join(pin, i, gidx, gid, LOTTO_COMP_ONE))
+		return;
+	stat_inc(LOTTO_STAT_GROUP_REJOINS);
+	if (pin >= 0) {
+		if (pin != cpu)
+			scx_bpf_kick_cpu(pin, SCX_KICK_IDLE);
+		return;
+	}
+	q = scx_bpf_dsq_peek(dsq);
+	if (q && !bpf_cpumask_test_cpu(cpu, q->cpus_ptr)) {
+		idle = scx_bpf_pick_idle_cpu(q->cpus_ptr, 0);
+		if (idle >= 0)
+			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+	}
+}
+
 /* true if a starving task was moved onto this CPU (it overrides the draw) */
 static __always_inline bool guard_check(s32 cpu, u64 now)
 {
@@ -935,6 +996,7 @@ static __always_inline bool guard_check(s32 cpu, u64 now)
 		/* signed: another CPU may have pushed it after we read `now` */
 		if ((s64)(now - r.since) < (s64)bound) {
 			bpf_map_push_elem(&lotto_waitq, &r, 0);
+			guard_group_in(cpu, &r, now);
 			if (++live >= LOTTO_GUARD_LIVE)
 				return false;
 			continue;
@@ -1514,8 +1576,9 @@ static __always_inline void xfer_redraw(s32 cpu)
  * wake-ups (SCX_OPS_ALLOW_QUEUED_WAKEUP, below) ops.enqueue() runs on the
  * wakee's CPU, where the current task is not the waker. Not recorded: a
  * task still on its runqueue (woken before it slept, or still switching out
- * on another CPU: a missed transfer, not a wrong one) and real-time or
- * deadline tasks, which lotto does not schedule.
+ * on another CPU: a missed transfer, not a wrong one), real-time or
+ * deadline tasks, which lotto does not schedule, and (xfer_note_waker) a
+ * wake-up from an interrupt or with a kernel thread on either side.
  */
 SEC("tp_btf/sched_waking")
 int BPF_PROG(lotto_waking, struct task_struct *p)

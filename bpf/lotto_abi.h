@@ -210,7 +210,8 @@ static inline __u32 lotto_task_group_gid(__u64 word)
 	X(NO_GROUP, "no_group", "cgroups left in the root (no gid free), or draws of a group's pinned task in its CPU's root (pinned group slots full)") \
 	X(TRANSFERS, "transfers", "draws made with blocked wakers' tickets added") \
 	X(XFER_REDRAWS, "xfer_redraws", "waiting tasks redrawn when their waker went to sleep") \
-	X(XFER_WAKES, "xfer_wakes", "wake-ups recorded for transfers (who woke whom)")
+	X(XFER_WAKES, "xfer_wakes", "wake-ups recorded for transfers (who woke whom)") \
+	X(GROUP_REJOINS, "group_rejoins", "groups the starvation guard put back in the draw: a task of theirs waited while they were out")
 
 enum lotto_stat_idx {
 #define LOTTO_STAT_ENUM(id, name, help) LOTTO_STAT_##id,

@@ -16,6 +16,9 @@
  * there (g_take), it is marked out, and in again at once if a task arrived
  * meanwhile; such an empty win is owed to its running tasks (gstate.owed),
  * as it would have gone to one of them (they are in its inner race too).
+ * The kernel lands a task ops.enqueue inserts after ops.enqueue returns, so
+ * a group can be left out with a task in its DSQ; the starvation guard puts
+ * such a group back (guard_group_in in lotto.bpf.c).
  */
 #ifndef LOTTO_GROUPS_BPF_H
 #define LOTTO_GROUPS_BPF_H
@@ -349,6 +352,23 @@ __noinline int g_key(s32 pin, u32 slot, u64 *key)
 		bpf_spin_unlock(&t->lock);
 	}
 	return in;
+}
+
+/* whether the group's slot is in the tree, read without the lock: a hint
+ * (a global function: the verifier checks the masked index once) */
+__noinline int g_in_hint(s32 pin, u32 slot)
+{
+	u32 zero = 0, k = pin;
+
+	if (pin < 0) {
+		struct stree *t = bpf_map_lookup_elem(&lotto_stree, &zero);
+
+		return !t || READ_ONCE(t->act[gmask(slot)]);
+	} else {
+		struct ptree *t = bpf_map_lookup_elem(&lotto_ptree, &k);
+
+		return !t || READ_ONCE(t->act[pmask(slot)]);
+	}
 }
 
 /* groups in the domain's tree now (for the quantum's length) */

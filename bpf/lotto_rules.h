@@ -355,8 +355,10 @@ LOTTO_INLINE enum lotto_wake_action lotto_wake_action(__u64 score, __u64 ran_ns,
  * task's reply or anything else) stops at once and points at its new
  * partner, and the funded task's record is dropped when it sleeps. A
  * wake-up from an interrupt or a timer names no waker: the woken task keeps
- * pointing where it did. A server that is still runnable when the next
- * request comes keeps its client as a funder, since it has not slept. Each
+ * pointing where it did; nor does one between a task and a kernel thread
+ * (the kernel's work, not a call: the core checks, the sim has none). A
+ * server that is still runnable when the next request comes keeps its
+ * client as a funder, since it has not slept. Each
  * sleeping task funds at most one task, with its own tickets, never with
  * what it is funded with: one hop, no chains, and the tickets in the system
  * are never counted twice. Each edge is gated on its receiver: a task

@@ -8,7 +8,8 @@
  * (lotto_waking in lotto.bpf.c), which fires in try_to_wake_up() in the
  * waker's context for every wake-up, pinned tasks included, unless an
  * interrupt did the waking (then the "current" task is whoever was
- * interrupted, and nothing is recorded). Not in ops.enqueue(): with queued
+ * interrupted, and nothing is recorded) or a kernel thread is either side
+ * (user_task). Not in ops.enqueue(): with queued
  * wake-ups it runs on the woken task's CPU, where current is not the waker.
  *
  * When a transfer takes effect. A funded task's tickets are counted at each
@@ -65,6 +66,22 @@ static __always_inline bool in_task_context(void)
 		 (LOTTO_NMI_MASK | LOTTO_HARDIRQ_MASK | LOTTO_SOFTIRQ_OFFSET));
 }
 
+/*
+ * Kernel threads are nobody's partner. A task's syscalls wake kworkers,
+ * rcu_preempt or the CPU stopper in its own context, and wait for them
+ * (flush_work, synchronize_rcu): recorded, such a kernel thread, asleep most
+ * of the time, funded the task it last met with its default tickets (the
+ * paper's client-server run: a server thread at 400 for its client's 300),
+ * and a client that woke one between its calls funded it instead of its
+ * server. Their wake-ups are the kernel's work, not a call between tasks.
+ */
+#define LOTTO_PF_KTHREAD	0x00200000	/* PF_KTHREAD, include/linux/sched.h */
+
+static __always_inline bool user_task(const struct task_struct *t)
+{
+	return !(t->flags & LOTTO_PF_KTHREAD);
+}
+
 static __always_inline u32 group_flags(u32 gid)
 {
 	u32 k = gmask(gid);
@@ -118,7 +135,7 @@ static __always_inline void xfer_note_waker(struct task_struct *p, struct task_c
 	struct task_ctx *wc;
 	bool fwd, back;
 
-	if (!w->pid || w->pid == p->pid)
+	if (!w->pid || w->pid == p->pid || !user_task(w) || !user_task(p))
 		return;
 	wc = ctx_of(w);
 	if (!wc)

@@ -16,6 +16,10 @@
 #      ops.enqueue runs on the woken task's CPU, not in the waker's
 #      context), and each must still be recorded (xfer_wakes): two per
 #      request.
+#   4. --transfers, a shell loop on CPU 0 that wakes kernel threads and is
+#      woken by them (writes to drop_caches) beside a hog: kernel threads
+#      are nobody's partner, so the loop is never funded (lotto-ctl get
+#      funded_by, 20 samples).
 # Bands: K = 4.5 binomial sd over the requests (about one draw each), times
 # VM_SPREAD; each case also asserts that the other case's share lies outside.
 # vm-test: timeout=500 cpus=2
@@ -88,6 +92,35 @@ say "requests: $COUNTS, wake-ups recorded: $wakes"
 # in two gets 1.25
 [ "$wakes" -ge $((COUNTS * 3 / 2)) ] ||
 	fail "$wakes wake-ups recorded for $COUNTS requests across CPUs (at least 1.5 each)"
+
+say "4. --transfers, a task that wakes kernel threads and is woken by them: no partner"
+# drop_caches queues work on each CPU's kworker and waits for it, in the
+# writer's context: a kworker woken by the task, the task woken back by it.
+# A kworker (rcu_preempt, ...) asleep most of the time must not fund the
+# task it last met: nothing else wakes this loop, so it has no funder at any
+# of its draws (it waits beside a hog on CPU 0: it draws often).
+lotto_start --transfers
+spin 0
+HOG=$SPIN_PID
+# echo is the shell's builtin: the loop forks nothing (an exiting child
+# would wake it as a user task)
+taskset -c 0 sh -c 'while :; do echo 3 >/proc/sys/vm/drop_caches; done' &
+KW=$!
+SPIN_PIDS="$SPIN_PIDS $KW"
+sleep 1
+funded=0 samples=0
+while [ $samples -lt 20 ]; do
+	by=$(field $KW funded_by)
+	[ "$by" = 0 ] || { funded=$((funded + 1)); say "funded by $by ($(cat /proc/$by/comm 2>/dev/null))"; }
+	samples=$((samples + 1))
+	sleep 0.2
+done
+wins=$(field $KW wins)
+spin_stop $KW $HOG
+lotto_stop
+say "$samples samples, $funded with a funder; the loop won $wins draws"
+[ "$wins" -ge 20 ] || fail "the drop_caches loop won only $wins draws: it was not drawn often enough to tell"
+[ $funded = 0 ] || fail "a kernel thread funded a task in $funded of $samples samples"
 
 kernel_log_clean || fail "the kernel log has errors"
 [ $bad = 0 ] || fail "a pair's share of the requests outside its band (see above)"
