@@ -192,15 +192,24 @@ echo "paper.sh: wrote $OUT/paper.md and the figures in $DATA"
 # ---- 3. the smoke test's checks
 if [ $CHECK = 1 ]; then
 	bad=0
+	verdicts=$(mktemp)
 	for e in $ONLY; do
 		for f in "$DATA/$e.csv" "$DATA/$e.png"; do
 			if [ -s "$f" ]; then echo "ok    $e produced ${f##*/}"; else echo "FAIL  $e produced no ${f##*/}"; bad=1; fi
 		done
 		[ -s "$DATA/$e.csv" ] || continue
-		sh "$ROOT/scripts/paper/$e.sh" check "$DATA" || bad=1
-	done
-	[ $rc = 0 ] || { echo "FAIL  the run itself failed (status $rc)"; bad=1; }
-	[ $bad = 0 ] || { echo "paper.sh: checks failed"; exit 1; }
+		sh "$ROOT/scripts/paper/$e.sh" check "$DATA" || echo "FAIL  $e: its check failed (status $?)"
+	done | tee "$verdicts"	# a subshell: what failed is read back from the verdicts
+	grep -q '^FAIL' "$verdicts" && bad=1
+	[ $rc = 0 ] || { echo "FAIL  the run itself failed (status $rc)" | tee -a "$verdicts"; bad=1; }
+	if [ $bad != 0 ]; then
+		# the failures again, last: a log cut to its ends still shows them
+		echo "paper.sh: checks failed:"
+		grep '^FAIL' "$verdicts" || true
+		rm -f "$verdicts"
+		exit 1
+	fi
+	rm -f "$verdicts"
 	echo "paper.sh: every check passed"
 fi
 exit $rc
