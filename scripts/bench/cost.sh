@@ -11,7 +11,7 @@
 # alternating: the default scheduler for BENCH_SECONDS s (context switches/s
 # from /proc/stat ctxt), lotto attached for BENCH_SECONDS s after 2 s of
 # settling: with kernel.bpf_stats_enabled=1, run_time_ns / run_cnt of each of
-# lotto's struct_ops programs over that window (`lotto-ctl progstats`
+# lotto's programs (struct_ops, sched_waking) over that window (`lotto-ctl progstats`
 # before and after), context switches/s, lotto-host's RSS and the memlock
 # of the scheduler's BPF maps. Runnable tasks: procs_running of /proc/stat,
 # sampled every second, median.

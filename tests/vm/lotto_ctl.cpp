@@ -55,7 +55,8 @@ const char *const kUsage =
 	"                  next draw; GID 0 gives it back to its cgroup's group\n"
 	"  fund GID N [GID N...]\n"
 	"                  fund group GID with N (1..1000000); 0 takes that back\n"
-	"  progstats       the scheduler's BPF programs (run_cnt, run_time_ns, ns per\n"
+	"  progstats       the scheduler's BPF programs, struct_ops and the\n"
+	"                  sched_waking tracepoint (run_cnt, run_time_ns, ns per\n"
 	"                  run: needs sysctl kernel.bpf_stats_enabled=1) and its maps\n"
 	"                  (type, entries, memlock bytes from /proc/self/fdinfo)\n"
 	"\n"
@@ -419,7 +420,9 @@ int cmd_progstats()
 		__u32 len = sizeof(info);
 		if (bpf_prog_get_info_by_fd(fd.get(), &info, &len) != 0)
 			continue;
-		if (info.type != BPF_PROG_TYPE_STRUCT_OPS || std::strncmp(info.name, "lotto_", 6) != 0)
+		// the struct_ops callbacks and the sched_waking tracepoint (transfers)
+		if ((info.type != BPF_PROG_TYPE_STRUCT_OPS && info.type != BPF_PROG_TYPE_TRACING) ||
+		    std::strncmp(info.name, "lotto_", 6) != 0)
 			continue;
 		std::string name(info.name, strnlen(info.name, sizeof(info.name)));
 		Prog &p = progs[name];
