@@ -530,6 +530,17 @@ struct {
 
 #define LOTTO_HANDOFF_KICKS	4	/* idle CPUs one window's end may wake */
 
+/* wake an idle CPU in mask, if there is one (true if one was kicked) */
+static __always_inline bool kick_idle_for(const struct cpumask *mask)
+{
+	s32 cpu = scx_bpf_pick_idle_cpu(mask, 0);
+
+	if (cpu < 0)
+		return false;
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	return true;
+}
+
 static int handoff_fn(void *map, int *key, struct handoff *h)
 {
 	s32 n = scx_bpf_dsq_nr_queued(LOTTO_DSQ);
@@ -538,17 +549,12 @@ static int handoff_fn(void *map, int *key, struct handoff *h)
 	WRITE_ONCE(h->armed, 0);
 	bpf_for(i, 0, LOTTO_HANDOFF_KICKS) {
 		struct task_struct *q;
-		s32 cpu;
 
 		if (i >= n)
 			break;
 		q = scx_bpf_dsq_peek(LOTTO_DSQ);
-		if (!q)
+		if (!q || !kick_idle_for(q->cpus_ptr))
 			break;
-		cpu = scx_bpf_pick_idle_cpu(q->cpus_ptr, 0);
-		if (cpu < 0)
-			break;
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		stat_inc(LOTTO_STAT_HANDOFF_KICKS);
 	}
 	return 0;
@@ -941,42 +947,23 @@ static __always_inline bool guard_rescue(s32 cpu, const struct wait_rec *r)
 static __always_inline void guard_group_in(s32 cpu, const struct wait_rec *r, u64 now)
 {
 	struct task_struct *q;
-	struct gstate *g;
-	u32 i, gidx, gid, dsq = r->dsq;
-	s32 pin, idle;
+	struct gplace pl;
 
 	if ((s64)(now - r->since) < (s64)slice_ns())
 		return;
-	if (dsq >= LOTTO_DSQ_PGROUP_BASE && dsq < LOTTO_DSQ_PGROUP_BASE + LOTTO_PIN_CPUS * LOTTO_PIN_GROUPS) {
-		i = dsq - LOTTO_DSQ_PGROUP_BASE;
-		pin = i / LOTTO_PIN_GROUPS;
-		gidx = LOTTO_MAX_GROUPS + i;
-		i = pmask(i);
-	} else if (dsq >= LOTTO_DSQ_GROUP_BASE && dsq < LOTTO_DSQ_GROUP_BASE + LOTTO_MAX_GROUPS) {
-		i = dsq - LOTTO_DSQ_GROUP_BASE;
-		pin = -1;
-		gidx = i;
-	} else {
+	if (!g_place_of_dsq(r->dsq, &pl) || g_in_hint(pl.pin, pl.slot) || scx_bpf_dsq_nr_queued(pl.dsq) <= 0)
 		return;
-	}
-	g = gstate_of(gidx);
-	if (!g || g_in_hint(pin, i) || scx_bpf_dsq_nr_queued(dsq) <= 0)
-		return;
-	gid = pin < 0 ? i : READ_ONCE(g->gid);
-	if (!g_join(pin, i, gidx, gid, LOTTO_COMP_ONE))
+	if (!g_join(pl.pin, pl.slot, pl.gidx, pl.gid, LOTTO_COMP_ONE))
 		return;
 	stat_inc(LOTTO_STAT_GROUP_REJOINS);
-	if (pin >= 0) {
-		if (pin != cpu)
-			scx_bpf_kick_cpu(pin, SCX_KICK_IDLE);
+	if (pl.pin >= 0) {
+		if (pl.pin != cpu)
+			scx_bpf_kick_cpu(pl.pin, SCX_KICK_IDLE);
 		return;
 	}
-	q = scx_bpf_dsq_peek(dsq);
-	if (q && !bpf_cpumask_test_cpu(cpu, q->cpus_ptr)) {
-		idle = scx_bpf_pick_idle_cpu(q->cpus_ptr, 0);
-		if (idle >= 0)
-			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
-	}
+	q = scx_bpf_dsq_peek(pl.dsq);
+	if (q && !bpf_cpumask_test_cpu(cpu, q->cpus_ptr))
+		kick_idle_for(q->cpus_ptr);
 }
 
 /* true if a starving task was moved onto this CPU (it overrides the draw) */
@@ -1059,15 +1046,9 @@ __noinline int g_take(s32 cpu, s32 pin, u32 slot)
 	struct gstate *g;
 	u64 vg;
 
-	pl.pin = pin;
-	pl.slot = pin < 0 ? gmask(slot) : pmask(slot);
-	pl.gidx = pin < 0 ? pl.slot : LOTTO_MAX_GROUPS + (u32)(pin & (LOTTO_PIN_CPUS - 1)) * LOTTO_PIN_GROUPS + pl.slot;
-	g = gstate_of(pl.gidx);
+	g = g_place_at(pin, slot, &pl);
 	if (!g)
 		return 0;
-	pl.gid = pin < 0 ? pl.slot : gmask(g->gid);
-	pl.dsq = pin < 0 ? LOTTO_DSQ_GROUP_BASE + pl.slot
-			 : LOTTO_DSQ_PGROUP_BASE + (u32)(pin & (LOTTO_PIN_CPUS - 1)) * LOTTO_PIN_GROUPS + pl.slot;
 	vg = READ_ONCE(g->vg);
 	bpf_for_each(scx_dsq, q, pl.dsq, 0) {
 		struct task_ctx *qc;
@@ -1643,7 +1624,6 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 	u64 key = READ_ONCE(*dom_clock(pin));
 	struct gplace pl;
 	u32 f, t, gid;
-	s32 cpu;
 
 	stat_inc(LOTTO_STAT_ENQUEUES);
 	if (!c) {
@@ -1685,11 +1665,8 @@ void BPF_STRUCT_OPS(lotto_enqueue, struct task_struct *p, u64 enq_flags)
 		}
 	}
 	/* an idle CPU that may run p would otherwise sleep through the draw */
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu >= 0) {
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	if (kick_idle_for(p->cpus_ptr))
 		return;
-	}
 	if ((enq_flags & SCX_ENQ_WAKEUP) && lotto_cfg.preempt != LOTTO_PREEMPT_OFF)
 		wake_preempt(p, now);
 }

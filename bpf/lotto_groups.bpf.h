@@ -436,6 +436,40 @@ static __always_inline bool g_place(s32 pin, u32 gid, struct gplace *pl)
 	return true;
 }
 
+/*
+ * The place of the group in `slot` of domain pin (-1: shared), already
+ * handed out (g_place's encoding read back): its gstate, or NULL.
+ */
+static __always_inline struct gstate *g_place_at(s32 pin, u32 slot, struct gplace *pl)
+{
+	struct gstate *g;
+	u32 base = (u32)(pin & (LOTTO_PIN_CPUS - 1)) * LOTTO_PIN_GROUPS;
+
+	pl->pin = pin;
+	pl->slot = pin < 0 ? gmask(slot) : pmask(slot);
+	pl->gidx = pin < 0 ? pl->slot : LOTTO_MAX_GROUPS + base + pl->slot;
+	g = gstate_of(pl->gidx);
+	if (!g)
+		return NULL;
+	pl->gid = pin < 0 ? pl->slot : gmask(READ_ONCE(g->gid));
+	pl->dsq = pin < 0 ? LOTTO_DSQ_GROUP_BASE + pl->slot : LOTTO_DSQ_PGROUP_BASE + base + pl->slot;
+	return g;
+}
+
+/* the place whose DSQ is dsq: its gstate, or NULL if dsq is no group's */
+static __always_inline struct gstate *g_place_of_dsq(u64 dsq, struct gplace *pl)
+{
+	u32 i;
+
+	if (dsq >= LOTTO_DSQ_PGROUP_BASE && dsq < LOTTO_DSQ_PGROUP_BASE + LOTTO_PIN_CPUS * LOTTO_PIN_GROUPS) {
+		i = dsq - LOTTO_DSQ_PGROUP_BASE;
+		return g_place_at(i / LOTTO_PIN_GROUPS, i, pl);
+	}
+	if (dsq >= LOTTO_DSQ_GROUP_BASE && dsq < LOTTO_DSQ_GROUP_BASE + LOTTO_MAX_GROUPS)
+		return g_place_at(-1, dsq - LOTTO_DSQ_GROUP_BASE, pl);
+	return NULL;
+}
+
 /* how far the domain clock moved while the group was out and unrepresented
  * (raw), before its debt's pushes are taken out */
 static __always_inline u64 g_absent_raw(struct gstate *g, u64 clock, bool in)
