@@ -145,8 +145,9 @@
  * record onto a FIFO map; the slot's wait entry says whether that wait is still
  * live. Each dispatch pops a few records: dead ones are dropped, young live
  * ones go back to the tail (so dead records behind them keep draining), and a
- * live one older than the bound gets its task moved straight to a CPU it may
- * run on, overriding the draw (LOTTO_STAT_RESCUES); a young one of a task
+ * live one older than the bound gets a starving task moved straight to a CPU
+ * it may run on, overriding the draw (LOTTO_STAT_RESCUES): its own, or one
+ * found first on the way to it (guard_rescue); a young one of a task
  * whose group is out of its tree puts the group back (guard_group_in: an
  * enqueue's insert lands after ops.enqueue returns, and can race the draw
  * that empties the group). How much this bends the
@@ -191,7 +192,8 @@
  * wake-up looks at up to LOTTO_VICTIM_SCAN CPUs for one to draw early; CPUs
  * from LOTTO_PIN_CPUS up have no pinned group and are never made to draw
  * early; a full slot table (LOTTO_MAX_TASKS live threads) leaves further
- * tasks on default tickets, without statistics or guard (LOTTO_STAT_NO_SLOT).
+ * tasks on default tickets, without statistics or a wait record of their own
+ * (LOTTO_STAT_NO_SLOT; a rescue walk may still take one past the bound).
  */
 #include "lotto_common.bpf.h"
 #include "lotto_abi.h"
@@ -744,24 +746,56 @@ static __always_inline void g_positions(struct task_ctx *c)
  * outer key, pushed back by what is left of its debt (the wins its running
  * tasks took while it was out, lotto_debt_take), and the clock's moves while
  * it was out into its absence. Returns 1 if this call put it in.
+ *
+ * One CPU at a time joins a group (`joining`: 0 free, 1 held, 2 held and
+ * asked to look again): taking the debt empties it, so of two CPUs joining at
+ * once only one key may hold the push, and the tree's lock cannot be held
+ * across the debt's. A CPU that finds the flag held asks its holder to look
+ * again and leaves the group to it; the holder, before it lets go, puts the
+ * group in if it is out (the asking CPU's task may not have landed in the
+ * group's DSQ yet: ops.enqueue's insert lands after it returns).
  */
 __noinline int g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
 {
-	struct gplace pl = { .pin = pin, .slot = slot, .gidx = gidx, .gid = gmask(gid) };
 	struct gstate *g = gstate_of(gidx);
 	u64 key, clock, k;
-	u32 fund, comp;
+	u32 fund, comp, seen;
+	bool held = false;
+	int in = 0, i;
 
 	if (!g || g_key(pin, slot, &k))
 		return 0;
-	clock = READ_ONCE(*dom_clock(pin));
-	fund = group_rate(pl.gid, f, &comp);
-	key = clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
-	key += g_debt_take(g, clock);	/* wins its running tasks took */
-	if (!g_tree(pin, slot, G_SET, key))
-		return 0;	/* another CPU put it in meanwhile */
-	__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
-	return 1;
+	bpf_for(i, 0, 4) {
+		seen = __sync_val_compare_and_swap(&g->joining, 0, 1);
+		if (!seen) {
+			held = true;
+			break;
+		}
+		if (seen == 2 || __sync_val_compare_and_swap(&g->joining, 1, 2))
+			return 0;	/* its holder looks again before it lets go */
+		/* it was let go between the two: try to take it again */
+	}
+	if (!held)
+		return 0;
+	bpf_for(i, 0, 4) {
+		if (!g_key(pin, slot, &k)) {
+			clock = READ_ONCE(*dom_clock(pin));
+			fund = group_rate(gmask(gid), f, &comp);
+			key = clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
+			key += g_debt_take(g, clock);	/* wins its running tasks took */
+			/* only the flag's holder puts a group in: this goes in */
+			if (g_tree(pin, slot, G_SET, key)) {
+				__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
+				in = 1;
+			}
+		}
+		if (__sync_val_compare_and_swap(&g->joining, 1, 0) == 1)
+			return in;
+		__sync_val_compare_and_swap(&g->joining, 2, 1);	/* asked: look again */
+	}
+	/* asked four times while held: the guard's rejoin is the backstop */
+	__sync_val_compare_and_swap(&g->joining, 1, 0);
+	return in;
 }
 
 static __always_inline void slots_hw_raise(u32 hw)
@@ -884,25 +918,37 @@ static __always_inline bool wait_live(const struct wait_rec *r)
 }
 
 /*
- * Move the task of a starving record to a CPU it may run on: this one if it
- * may, else the one it last ran on, else any of its CPUs. Starving tasks have
- * large keys, so the search starts at the tail. The walk is O(n), but it runs
- * at most once per starving task per bound. It carries no step counter on
- * purpose: the verifier tracks such a counter exactly and would explore every
- * value of it. Returns true if the task now waits on this CPU.
+ * Move a starving task to a CPU it may run on: this one if it may, else the
+ * one it last ran on, else any of its CPUs. The task is the first, from the
+ * DSQ's tail, that is the record's or has waited longer than the bound
+ * itself: by memorylessness a task's residual says nothing of how long it
+ * has waited, so starving tasks sit anywhere in the DSQ, and in overload
+ * (a round of the runnable tasks longer than the bound) many starve at once:
+ * the walk then ends after about (waiting / starving) tasks instead of
+ * reaching the record's, half the DSQ on average (5.7 ms of TCG time per
+ * rescue at 10,000 runnable threads, docs/benchmarks.md). It never takes
+ * more steps than the walk to the record's task. If another task is chosen,
+ * the record goes back to the queue: its task still waits. The walk carries no
+ * step counter on purpose: the verifier tracks such a counter exactly and
+ * would explore every value of it. Returns true if the task now waits on
+ * this CPU.
  */
-static __always_inline bool guard_rescue(s32 cpu, const struct wait_rec *r)
+static __always_inline bool guard_rescue(s32 cpu, const struct wait_rec *r, u64 now, u64 bound)
 {
 	struct task_struct *q;
 
 	bpf_for_each(scx_dsq, q, r->dsq, SCX_DSQ_ITER_REV) {
 		struct lotto_task_stat *st;
-		struct task_ctx *qc;
+		struct task_ctx *qc = ctx_of(q);
 		u64 dsq = SCX_DSQ_LOCAL;
 		s32 tcpu = cpu;
+		bool mine = (u32)q->pid == r->pid;
+		u64 since = qc ? READ_ONCE(qc->wait_start) : 0;
 
-		if ((u32)q->pid != r->pid)
+		if (!mine && !(since && (s64)(now - since) >= (s64)bound))
 			continue;
+		if (!mine)
+			bpf_map_push_elem(&lotto_waitq, r, 0);	/* its task still waits */
 		if (!bpf_cpumask_test_cpu(cpu, q->cpus_ptr)) {
 			tcpu = scx_bpf_task_cpu(q);
 			if (tcpu < 0 || !bpf_cpumask_test_cpu(tcpu, q->cpus_ptr))
@@ -917,7 +963,6 @@ static __always_inline bool guard_rescue(s32 cpu, const struct wait_rec *r)
 			return false;	/* another CPU took it meanwhile */
 		stat_inc(LOTTO_STAT_RESCUES);
 		stat_inc(LOTTO_STAT_DISPATCHES);
-		qc = ctx_of(q);
 		st = qc ? slot_stat(qc->slot) : NULL;
 		if (st)
 			__sync_fetch_and_add(&st->rescues, 1);
@@ -988,7 +1033,7 @@ static __always_inline bool guard_check(s32 cpu, u64 now)
 				return false;
 			continue;
 		}
-		return guard_rescue(cpu, &r);
+		return guard_rescue(cpu, &r, now, bound);
 	}
 	return false;
 }
@@ -1872,8 +1917,10 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 	guard_wait_over(c->slot);
 
 	st = slot_stat(c->slot);
-	if (!st)
+	if (!st) {
+		c->wait_start = 0;
 		return;
+	}
 	st->wins++;
 	st->last_cpu = cpu;
 	if (c->wait_start) {

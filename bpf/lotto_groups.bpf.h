@@ -41,6 +41,7 @@ struct gstate {
 	u32 owed;		/* outer wins with nothing waiting: its running tasks' */
 	u32 run_tickets;	/* tickets of its tasks running now */
 	u32 gid;
+	u32 joining;		/* a CPU is putting it back in its tree (g_join) */
 };
 
 struct {
