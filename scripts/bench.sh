@@ -3,7 +3,8 @@
 #
 #   scripts/bench.sh [--seconds S] [--ratios "1 2 3 5 10 20"] [--hackbench-runs N]
 #                    [--hackbench "-g 4 -l 100"] [--here]
-#   scripts/bench.sh --latency [--runs N] [--seconds S] [--cpus N] [--lotto-args "..."] [--here]
+#   scripts/bench.sh --latency [--runs N] [--seconds S] [--cpus N] [--lotto-args "..."]
+#                    [--lotto-b PATH] [--here]
 #   scripts/bench.sh --shares [--runs N] [--seconds S] [--cpus "2 4 8"] [--lotto-args "..."]
 #                    [--lotto-b PATH]
 #   scripts/bench.sh --cost [--runs N] [--seconds S] [--counts "10 100 1000 10000"]
@@ -25,18 +26,22 @@
 # tables of medians (min..max) and ratios (docs/benchmarks.md):
 #   --latency  scripts/bench/latency.sh on --cpus (2) vCPUs: wake-up latency
 #              p50/p99/p99.9 and requests/s at 1x and 2x CPUs workers,
-#              hackbench x4, cyclictest, a priority task; S s per measure (8)
+#              hackbench x4, cyclictest, a priority task; S s per measure (8).
+#              --lotto-b PATH: another lotto-host as a third scheduler in
+#              the same rotation, as for --shares
 #   --shares   scripts/bench/shares.sh, one boot per count in --cpus ("2 4 8"):
 #              eight unpinned hogs, tickets 100..400 twice vs nice 0/-3/-5/-6,
 #              S s per run (20); on 2 CPUs also 1000:1:1 (3 runs each).
 #              --lotto-b PATH: another lotto-host (an earlier build) as a
 #              third scheduler in the same rotation: two builds in one boot
 #   --cost     scripts/bench/cost.sh on 2 vCPUs (2 GiB): ns per call of lotto's
-#              programs (bpf_stats) at 10..10,000 runnable threads,
-#              context switches/s, lotto-host RSS, BPF map memlock; S s per
-#              window (10). --groups: also 10,000 threads in 1,000 groups
-#              (with hogs, RCU stalls hang a 2-vCPU TCG VM under either
-#              scheduler: see docs/benchmarks.md)
+#              programs (bpf_stats) at 10..10,000 runnable threads, the
+#              guard's rescues/s, lotto-host RSS, BPF map memlock; for both
+#              schedulers context switches/s, the wait for a CPU per
+#              timeslice and CPU utilisation; S s per window (10).
+#              --groups: also 10,000 threads in 1,000 groups (with hogs,
+#              RCU stalls hang a 2-vCPU TCG VM under either scheduler: see
+#              docs/benchmarks.md)
 # --lotto-args: lotto-host settings for the lotto runs (default: its defaults).
 #
 # Environment: LOTTO_BUILD (build directory, default ./build).
@@ -66,6 +71,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+[ -z "$LOTTO_B" ] || [ $MODE = latency ] || [ $MODE = shares ] || die "--lotto-b goes with --latency or --shares"
 [ $HERE = 1 ] || [ -x "$LOTTO_BUILD/bin/lotto-host" ] || die "no $LOTTO_BUILD/bin/lotto-host: build first (scripts/setup.sh)"
 if [ $HERE = 1 ]; then
 	[ -d /sys/kernel/sched_ext ] || die "--here needs a kernel with sched_ext (/sys/kernel/sched_ext)"
@@ -75,10 +81,13 @@ case $MODE in
 latency)
 	RUNS=${RUNS:-7} SECS=${SECS:-8} CPUS=${CPUS:-2}
 	[[ $CPUS =~ ^[0-9]+$ ]] || die "--latency takes one --cpus count"
-	set -- env BENCH_RUNS="$RUNS" BENCH_SECONDS="$SECS" BENCH_LOTTO_ARGS="$LOTTO_ARGS" sh "$ROOT/scripts/bench/latency.sh"
+	scheds=2 add=()
+	[ -n "$LOTTO_B" ] && scheds=3 add=(--add "$LOTTO_B")
+	set -- env BENCH_RUNS="$RUNS" BENCH_SECONDS="$SECS" BENCH_LOTTO_ARGS="$LOTTO_ARGS" BENCH_LOTTO_B="$LOTTO_B" \
+		sh "$ROOT/scripts/bench/latency.sh"
 	[ $HERE = 1 ] && exec "$@"
-	echo "# scripts/vm.sh --cpus $CPUS: scripts/bench/latency.sh, BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS"
-	exec "$ROOT/scripts/vm.sh" --cpus "$CPUS" --timeout $(( RUNS * 2 * (4 * SECS + 240) + 900 )) -- "$@" ;;
+	echo "# scripts/vm.sh --cpus $CPUS${LOTTO_B:+ --add $LOTTO_B}: scripts/bench/latency.sh, BENCH_RUNS=$RUNS BENCH_SECONDS=$SECS${LOTTO_B:+ BENCH_LOTTO_B=$LOTTO_B}"
+	exec "$ROOT/scripts/vm.sh" --cpus "$CPUS" "${add[@]}" --timeout $(( RUNS * scheds * (4 * SECS + 240) + 900 )) -- "$@" ;;
 shares)
 	RUNS=${RUNS:-7} SECS=${SECS:-20} CPUS=${CPUS:-"2 4 8"}
 	[ $HERE = 0 ] || die "--shares boots one VM per CPU count: no --here"

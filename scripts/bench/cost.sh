@@ -12,9 +12,12 @@
 # from /proc/stat ctxt), lotto attached for BENCH_SECONDS s after 2 s of
 # settling: with kernel.bpf_stats_enabled=1, run_time_ns / run_cnt of each of
 # lotto's programs (struct_ops, sched_waking) over that window (`lotto-ctl progstats`
-# before and after), context switches/s, lotto-host's RSS and the memlock
-# of the scheduler's BPF maps. Runnable tasks: procs_running of /proc/stat,
-# sampled every second, median.
+# before and after), the starvation guard's rescues/s, lotto-host's RSS and
+# the memlock of the scheduler's BPF maps. For both schedulers: context
+# switches/s, CPU utilisation (the measured threads' CPU time over the CPUs' time), the mean
+# wait of a runnable task for a CPU per timeslice (/proc/schedstat run delay
+# over timeslices, kept by the kernel for every class), and the runnable
+# tasks (procs_running of /proc/stat, sampled every second, median).
 # Last, groups at scale (BENCH_GROUPS=1; off by default: with hogs, RCU
 # stalls hang a 2-vCPU TCG VM under either scheduler, see
 # docs/benchmarks.md): 10,000 such threads of one process
@@ -55,10 +58,24 @@ ctxt() { awk '$1 == "ctxt" { print $2 }' /proc/stat; }
 now() { awk '{ print $1 }' /proc/uptime; }
 med() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print 0 }'; }
 
+# CPU time of the measured threads (the lotto-burn process $BURN: utime +
+# stime of /proc/PID/stat, its threads' exact runtime in USER_HZ = 100 ticks
+# per second, so ns). Not /proc/stat's busy time, which is tick-sampled and
+# under TCG lost ticks of busy CPUs (traced: 1% idle where it said 9%), nor
+# /proc/schedstat's per-CPU run time, which under sched_ext counted up to
+# twice the wall time (1.985 x 2 CPUs at 1,000 threads under lotto, where the
+# threads' own CPU time was 0.989). The run delay there (time tasks waited
+# runnable) and its timeslices are right: 267 ms per timeslice at 1,000
+# threads against lotto's own mean wait, 272 ms.
+busytime() { awk '{ printf "%.0f\n", ($14 + $15) * 1e7 }' "/proc/$BURN/stat"; }
+rundelay() { awk '/^cpu[0-9]/ { d += $9; n += $10 } END { printf "%.0f %.0f\n", d, n }' /proc/schedstat; }
+
 # window TAG SECS: sleep SECS sampling procs_running each second; appends
-# "ctxt_per_s" and "runnable" (median of samples) to $OUT/TAG
+# "ctxt_per_s", "runnable" (median of samples), "util" (the measured threads'
+# CPU time over N x the window) and "wait_ms" (mean wait of a runnable
+# task for a CPU, per timeslice: run delay over timeslices) to $OUT/TAG
 window() {
-	_c0=$(ctxt) _t0=$(now)
+	_c0=$(ctxt) _u0=$(busytime) _d0=$(rundelay) _t0=$(now)
 	: >/tmp/runnable.samples
 	_k=0
 	while [ $_k -lt "$2" ]; do
@@ -66,19 +83,28 @@ window() {
 		awk '$1 == "procs_running" { print $2 }' /proc/stat >>/tmp/runnable.samples
 		_k=$((_k + 1))
 	done
-	_c1=$(ctxt) _t1=$(now)
+	_c1=$(ctxt) _u1=$(busytime) _d1=$(rundelay) _t1=$(now)
 	echo "ctxt_per_s $(awk -v a=$_c0 -v b=$_c1 -v s=$_t0 -v e=$_t1 'BEGIN { printf "%.0f", (b - a) / (e - s) }')" >>"$OUT/$1"
 	echo "runnable $(med </tmp/runnable.samples)" >>"$OUT/$1"
+	awk -v a="$_u0" -v b="$_u1" -v s=$_t0 -v e=$_t1 -v n=$N 'BEGIN { printf "util %.3f\n", (b - a) / ((e - s) * 1e9 * n) }' >>"$OUT/$1"
+	echo "$_d0 $_d1" | awk '{ printf "wait_ms %.3f\n", ($4 - $2 > 0 ? ($3 - $1) / ($4 - $2) / 1e6 : 0) }' >>"$OUT/$1"
 }
 
+# stat_of NAME: one of lotto's global counters now (lotto-ctl stats)
+stat_of() { "$LOTTO_CTL" stats | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
 # lotto_window TAG SECS: progstats before and after a window; per program
-# "ns_per_run NAME X" and "runs_per_s NAME Y"; then rss_kb and memlock
+# "ns_per_run NAME X" and "runs_per_s NAME Y"; rescues_per_s (the starvation
+# guard's, whose walk of the shared DSQ is O(n)); then rss_kb and memlock
 lotto_window() {
 	"$LOTTO_CTL" progstats >/tmp/ps0 || fail "lotto-ctl progstats failed"
+	_r0=$(stat_of rescues)
 	_t0=$(now)
 	window "$1" "$2"
 	_t1=$(now)
 	"$LOTTO_CTL" progstats >/tmp/ps1 || fail "lotto-ctl progstats failed"
+	_r1=$(stat_of rescues)
+	echo "rescues_per_s $(awk -v a="$_r0" -v b="$_r1" -v s=$_t0 -v e=$_t1 'BEGIN { printf "%.1f", (b - a) / (e - s) }')" >>"$OUT/$1"
 	for _p in $PROGS; do
 		awk -v p=$_p -v s=$_t0 -v e=$_t1 -v tag="$1" '
 			function kv(k,   i, a) { for (i = 3; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return 0 }
@@ -91,15 +117,32 @@ lotto_window() {
 	if [ ! -f $OUT/progstats.sample ]; then cp /tmp/ps1 $OUT/progstats.sample; fi
 }
 
-# lotto_up/lotto_down: attach (lotto-host inherits this shell's SCHED_FIFO)
+# lotto_up/lotto_down: attach and detach (lotto-host inherits this shell's
+# SCHED_FIFO) with the measured threads stopped (SIGSTOP; $1 = their
+# process), then 2 s of settling. Under the default scheduler 10,000 runnable
+# threads on 2 TCG vCPUs take turns of about 20 s (each runs a 4 ms tick), so
+# a thread preempted inside an RCU read-side section stalls grace periods
+# (the kernel reports RCU stalls), and lotto-host's attach waits in
+# synchronize_srcu (the tracepoint link) for minutes; traced, 2026-12-01.
+# stop_all PID: SIGSTOP, then wait until every thread has stopped (each must
+# run once to stop: up to a round of the default scheduler's)
+stop_all() {
+	kill -STOP "$1"
+	wait_for 120 awk '$3 != "T" { exit 1 }' /proc/"$1"/task/*/stat || fail "the threads of $1 did not all stop in 120 s"
+}
 lotto_up() {
+	[ -z "$1" ] || stop_all "$1"
 	# shellcheck disable=SC2086
 	lotto_start $LOTTO_ARGS >/dev/null
+	[ -z "$1" ] || kill -CONT "$1"
 	sleep 2
 }
 lotto_down() {
 	lotto_attached || fail "lotto is no longer attached: state $(scx_state)"
+	[ -z "$1" ] || stop_all "$1"
 	lotto_stop >/dev/null
+	[ -z "$1" ] || kill -CONT "$1"
+	sleep 2
 }
 
 echo "# cost: kernel $(uname -r), $N CPUs, counts $COUNTS, $RUNS runs each x ${SECS}s, alternating, lotto-host${LOTTO_ARGS:+ $LOTTO_ARGS}, $(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -114,12 +157,12 @@ for n in $COUNTS; do
 	sleep 2
 	r=1
 	while [ $r -le "$RUNS" ]; do
-		echo "# n=$n run $r/$RUNS: default"
+		echo "# n=$n run $r/$RUNS: default ($(now) s after boot)"
 		window "default.$n" "$SECS"
-		echo "# n=$n run $r/$RUNS: lotto"
-		lotto_up
+		echo "# n=$n run $r/$RUNS: lotto ($(now) s after boot)"
+		lotto_up $BURN
 		lotto_window "lotto.$n" "$SECS"
-		lotto_down
+		lotto_down $BURN
 		r=$((r + 1))
 	done
 	spin_stop $BURN
@@ -205,16 +248,25 @@ done
 echo
 echo "## Calls/s, context switches/s, runnable tasks, memory"
 echo
-echo "| n | runnable (procs_running): default / lotto | ctxt/s default | ctxt/s lotto | lotto / default | dispatch calls/s | enqueue calls/s | lotto-host RSS (KiB) | BPF maps memlock (KiB) |"
-echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+echo "| n | runnable (procs_running): default / lotto | ctxt/s default | ctxt/s lotto | lotto / default | dispatch calls/s | enqueue calls/s | guard rescues/s | lotto-host RSS (KiB) | BPF maps memlock (KiB) |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for n in $COUNTS; do
 	set -- $(mstat $OUT/default.$n ctxt_per_s) $(mstat $OUT/lotto.$n ctxt_per_s)
 	ratio=$(awk -v a="$1" -v b="$4" 'BEGIN { printf "%.2f", (a > 0 ? b / a : 0) }')
-	echo "| $n | $(mstat $OUT/default.$n runnable | cut -d' ' -f1) / $(mstat $OUT/lotto.$n runnable | cut -d' ' -f1) | $1 ($2..$3) | $4 ($5..$6) | $ratio | $(mstat $OUT/lotto.$n runs_per_s lotto_dispatch | cut -d' ' -f1) | $(mstat $OUT/lotto.$n runs_per_s lotto_enqueue | cut -d' ' -f1) | $(mstat $OUT/lotto.$n rss_kb | cut -d' ' -f1) | $(mstat $OUT/lotto.$n memlock | awk '{ printf "%.0f", $1 / 1024 }') |"
+	echo "| $n | $(mstat $OUT/default.$n runnable | cut -d' ' -f1) / $(mstat $OUT/lotto.$n runnable | cut -d' ' -f1) | $1 ($2..$3) | $4 ($5..$6) | $ratio | $(mstat $OUT/lotto.$n runs_per_s lotto_dispatch | cut -d' ' -f1) | $(mstat $OUT/lotto.$n runs_per_s lotto_enqueue | cut -d' ' -f1) | $(cell $OUT/lotto.$n rescues_per_s) | $(mstat $OUT/lotto.$n rss_kb | cut -d' ' -f1) | $(mstat $OUT/lotto.$n memlock | awk '{ printf "%.0f", $1 / 1024 }') |"
 done
 if [ "$GROUPS_RUN" = 1 ]; then
-	echo "| 10,000 in 1,000 groups | - / $(mstat $OUT/groups runnable | cut -d' ' -f1) | - | $(mstat $OUT/groups ctxt_per_s | cut -d' ' -f1) | - | $(mstat $OUT/groups runs_per_s lotto_dispatch | cut -d' ' -f1) | $(mstat $OUT/groups runs_per_s lotto_enqueue | cut -d' ' -f1) | $(mstat $OUT/groups rss_kb | cut -d' ' -f1) | $(mstat $OUT/groups memlock | awk '{ printf "%.0f", $1 / 1024 }') |"
+	echo "| 10,000 in 1,000 groups | - / $(mstat $OUT/groups runnable | cut -d' ' -f1) | - | $(mstat $OUT/groups ctxt_per_s | cut -d' ' -f1) | - | $(mstat $OUT/groups runs_per_s lotto_dispatch | cut -d' ' -f1) | $(mstat $OUT/groups runs_per_s lotto_enqueue | cut -d' ' -f1) | $(cell $OUT/groups rescues_per_s) | $(mstat $OUT/groups rss_kb | cut -d' ' -f1) | $(mstat $OUT/groups memlock | awk '{ printf "%.0f", $1 / 1024 }') |"
 	echo
 	echo "groups run: $(awk '$1 == "groups_cgroup" { print $2 }' $OUT/groups) cgroup groups and $(awk '$1 == "groups_policy" { print $2 }' $OUT/groups) policy groups in lotto_groups; lotto still enabled at the end: $(awk '$1 == "enabled" { $1 = ""; print }' $OUT/groups); rescues (starvation guard, since attach): $(awk '$1 == "rescues" { print $2 }' $OUT/groups); cgroups left in the root group (no gid free): $(awk '$1 == "no_group" { print $2 }' $OUT/groups)"
 fi
+echo
+echo "## Wait for a CPU and CPU utilisation"
+echo
+echo "| n | wait per timeslice (ms): default | lotto | lotto / default | utilisation: default | lotto |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for n in $COUNTS; do
+	a=$(mstat $OUT/default.$n wait_ms | cut -d' ' -f1) b=$(mstat $OUT/lotto.$n wait_ms | cut -d' ' -f1)
+	echo "| $n | $(cell $OUT/default.$n wait_ms) | $(cell $OUT/lotto.$n wait_ms) | $(awk -v a="$a" -v b="$b" 'BEGIN { printf "%s", (a > 0 ? sprintf("%.2f", b / a) : "-") }') | $(cell $OUT/default.$n util) | $(cell $OUT/lotto.$n util) |"
+done
 kernel_log_clean || echo "WARNING: the kernel log has errors"

@@ -15,12 +15,24 @@
 #             late the sleeper runs after each sleep, p50/p99 (us)
 # Prints a markdown table: median (min..max) per scheduler and the ratio
 # lotto / default of the medians.
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/tests/vm/lib.sh"
-
+#
+# BENCH_LOTTO_B=PATH: another lotto-host (an earlier build, packed with
+# scripts/vm.sh --add) run as a third scheduler in the same rotation
+# (default, lotto, lotto-b, ...), same arguments: two lotto builds compared in
+# one boot. Its column and the ratio lotto-b / lotto follow.
 RUNS=${BENCH_RUNS:-7}
 LOTTO_ARGS=${BENCH_LOTTO_ARGS:-}	# lotto-host settings to compare (default: its defaults)
 SECS=${BENCH_SECONDS:-8}
+LOTTO_B=${BENCH_LOTTO_B:-}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/scripts/bench/settings.sh"
+positive_ints latency.sh "BENCH_RUNS=$RUNS" "BENCH_SECONDS=$SECS"
+if [ -n "$LOTTO_B" ] && [ ! -x "$LOTTO_B" ]; then
+	echo "latency.sh: BENCH_LOTTO_B must be an executable lotto-host (packed with scripts/vm.sh --add), not '$LOTTO_B'" >&2
+	exit 2
+fi
+
+. "$ROOT/tests/vm/lib.sh"
 N=$(nproc)
 WB=$LOTTO_BUILD/bin/lotto-wakebench
 OUT=/tmp/bench-latency
@@ -69,7 +81,7 @@ priority() {	# priority SCHED
 	"$LOTTO_BURN" --run-us 200 --sleep-us 3000 --report /tmp/prio.txt &
 	_s=$!
 	SPIN_PIDS="$SPIN_PIDS $_s"
-	if [ "$1" = lotto ]; then
+	if [ "$1" != default ]; then
 		_set="$_s 1000"
 		for _h in $_hogs; do _set="$_set $_h 100"; done
 		"$LOTTO_CTL" set $_set || fail "lotto-ctl set failed"
@@ -95,16 +107,25 @@ measure() {	# measure SCHED
 	priority "$1"
 }
 
-echo "# latency: kernel $(uname -r), $N CPUs, $RUNS runs each, alternating, lotto-host${LOTTO_ARGS:+ $LOTTO_ARGS}, $(date -u '+%Y-%m-%d %H:%M UTC')"
+# lotto_run NAME BIN: measure NAME under the lotto-host BIN, started and stopped
+lotto_run() {
+	_main_bin=$LOTTO_HOST_BIN
+	LOTTO_HOST_BIN=$2
+	# shellcheck disable=SC2086
+	lotto_start $LOTTO_ARGS >/dev/null
+	echo "# run $i/$RUNS: $1${LOTTO_ARGS:+ $LOTTO_ARGS}"
+	measure "$1"
+	lotto_stop >/dev/null
+	LOTTO_HOST_BIN=$_main_bin
+}
+
+echo "# latency: kernel $(uname -r), $N CPUs, $RUNS runs each, alternating, lotto-host${LOTTO_ARGS:+ $LOTTO_ARGS}${LOTTO_B:+, lotto-b $LOTTO_B}, $(date -u '+%Y-%m-%d %H:%M UTC')"
 i=1
 while [ $i -le "$RUNS" ]; do
 	echo "# run $i/$RUNS: default"
 	measure default
-	# shellcheck disable=SC2086
-	lotto_start $LOTTO_ARGS >/dev/null
-	echo "# run $i/$RUNS: lotto $LOTTO_ARGS"
-	measure lotto
-	lotto_stop >/dev/null
+	lotto_run lotto "$LOTTO_HOST_BIN"
+	[ -z "$LOTTO_B" ] || lotto_run lotto-b "$LOTTO_B"
 	i=$((i + 1))
 done
 
@@ -113,11 +134,24 @@ summary() { sort -n "$1" | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) /
 	printf "%s %s %s\n", m, v[1], v[NR] }'; }
 for f in $OUT/*; do echo "# raw $(basename $f): $(tr '\n' ' ' <"$f")"; done
 echo
-echo "| measure | default: median (min..max) | lotto: median (min..max) | lotto / default |"
-echo "| --- | --- | --- | --- |"
-for f in $(ls $OUT | sed 's/^[a-z]*\.//' | sort -u); do
+if [ -z "$LOTTO_B" ]; then
+	echo "| measure | default: median (min..max) | lotto: median (min..max) | lotto / default |"
+	echo "| --- | --- | --- | --- |"
+else
+	echo "| measure | default: median (min..max) | lotto: median (min..max) | lotto-b: median (min..max) | lotto / default | lotto-b / default | lotto-b / lotto |"
+	echo "| --- | --- | --- | --- | --- | --- | --- |"
+fi
+for f in $(ls $OUT | sed 's/^[a-z-]*\.//' | sort -u); do
 	set -- $(summary "$OUT/default.$f") $(summary "$OUT/lotto.$f")
-	awk -v f="$f" -v dm="$1" -v dl="$2" -v dh="$3" -v lm="$4" -v ll="$5" -v lh="$6" 'BEGIN {
-		printf "| %s | %g (%g..%g) | %g (%g..%g) | %.2f |\n", f, dm, dl, dh, lm, ll, lh, (dm > 0 ? lm / dm : 0) }'
+	[ -z "$LOTTO_B" ] || set -- "$@" $(summary "$OUT/lotto-b.$f")
+	awk -v f="$f" -v b="$LOTTO_B" -v dm="$1" -v dl="$2" -v dh="$3" -v lm="$4" -v ll="$5" -v lh="$6" \
+		-v bm="${7:-0}" -v bl="${8:-0}" -v bh="${9:-0}" '
+		function r(x, y) { return y > 0 ? sprintf("%.2f", x / y) : "-" }
+		BEGIN {
+		if (b == "")
+			printf "| %s | %g (%g..%g) | %g (%g..%g) | %s |\n", f, dm, dl, dh, lm, ll, lh, r(lm, dm)
+		else
+			printf "| %s | %g (%g..%g) | %g (%g..%g) | %g (%g..%g) | %s | %s | %s |\n", f, dm, dl, dh, lm, ll, lh,
+				bm, bl, bh, r(lm, dm), r(bm, dm), r(bm, lm) }'
 done
 kernel_log_clean || echo "WARNING: the kernel log has errors"
