@@ -741,6 +741,25 @@ static __always_inline void g_positions(struct task_ctx *c)
 	c->apos = g_absent(g, READ_ONCE(*dom_clock(c->gpin)), in);
 }
 
+/* g_join's step, under its flag: the group in with its key and its debt,
+ * if it is out; only the flag's holder puts a group in, so this goes in */
+static __always_inline int g_put_in(struct gstate *g, s32 pin, u32 slot, u32 gid, u32 f)
+{
+	u64 key, clock, k;
+	u32 fund, comp;
+
+	if (g_key(pin, slot, &k))
+		return 0;
+	clock = READ_ONCE(*dom_clock(pin));
+	fund = group_rate(gmask(gid), f, &comp);
+	key = clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
+	key += g_debt_take(g, clock);	/* wins its running tasks took */
+	if (!g_tree(pin, slot, G_SET, key))
+		return 0;
+	__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
+	return 1;
+}
+
 /*
  * Put a group with a waiting task into its domain's tree, if it is out: its
  * outer key, pushed back by what is left of its debt (the wins its running
@@ -748,18 +767,22 @@ static __always_inline void g_positions(struct task_ctx *c)
  * it was out into its absence. Returns 1 if this call put it in.
  *
  * One CPU at a time joins a group (`joining`: 0 free, 1 held, 2 held and
- * asked to look again): taking the debt empties it, so of two CPUs joining at
- * once only one key may hold the push, and the tree's lock cannot be held
- * across the debt's. A CPU that finds the flag held asks its holder to look
- * again and leaves the group to it; the holder, before it lets go, puts the
- * group in if it is out (the asking CPU's task may not have landed in the
- * group's DSQ yet: ops.enqueue's insert lands after it returns).
+ * asked to look again; only the holder moves it out of 2): taking the debt
+ * empties it, so of two CPUs joining at once only one key may hold the push,
+ * and the tree's lock cannot be held across the debt's. A CPU that finds
+ * the flag held asks its holder to look again and leaves the group to it;
+ * the holder, before it lets go, puts the group in if it is out (the asking
+ * CPU's task may not have landed in the group's DSQ yet: ops.enqueue's
+ * insert lands after it returns). A holder asked again and again lets go
+ * after its fifth look, by exchange, so the flag is never left set; an ask
+ * that comes after that look is lost, and the guard's rejoin
+ * (guard_group_in) is the backstop.
  */
 __noinline int g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
 {
 	struct gstate *g = gstate_of(gidx);
-	u64 key, clock, k;
-	u32 fund, comp, seen;
+	u64 k;
+	u32 seen;
 	bool held = false;
 	int in = 0, i;
 
@@ -778,23 +801,13 @@ __noinline int g_join(s32 pin, u32 slot, u32 gidx, u32 gid, u32 f)
 	if (!held)
 		return 0;
 	bpf_for(i, 0, 4) {
-		if (!g_key(pin, slot, &k)) {
-			clock = READ_ONCE(*dom_clock(pin));
-			fund = group_rate(gmask(gid), f, &comp);
-			key = clock + lotto_key_delta_g(bpf_get_prandom_u32(), fund, comp);
-			key += g_debt_take(g, clock);	/* wins its running tasks took */
-			/* only the flag's holder puts a group in: this goes in */
-			if (g_tree(pin, slot, G_SET, key)) {
-				__sync_fetch_and_add(&g->absent_total, clock - READ_ONCE(g->absent_since));
-				in = 1;
-			}
-		}
+		in |= g_put_in(g, pin, slot, gid, f);
 		if (__sync_val_compare_and_swap(&g->joining, 1, 0) == 1)
 			return in;
-		__sync_val_compare_and_swap(&g->joining, 2, 1);	/* asked: look again */
+		WRITE_ONCE(g->joining, 1);	/* asked: look again */
 	}
-	/* asked four times while held: the guard's rejoin is the backstop */
-	__sync_val_compare_and_swap(&g->joining, 1, 0);
+	in |= g_put_in(g, pin, slot, gid, f);
+	__sync_lock_test_and_set(&g->joining, 0);
 	return in;
 }
 
