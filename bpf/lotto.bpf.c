@@ -1913,7 +1913,7 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 	struct lotto_task_stat *st;
 	u64 now = bpf_ktime_get_ns();
 	s32 cpu = bpf_get_smp_processor_id();
-	u64 q;
+	u64 q, since;
 
 	if (!c)
 		return;
@@ -1929,21 +1929,20 @@ void BPF_STRUCT_OPS(lotto_running, struct task_struct *p)
 	quantum_begins(cpu, now, q);
 	guard_wait_over(c->slot);
 
+	since = c->wait_start;
+	c->wait_start = 0;	/* the wait is over, with or without a slot */
 	st = slot_stat(c->slot);
-	if (!st) {
-		c->wait_start = 0;
+	if (!st)
 		return;
-	}
 	st->wins++;
 	st->last_cpu = cpu;
-	if (c->wait_start) {
-		u64 w = now - c->wait_start;
+	if (since) {
+		u64 w = now - since;
 
 		st->wait_ns += w;
 		st->waits++;
 		if (w > st->wait_max_ns)
 			st->wait_max_ns = w;
-		c->wait_start = 0;
 	}
 	refresh_identity(p, st);
 }

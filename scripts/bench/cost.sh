@@ -90,23 +90,20 @@ window() {
 	echo "$_d0 $_d1" | awk '{ printf "wait_ms %.3f\n", ($4 - $2 > 0 ? ($3 - $1) / ($4 - $2) / 1e6 : 0) }' >>"$OUT/$1"
 }
 
-# stat_of NAME: one of lotto's global counters now (lotto-ctl stats)
-stat_of() { "$LOTTO_CTL" stats | awk -F= -v k="$1" '$1 == k { print $2 }'; }
-
 # lotto_window TAG SECS: progstats before and after a window; per program
 # "ns_per_run NAME X" and "runs_per_s NAME Y"; rescues_per_s (the starvation
 # guard's, whose walk of the shared DSQ is O(n)); then rss_kb and memlock
 lotto_window() {
 	"$LOTTO_CTL" progstats >/tmp/ps0 || fail "lotto-ctl progstats failed"
 	_r0=$(stat_of rescues)
-	_t0=$(now)
+	_w0=$(now)
 	window "$1" "$2"
-	_t1=$(now)
+	_w1=$(now)
 	"$LOTTO_CTL" progstats >/tmp/ps1 || fail "lotto-ctl progstats failed"
 	_r1=$(stat_of rescues)
-	echo "rescues_per_s $(awk -v a="$_r0" -v b="$_r1" -v s=$_t0 -v e=$_t1 'BEGIN { printf "%.1f", (b - a) / (e - s) }')" >>"$OUT/$1"
+	echo "rescues_per_s $(awk -v a="$_r0" -v b="$_r1" -v s=$_w0 -v e=$_w1 'BEGIN { printf "%.1f", (b - a) / (e - s) }')" >>"$OUT/$1"
 	for _p in $PROGS; do
-		awk -v p=$_p -v s=$_t0 -v e=$_t1 -v tag="$1" '
+		awk -v p=$_p -v s=$_w0 -v e=$_w1 -v tag="$1" '
 			function kv(k,   i, a) { for (i = 3; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return 0 }
 			FNR == 1 { f++ } $1 == "prog" && $2 == p { c[f] = kv("run_cnt"); t[f] = kv("run_time_ns") }
 			END { dc = c[2] - c[1]; dt = t[2] - t[1]
@@ -206,9 +203,8 @@ if [ "$GROUPS_RUN" = 1 ]; then
 	"$LOTTO_CTL" groups >/tmp/groups.txt || fail "lotto-ctl groups failed"
 	echo "groups_cgroup $(awk '$2 == "cgroup"' /tmp/groups.txt | wc -l)" >>$OUT/groups
 	echo "groups_policy $(awk '$2 == "policy"' /tmp/groups.txt | wc -l)" >>$OUT/groups
-	"$LOTTO_CTL" stats >/tmp/stats.txt
-	echo "rescues $(awk -F= '$1 == "rescues" { print $2 }' /tmp/stats.txt)" >>$OUT/groups
-	echo "no_group $(awk -F= '$1 == "no_group" { print $2 }' /tmp/stats.txt)" >>$OUT/groups
+	echo "rescues $(stat_of rescues)" >>$OUT/groups
+	echo "no_group $(stat_of no_group)" >>$OUT/groups
 	lotto_attached && echo "enabled yes" >>$OUT/groups || echo "enabled NO ($(scx_state))" >>$OUT/groups
 	lotto_stop >/dev/null
 	spin_stop $BURN

@@ -109,14 +109,11 @@ measure() {	# measure SCHED
 
 # lotto_run NAME BIN: measure NAME under the lotto-host BIN, started and stopped
 lotto_run() {
-	_main_bin=$LOTTO_HOST_BIN
-	LOTTO_HOST_BIN=$2
 	# shellcheck disable=SC2086
-	lotto_start $LOTTO_ARGS >/dev/null
+	lotto_start_bin "$2" $LOTTO_ARGS >/dev/null
 	echo "# run $i/$RUNS: $1${LOTTO_ARGS:+ $LOTTO_ARGS}"
 	measure "$1"
 	lotto_stop >/dev/null
-	LOTTO_HOST_BIN=$_main_bin
 }
 
 echo "# latency: kernel $(uname -r), $N CPUs, $RUNS runs each, alternating, lotto-host${LOTTO_ARGS:+ $LOTTO_ARGS}${LOTTO_B:+, lotto-b $LOTTO_B}, $(date -u '+%Y-%m-%d %H:%M UTC')"

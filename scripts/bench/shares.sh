@@ -124,14 +124,12 @@ one_run() {
 # lotto_run NAME BIN CASE "TICKETS" "NICES" SECONDS: one_run under the
 # lotto-host BIN (lotto: this build; lotto-b: $LOTTO_B), started and stopped
 lotto_run() {
-	_name=$1 _main_bin=$LOTTO_HOST_BIN
-	LOTTO_HOST_BIN=$2
+	_name=$1 _bin=$2
 	shift 2
 	# shellcheck disable=SC2086
-	lotto_start $LOTTO_ARGS >/dev/null
+	lotto_start_bin "$_bin" $LOTTO_ARGS >/dev/null
 	one_run "$_name" "$@"
 	lotto_stop >/dev/null
-	LOTTO_HOST_BIN=$_main_bin
 }
 
 # wins_of PIDS: lotto's wins of these tasks so far (lotto-ctl dump)

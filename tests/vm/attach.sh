@@ -17,7 +17,7 @@ tickets=$(field "$SPIN_PID" tickets)
 echo "hog pid $SPIN_PID: wins=$wins runtime_ns=$runtime tickets=$tickets"
 check "$wins > 0 && $runtime > 500000000" "the hog did not run under lotto (wins=$wins runtime_ns=$runtime)"
 check "$tickets == 100" "the hog has $tickets tickets, not the default 100"
-draws=$("$LOTTO_CTL" stats | awk -F= '$1 == "draws" { print $2 }')
+draws=$(stat_of draws)
 check "${draws:-0} > 0" "lotto_stats counts no draws"
 
 # a ticket change reaches the kernel at the next draw

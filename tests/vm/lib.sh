@@ -79,6 +79,16 @@ lotto_start() {
 	say "lotto attached (lotto-host${*:+ $*}, pid $LOTTO_PID)"
 }
 
+# lotto_start_bin BIN [ARGS...]: lotto_start with another lotto-host (an
+# earlier build, for two builds compared in one boot)
+lotto_start_bin() {
+	_lsb_main=$LOTTO_HOST_BIN
+	LOTTO_HOST_BIN=$1
+	shift
+	lotto_start "$@"
+	LOTTO_HOST_BIN=$_lsb_main
+}
+
 lotto_stop() {
 	[ -n "$LOTTO_PID" ] || return 0
 	kill -TERM "$LOTTO_PID"
@@ -120,6 +130,9 @@ AWK_SQRT='function msqrt(x,  r, i) { if (x <= 0) return 0; r = x < 1 ? 1 : x; fo
 
 cpu_ns() { awk '{ print $1 }' "/proc/$1/schedstat"; }
 delay_ns() { awk '{ print $2 }' "/proc/$1/schedstat"; }
+
+# stat_of NAME: one of lotto's global counters now (lotto-ctl stats)
+stat_of() { "$LOTTO_CTL" stats | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
 field() {
 	"$LOTTO_CTL" get "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2; found = 1 } END { exit !found }' ||
